@@ -1,0 +1,28 @@
+"""`pconv`: one command for the whole pipeline (masks, training, inference, evaluation).
+
+Each subcommand parses its options, calls one library function and lets the root group turn library
+errors into a one-line message (see maskgen.cli_common). Commands live beside the code they drive.
+"""
+
+from __future__ import annotations
+
+import click
+
+from maskgen import __version__
+from maskgen.cli_common import FriendlyGroup
+
+
+@click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pconv")
+@click.option("--quiet", "-q", is_flag=True, help="Hide progress bars.")
+def main(quiet: bool) -> None:
+    """Irregular-hole inpainting benchmarks: masks from video, partial convolutions, training, scoring."""
+
+
+@main.group()
+def masks() -> None:
+    """Make hole masks from video, build and publish the binned benchmark, read external mask sets."""
+
+
+if __name__ == "__main__":
+    main()

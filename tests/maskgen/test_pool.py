@@ -1,0 +1,43 @@
+import json
+
+import numpy as np
+import pytest
+
+from maskgen.fileio import append_jsonl, write_mask_png
+from maskgen.pool import RawPool
+
+
+def make_pool(root, sources=("a.mp4", "b.mp4")):
+    for number, source in enumerate(sources):
+        hole = np.zeros((6, 8), bool)
+        hole[:2, : number + 1] = True
+        write_mask_png(root / "masks" / f"{number:06d}.png", hole)
+        append_jsonl(root / "manifest.jsonl", {
+            "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": 0, "step": 1,
+            "method": "dis", "hole_ratio": float(hole.mean()), "height": 6, "width": 8,
+        })
+
+
+def test_pool_reads_records_masks_and_split(tmp_path):
+    make_pool(tmp_path)
+    (tmp_path / "split.json").write_text(json.dumps({"sources": {"a.mp4": "train", "b.mp4": "test"}}))
+    pool = RawPool(tmp_path)
+    assert [record.source for record in pool.records] == ["a.mp4", "b.mp4"]
+    (test_record,) = pool.records_in("test")
+    assert pool.load_hole(test_record).sum() == 4
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda root: None, "not a raw mask pool"),
+    (lambda root: (root / "manifest.jsonl").write_text(""), "empty"),
+])
+def test_foreign_or_empty_folders_are_refused(tmp_path, setup, message):
+    setup(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        RawPool(tmp_path)
+
+
+def test_pool_without_split_says_how_to_make_one(tmp_path):
+    make_pool(tmp_path)
+    with pytest.raises(ValueError, match="pconv masks split"):
+        RawPool(tmp_path).records_in("train")

@@ -1,0 +1,16 @@
+import pytest
+
+from maskgen.sharding import Shard
+
+
+def test_shards_partition_the_jobs():
+    shards = [Shard.parse(f"{k}/3") for k in (1, 2, 3)]
+    owners = [[shard.owns(job) for shard in shards].count(True) for job in range(20)]
+    assert owners == [1] * 20
+    assert [job for job in range(7) if shards[1].owns(job)] == [1, 4]
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "1/0", "x", "1-3"])
+def test_bad_shards_are_refused(text):
+    with pytest.raises(ValueError, match="shard"):
+        Shard.parse(text)
