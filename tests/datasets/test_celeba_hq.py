@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from datasets.celeba_hq import SPLIT_NAME, image_files, make_split, read_split, write_split
+
+
+def test_split_is_deterministic_disjoint_and_ninety_ten():
+    names = [f"{i:05d}.jpg" for i in range(30000)]
+    split = make_split(names, seed=0)
+    assert len(split["train"]) == 27000 and len(split["test"]) == 3000
+    assert set(split["train"]).isdisjoint(split["test"])
+    assert set(split["train"]) | set(split["test"]) == set(names)
+    assert make_split(list(reversed(names)), seed=0) == split  # listing order does not matter
+    assert make_split(names, seed=1)["test"] != split["test"]
+
+
+def make_folder(root, count=20):
+    root.mkdir(exist_ok=True)
+    for i in range(count):
+        (root / f"{i:05d}.jpg").write_bytes(b"")
+
+
+def test_split_file_is_written_read_and_preferred(tmp_path):
+    make_folder(tmp_path / "faces")
+    written = write_split(tmp_path / "faces", tmp_path / "split.json", seed=4)
+    assert read_split(tmp_path / "split.json") == written
+    drawn = [p.name for p in image_files(tmp_path / "faces", split="test")]
+    assert drawn == make_split([f"{i:05d}.jpg" for i in range(20)], seed=0)["test"] and len(drawn) == 2
+    (tmp_path / "split.json").rename(tmp_path / "faces" / SPLIT_NAME)
+    assert [p.name for p in image_files(tmp_path / "faces", split="test")] == written["test"]
+
+
+def test_split_file_naming_absent_images_is_refused(tmp_path):
+    make_folder(tmp_path)
+    (tmp_path / SPLIT_NAME).write_text(json.dumps({"train": ["gone.jpg"], "test": []}))
+    with pytest.raises(ValueError, match="1 file\\(s\\) of the train split are missing, e.g. gone.jpg"):
+        image_files(tmp_path, split="train")
+    (tmp_path / SPLIT_NAME).write_text("{}")
+    with pytest.raises(ValueError, match="not a CelebA-HQ split file"):
+        image_files(tmp_path, split="train")
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder \\(CelebA-HQ images\\)"):
+        image_files(tmp_path / "nowhere", split="train")
