@@ -21,6 +21,7 @@ __all__ = [
     "DATASETS",
     "SPLITS",
     "TEST_SPLITS",
+    "TRAIN_SPLITS",
     "BadImageError",
     "DatasetSpec",
     "check_image",
@@ -44,6 +45,8 @@ SPLITS: dict[str, tuple[str, ...]] = {
 }
 TEST_SPLITS = {"imagenet": "val", "places2": "val", "celeba-hq": "test", "folder": "all"}
 """Split scored by default: ImageNet's and Places2's test labels are withheld, so papers use val."""
+TRAIN_SPLITS = {"imagenet": "train", "places2": "train", "celeba-hq": "train", "folder": "all"}
+"""Split trained on by default."""
 
 
 class DatasetSpec(NamedTuple):

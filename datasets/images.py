@@ -113,7 +113,7 @@ def read_rgb(path: Path, *, min_side: int | None = None) -> np.ndarray:
             rgb = image.convert("RGB")
         except OSError as error:  # truncated or corrupt pixel data
             raise BadImageError(f"{path}: cannot decode the pixels ({error})") from None
-    return np.asarray(rgb, dtype=np.uint8)
+    return np.array(rgb, dtype=np.uint8)  # a writable copy: torch refuses read-only buffers
 
 
 def crop_square(

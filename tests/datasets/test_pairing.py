@@ -1,8 +1,18 @@
 import json
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
-from datasets.pairing import assign_masks, load_assignment, save_assignment
+from datasets.images import BadImageError
+from datasets.pairing import (
+    StepBatchSampler,
+    TrainingPairs,
+    assign_masks,
+    load_assignment,
+    save_assignment,
+)
 
 
 def test_every_mask_once_images_without_replacement():
@@ -41,3 +51,69 @@ def test_assignment_round_trip_and_bad_files(tmp_path):
         load_assignment(tmp_path / "bad.json")
     with pytest.raises(FileNotFoundError, match="no such assignment file"):
         load_assignment(tmp_path / "absent.json")
+
+
+class FakeMasks:
+    """A MaskSource whose mask i at epoch e has (e * 10 + i) hole pixels in its first row."""
+
+    def __init__(self, size=8, count=5):
+        self.size, self.count, self.epoch = size, count, 0
+
+    def __len__(self):
+        return self.count
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __getitem__(self, index):
+        mask = torch.ones(1, self.size, self.size)
+        mask.view(-1)[: self.epoch * 10 + index] = 0
+        return mask
+
+
+def test_step_batches_resume_where_they_stopped_and_split_ranks():
+    def keys(rank, world, start, stop):
+        sampler = StepBatchSampler(7, batch_size=3, seed=1, rank=rank, world_size=world, start_step=start,
+                                   stop_step=stop)
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == stop - start
+        return [key for batch in batches for key in batch]
+
+    assert keys(0, 1, 0, 5)[6:] == keys(0, 1, 2, 5)  # resuming at step 2 reads the same stream
+    first_epoch = [index for index, _ in keys(0, 1, 0, 5)[:7]]
+    assert sorted(first_epoch) == list(range(7))  # one epoch: every photo once
+    rank0, rank1 = keys(0, 2, 0, 4), keys(1, 2, 0, 4)
+    assert {i for i, _ in rank0[:4]} | {i for i, _ in rank1[:4]} == set(range(7))
+    samples = [sample for _, sample in rank0 + rank1]
+    assert sorted(samples) == list(range(len(samples)))  # every draw of the job numbered once
+
+
+def write_photos(folder, count, size=(12, 10)):
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return sorted(folder.glob("*.png"))
+
+
+def test_training_pairs_are_functions_of_their_key(tmp_path):
+    photos = write_photos(tmp_path, 3)
+    pairs = TrainingPairs(photos, FakeMasks(), size=8, seed=4)
+    item = pairs[(1, 12)]
+    assert item["image"].shape == (3, 8, 8) and item["mask"].shape == (1, 8, 8) and item["skipped"] == 0
+    again = TrainingPairs(photos, FakeMasks(), size=8, seed=4)[(1, 12)]
+    assert torch.equal(item["image"], again["image"]) and torch.equal(item["mask"], again["mask"])
+    holes = {int((pairs[(0, sample)]["mask"] == 0).sum()) for sample in range(10)}
+    assert holes == {0, 1, 2, 3, 4, 10, 11, 12, 13, 14}  # two mask epochs, each a permutation of 5 masks
+
+
+def test_bad_photos_are_skipped_and_counted_or_refused(tmp_path):
+    photos = write_photos(tmp_path, 2)
+    Image.new("L", (12, 10)).save(tmp_path / "0.png")  # a grey photo
+    item = TrainingPairs(photos, FakeMasks(), size=8, seed=0)[(0, 0)]
+    assert item["skipped"] == 1
+    with pytest.raises(BadImageError, match="0.png: a grey image"):
+        TrainingPairs(photos, FakeMasks(), size=8, seed=0, strict=True)[(0, 0)]
+    Image.new("CMYK", (12, 10)).save(tmp_path / "1.png", format="TIFF")
+    with pytest.raises(ValueError, match="none of the 2 training images could be read"):
+        TrainingPairs(photos, FakeMasks(), size=8, seed=0)[(0, 0)]

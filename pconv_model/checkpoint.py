@@ -1,0 +1,137 @@
+"""Training checkpoints: written atomically, read with ``weights_only=True``, checked against the model.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (so the safe unpickler can read
+it; nothing in it can run code when loaded)::
+
+    format       CHECKPOINT_FORMAT
+    arch         "pconv" | "conv"
+    phase        "initial" | "finetune"
+    step         optimizer steps taken
+    config       the TrainConfig as JSON-able values (layers, width, seed, ...)
+    model        the model's state dict (without DDP's "module." prefix)
+    optimizer    Adam's state dict
+    scaler       the fp16 GradScaler's state dict, or {} when unused
+    rng          {"torch", "cuda", "numpy", "python"} generator states (see :func:`capture_rng`)
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from maskgen.fileio import atomic_output
+
+from .unet import ConvUNet, PConvUNet
+
+__all__ = [
+    "ARCHS",
+    "CHECKPOINT_FORMAT",
+    "Arch",
+    "build_model",
+    "capture_rng",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "restore_rng",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = 1
+Arch = Literal["pconv", "conv"]
+ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = {"pconv": PConvUNet, "conv": ConvUNet}
+
+
+def build_model(arch: str, *, layers: int, width: float) -> PConvUNet | ConvUNet:
+    """The U-Net of ``arch`` (``pconv``: partial convolutions; ``conv``: the paper's Conv baseline)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return ARCHS[arch](layers=layers, width=width)
+
+
+def capture_rng() -> dict[str, Any]:
+    """The global generators' states as tensors and plain lists (safe for ``weights_only`` loading)."""
+    numpy_state = np.random.get_state(legacy=False)
+    state = numpy_state["state"]
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"key": torch.from_numpy(state["key"].astype(np.int64)), "pos": int(state["pos"]),
+                  "has_gauss": int(numpy_state["has_gauss"]), "gauss": float(numpy_state["gauss"])},
+        "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back what :func:`capture_rng` saved (CUDA states only where the same devices exist)."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    numpy = state["numpy"]
+    np.random.set_state({
+        "bit_generator": "MT19937",
+        "state": {"key": numpy["key"].numpy().astype(np.uint32), "pos": numpy["pos"]},
+        "has_gauss": numpy["has_gauss"], "gauss": numpy["gauss"],
+    })
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler_state: dict[str, Any],
+    step: int,
+    config: dict[str, Any],
+) -> None:
+    """Write a checkpoint so that readers see the old file or the whole new one, never half of it."""
+    document = {
+        "format": CHECKPOINT_FORMAT,
+        "arch": config["arch"],
+        "phase": config["phase"],
+        "step": step,
+        "config": config,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler_state,
+        "rng": capture_rng(),
+    }
+    with atomic_output(path) as temp:
+        torch.save(document, temp)
+
+
+def load_checkpoint(path: Path, *, arch: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint onto the CPU with the safe unpickler; ``arch`` (if given) must match its own.
+
+    Raises FileNotFoundError for a missing file and ValueError for anything that is not a checkpoint
+    of this toolkit, or one of the other architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        document = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # the unpickler raises many types; name the file instead
+        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
+    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a pconv checkpoint of format {CHECKPOINT_FORMAT}")
+    if arch is not None and document["arch"] != arch:
+        raise ValueError(f"{path}: a {document['arch']} checkpoint, but the architecture asked for is {arch}")
+    return document
+
+
+def model_from_checkpoint(document: dict[str, Any], path: Path) -> PConvUNet | ConvUNet:
+    """The checkpoint's model, built from its recorded arch, layers and width, with its weights loaded."""
+    config = document["config"]
+    model = build_model(document["arch"], layers=int(config["layers"]), width=float(config["width"]))
+    try:
+        model.load_state_dict(document["model"])
+    except RuntimeError as error:
+        lines = str(error).splitlines()
+        raise ValueError(f"{path}: weights do not fit the model ({lines[-1].strip()})") from None
+    return model

@@ -1,0 +1,148 @@
+"""Inference: fill the holes of any-size photos with a trained checkpoint, keeping every valid pixel.
+
+Sizes: the U-Net needs H and W divisible by 2**layers (256 for the paper's 8 layers). Other sizes are
+padded on the bottom and right by mirror reflection of the photo *and* its mask up to the next multiple,
+inpainted, and cropped back; nothing is resized, so valid pixels and the output's geometry are exact.
+Reflection gives the network real-looking context at the border instead of a band of zeros; a mask
+reflected into the padding keeps holes near the border as holes there too. Pads larger than the photo
+reflect repeatedly.
+
+The result is always the composite ``M⊙I + (1−M)⊙I_out`` (clamped to [0, 1]): valid pixels are the
+input's, bit for bit.
+
+Folders: ``inpaint_files`` pairs photos and masks by file stem (``a.jpg`` ↔ ``a.png``), or applies a
+single mask to every photo, and writes ``OUT/<stem>.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datasets.images import list_image_folder, read_rgb, to_tensor
+from maskgen.fileio import atomic_write_bytes, encode_png, read_mask_png
+from maskgen.progress import progress_bar
+
+from .checkpoint import load_checkpoint, model_from_checkpoint
+
+__all__ = ["Inpainter", "inpaint_files", "pad_reflect", "pair_by_stem"]
+
+
+def pad_reflect(x: Tensor, height: int, width: int) -> Tensor:
+    """Extend ``x`` (B, C, H, W) to (B, C, height, width) by mirroring at the bottom and right edges.
+
+    Pads larger than the side reflect repeatedly; a side of one pixel is repeated.
+    """
+    while x.shape[-2] < height or x.shape[-1] < width:
+        h, w = x.shape[-2:]
+        pad_h = min(height - h, max(h - 1, 0))
+        pad_w = min(width - w, max(w - 1, 0))
+        if pad_h == 0 and pad_w == 0:  # 1-pixel sides cannot reflect
+            return F.pad(x, (0, width - w, 0, height - h), mode="replicate")
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+    return x
+
+
+class Inpainter:
+    """A trained U-Net in eval mode that fills holes of any-size photos.
+
+    Call: ``image`` (B, 3, H, W) float in [0, 1], ``mask`` (B, 1, H, W) float {0, 1}, 1 = valid; returns
+    the composite (B, 3, H, W) float32 in [0, 1] whose valid pixels equal the input's.
+    """
+
+    def __init__(self, model: torch.nn.Module, *, arch: str, layers: int, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.arch = arch
+        self.layers = layers
+
+    @classmethod
+    def from_checkpoint(cls, path: Path, *, device: str | torch.device = "cpu") -> Inpainter:
+        """Load a training checkpoint (either phase, either architecture) for inference."""
+        document = load_checkpoint(Path(path))
+        model = model_from_checkpoint(document, Path(path))
+        return cls(model, arch=document["arch"], layers=int(document["config"]["layers"]), device=device)
+
+    def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must have shape (B, 3, H, W), got {tuple(image.shape)}")
+        b, _, h, w = image.shape
+        if tuple(mask.shape) != (b, 1, h, w):
+            raise ValueError(f"mask must have shape ({b}, 1, {h}, {w}) to match the image, got "
+                             f"{tuple(mask.shape)}")
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("mask values must be 0 (hole) or 1 (valid)")
+        step = 2**self.layers
+        padded_h, padded_w = -(-h // step) * step, -(-w // step) * step
+        image = image.to(self.device, torch.float32)
+        mask = mask.to(self.device, torch.float32)
+        with torch.no_grad():
+            output = self.model(pad_reflect(image, padded_h, padded_w), pad_reflect(mask, padded_h, padded_w))
+        return torch.where(mask > 0.5, image, output[..., :h, :w].clamp(0, 1))
+
+
+def pair_by_stem(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """Match photos and masks by file stem; ValueError naming the first photo or mask left without a partner.
+
+    A single mask is paired with every photo.
+    """
+    if len(masks) == 1:
+        return [(image, masks[0]) for image in images]
+    by_stem = {mask.stem: mask for mask in masks}
+    missing = [image.name for image in images if image.stem not in by_stem]
+    if missing:
+        raise ValueError(f"no mask named like {missing[0]} ({len(missing)} photo(s) without a mask)")
+    if len(by_stem) != len(masks) or len({image.stem for image in images}) != len(images):
+        raise ValueError("photo or mask file stems repeat; pairing by name needs unique stems")
+    unused = sorted(set(by_stem) - {image.stem for image in images})
+    if unused:
+        raise ValueError(f"mask {by_stem[unused[0]].name} has no photo ({len(unused)} unused mask(s))")
+    return [(image, by_stem[image.stem]) for image in images]
+
+
+def _files(path: Path, what: str) -> list[Path]:
+    if path.is_dir():
+        files = list_image_folder(path, recursive=False)
+        if not files:
+            raise ValueError(f"{path}: no {what} files found")
+        return files
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what} file or folder")
+    return [path]
+
+
+def inpaint_files(
+    inpainter: Inpainter, *, image: Path, mask: Path, out: Path, hole_value: int = 255, progress: bool = True
+) -> list[Path]:
+    """Inpaint one photo (``out`` is the PNG to write) or a folder of them (``out`` is a folder).
+
+    Masks may be in either file convention (``hole_value`` 255: white = hole; 0: black = hole; see
+    ``maskgen.fileio.read_mask_png``) and must have the photo's size. Returns the files written.
+    """
+    images, masks = _files(Path(image), "image"), _files(Path(mask), "mask")
+    if Path(image).is_file() and len(masks) != 1:
+        raise ValueError(f"{mask}: one photo needs one mask file, not a folder")
+    pairs = pair_by_stem(images, masks)
+    if Path(image).is_file():
+        targets = [Path(out) / f"{images[0].stem}.png" if Path(out).is_dir() else Path(out)]
+    else:
+        targets = [Path(out) / f"{photo.stem}.png" for photo, _ in pairs]
+    written = []
+    for (photo, mask_file), target in zip(progress_bar(pairs, desc="inpaint", enabled=progress, unit="img"),
+                                          targets, strict=True):
+        rgb = read_rgb(photo)
+        hole = read_mask_png(mask_file, hole_value=hole_value)
+        if hole.shape != rgb.shape[:2]:
+            raise ValueError(f"{mask_file}: mask is {hole.shape[1]}x{hole.shape[0]} but photo {photo.name} "
+                             f"is {rgb.shape[1]}x{rgb.shape[0]}")
+        valid = torch.from_numpy(~hole).float()[None, None]
+        result = inpainter(to_tensor(rgb)[None], valid)[0]
+        pixels = result.mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+        atomic_write_bytes(target, encode_png(np.ascontiguousarray(pixels[..., ::-1])))
+        written.append(target)
+    return written
