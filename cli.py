@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import click
 
+from evaluator.commands import eval_command
 from maskgen import __version__
 from maskgen.cli_common import FriendlyGroup
+from maskgen.pool_commands import POOL_COMMANDS
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,12 @@ def main(quiet: bool) -> None:
 def masks() -> None:
     """Make hole masks from video, build and publish the binned benchmark, read external mask sets."""
 
+
+for command in POOL_COMMANDS:
+    masks.add_command(command)
+
+
+main.add_command(eval_command)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ IS and FID only between runs of this tool.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -118,7 +119,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
         raise ValueError(f"Fréchet distance needs equal-sized means and covariances, got {mu1.shape}, "
                          f"{mu2.shape}, {sigma1.shape}, {sigma2.shape}")
-    root = scipy.linalg.sqrtm(sigma1 @ sigma2)
+    with warnings.catch_warnings():  # a singular product is expected with few samples; handled below
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(root).all():
         ridge = np.eye(mu1.size) * 1e-6
         root = scipy.linalg.sqrtm((sigma1 + ridge) @ (sigma2 + ridge))

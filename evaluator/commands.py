@@ -1,0 +1,71 @@
+"""`pconv eval`: score methods on the benchmark in the layout of the paper's Table 1; `pconv eval merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+from evaluator.evaluate import EvalConfig, evaluate, write_report
+from maskgen.cli_common import seed_option, shard_option, show_progress
+from maskgen.sharding import Shard
+
+__all__ = ["eval_command"]
+
+
+@click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT]")
+@click.option("--images", metavar="DATASET_SPEC",
+              help="Photos to fill, as NAME:ROOT[:SPLIT], e.g. places2:/data/places365:val or folder:photos.")
+@click.option("--masks", type=click.Path(path_type=Path), metavar="BENCH",
+              help="Benchmark folder from `pconv masks benchmark`.")
+@click.option("--method", "methods", multiple=True, metavar="M",
+              help="telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT; repeat for several.")
+@click.option("--out", type=click.Path(path_type=Path), metavar="REPORT",
+              help="Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.")
+@seed_option()
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Pairs per batch.")
+@click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
+              help="torchvision-format inception_v3 state dict for IS and FID (default: torchvision's "
+                   "cache; without one, IS and FID are skipped). Nothing is downloaded.")
+@click.option("--grid-pairs", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Pairs per bin and split shown in the result grids.")
+@click.option("--device", default="auto", show_default=True,
+              help="cpu, cuda, cuda:1, ... (auto: cuda when there is one).")
+@shard_option
+@click.pass_context
+def eval_command(
+    ctx: click.Context, images: str | None, masks: Path | None, methods: tuple[str, ...], out: Path | None,
+    seed: int, batch_size: int, inception_weights: Path | None, grid_pairs: int, device: str, shard: Shard,
+) -> None:
+    """Score inpainting methods on identical image-mask pairs, per hole-ratio bin and border split.
+
+    \b
+    pconv eval --images folder:photos --masks bench --method telea --method pconv:run/last.pt --out report
+    pconv eval ... --shard 2/4      (one of 4 jobs; then: pconv eval merge report)
+    torchrun --nproc-per-node 2 $(which pconv) eval ...   (ranks split the pairs; rank 0 writes the report)
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [flag for flag, value in (("--images", images), ("--masks", masks), ("--method", methods),
+                                         ("--out", out)) if not value]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = EvalConfig(images=images, masks=masks, methods=methods, out=out, seed=seed,
+                        batch_size=batch_size, inception_weights=inception_weights, grid_pairs=grid_pairs,
+                        device=device)
+    table = evaluate(config, shard=shard, progress=show_progress())
+    if table is not None:
+        click.echo(table, nl=False)
+    elif shard.count > 1:
+        click.echo(f"shard {shard} done; when every shard is, run: pconv eval merge {out}")
+
+
+@eval_command.command("merge")
+@click.argument("out", type=click.Path(path_type=Path))
+def merge_command(out: Path) -> None:
+    """Join the per-pair results of every shard in OUT into the report a single run writes."""
+    click.echo(write_report(out, progress=show_progress()), nl=False)

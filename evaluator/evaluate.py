@@ -1,0 +1,351 @@
+"""The evaluation run: pair photos with benchmark masks, run every method, score, resume, shard, merge.
+
+An evaluation folder ``OUT`` holds::
+
+    OUT/config.json        what is scored: dataset spec, benchmark, seed, size, bins, methods (the union of
+                           every run into OUT, in order of first appearance)
+    OUT/pairs.json         the seeded image-mask assignment (datasets.pairing), one pair per benchmark mask
+    OUT/per_pair/          per-pair metrics and Inception features, one file per shard (evaluator.store)
+    OUT/samples/METHOD/    composites of the pairs shown in the grids
+    OUT/table1.md, results.csv, results.json, grids/binK.png   the report (evaluator.report / grids)
+
+Every method sees the identical pairs and is scored on its composite: ``mask·image + (1 − mask)·output``
+with the mask 1 = valid, so valid pixels are the input's whatever the method returns. Metrics are over the
+whole composite against the ground truth.
+
+Resuming: a run skips every (method, pair) already in ``per_pair/``. Sharding: ``--shard K/N`` scores
+only pair indices ≡ K−1 (mod N) and leaves the report to ``pconv eval merge OUT``; under ``torchrun`` the
+ranks shard the pairs the same way and rank 0 writes the report after a barrier. A merge reads exactly what
+a single run reads, so the reports are identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from datasets import image_files, load_image, parse_spec
+from datasets.pairing import assign_masks, load_assignment, save_assignment
+from evaluator import store
+from evaluator.grids import INPUT, TARGET, grid_pairs, save_sample, write_grids
+from evaluator.inception import FeatureExtractor, InceptionExtractor, cached_inception_weights
+from evaluator.methods import FolderMethod, Method, parse_method
+from evaluator.metrics import SSIM_SETTINGS, image_metrics
+from evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
+from maskgen import __version__
+from maskgen.fileio import atomic_write_text, sha256_file
+from maskgen.progress import progress_bar
+from maskgen.sharding import Shard
+
+__all__ = ["EvalConfig", "evaluate", "torchrun_shard", "write_report"]
+
+CONFIG_NAME = "config.json"
+PAIRS_NAME = "pairs.json"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation; fields match ``pconv eval``'s options.
+
+    ``images`` is a dataset spec (``datasets.parse_spec``), ``masks`` a benchmark folder, ``methods``
+    method specs (``evaluator.methods``). ``inception_weights`` None looks in torchvision's cache and
+    otherwise skips IS and FID. ``grid_pairs`` pairs per bin and split are shown in the grids.
+    """
+
+    images: str
+    masks: Path
+    methods: tuple[str, ...]
+    out: Path
+    seed: int = 0
+    batch_size: int = 8
+    inception_weights: Path | None = None
+    grid_pairs: int = 2
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise ValueError("give at least one --method")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"a method is listed twice: {list(self.methods)}")
+        if self.batch_size < 1 or self.grid_pairs < 0:
+            raise ValueError(f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, "
+                             f"{self.grid_pairs}")
+
+
+@dataclass(frozen=True)
+class _Mask:
+    """A benchmark mask as the evaluator needs it: its name, bin (0-based) and label, and split."""
+
+    file: str
+    bin: int
+    label: str
+    split: str
+    hole_ratio: float
+    record: Any
+
+
+def _benchmark(bench: Path) -> list[_Mask]:
+    from maskgen.bench import read_benchmark
+
+    return [_Mask(file=record.file, bin=int(record.bin), split=str(record.split),
+                  label=f"({record.bin_low:g},{record.bin_high:g}]", hole_ratio=float(record.hole_ratio),
+                  record=record)
+            for record in read_benchmark(Path(bench))]
+
+
+def _load_hole(bench: Path, mask: _Mask) -> np.ndarray:
+    from maskgen.bench import load_benchmark_hole
+
+    return load_benchmark_hole(Path(bench), mask.record)
+
+
+def torchrun_shard() -> Shard | None:
+    """The shard of this process under ``torchrun`` (rank r of w → shard r+1/w), or None outside it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return Shard(int(os.environ.get("RANK", "0")) + 1, world) if world > 1 else None
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import scipy
+    import torchvision
+
+    return {"pconv-toolkit": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__}
+
+
+def _prepare(
+    config: EvalConfig, feature_note: str
+) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
+    """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one."""
+    name, root, split = parse_spec(config.images)
+    masks = _benchmark(config.masks)
+    photos = image_files(name, root, split=split)
+    pairs = assign_masks([photo.relative_to(root).as_posix() for photo in photos],
+                         [mask.file for mask in masks], seed=config.seed)
+    by_file = {mask.file: mask for mask in masks}
+    ordered = [by_file[mask_name] for _, mask_name in pairs]
+    size = _load_hole(config.masks, ordered[0]).shape
+    if size[0] != size[1]:
+        raise ValueError(f"{config.masks}: masks are {size[1]}x{size[0]}; the evaluator needs square masks")
+    out = Path(config.out)
+    pairs_path, config_path = out / PAIRS_NAME, out / CONFIG_NAME
+    meta = {"images": config.images, "masks": str(config.masks), "seed": config.seed, "size": size[0],
+            "photos": len(photos)}
+    if pairs_path.is_file():
+        if load_assignment(pairs_path)[0] != pairs:
+            raise ValueError(f"{out}: holds an evaluation of other image-mask pairs (its {PAIRS_NAME} "
+                             "differs from this dataset, benchmark and seed); choose another --out")
+    else:
+        save_assignment(pairs_path, pairs, meta=meta)
+    stored = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+    methods = list(stored["methods"]) if stored else []
+    methods += [method for method in config.methods if method not in methods]
+    bins = sorted({(mask.bin, mask.label) for mask in masks})
+    document = {**meta, "methods": methods, "bins": [list(b) for b in bins], "grid_pairs": config.grid_pairs,
+                "inception": feature_note or (stored or {}).get("inception")}
+    if stored != document:
+        atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return document, pairs, ordered
+
+
+def _extractor(config: EvalConfig, injected: FeatureExtractor | None) -> tuple[FeatureExtractor | None, str]:
+    if injected is not None:
+        return injected, "an injected feature extractor"
+    path = config.inception_weights or cached_inception_weights()
+    if path is None:
+        return None, ""
+    extractor = InceptionExtractor(weights=path).to(config.device)
+    return extractor, f"torchvision inception_v3 weights {Path(path).name} (sha256 {sha256_file(path)[:16]}…)"
+
+
+def _check_folders(methods: Sequence[Method], todo: Sequence[int]) -> None:
+    for method in methods:
+        if isinstance(method, FolderMethod):
+            method.check(todo)
+
+
+def evaluate(
+    config: EvalConfig, *, shard: Shard | None = None, extractor: FeatureExtractor | None = None,
+    progress: bool = True,
+) -> str | None:
+    """Score ``config.methods`` on this shard's pairs; returns Table 1 (Markdown) when it wrote the report.
+
+    ``shard`` None means the whole run, or the torchrun rank's share when run under torchrun.
+    ``extractor`` replaces Inception-v3 (tests inject a tiny classifier); None loads the configured weights.
+    The report is written when the run covers every pair (shard 1/1), else by ``write_report``.
+    """
+    distributed = torchrun_shard()
+    if distributed is not None and shard not in (None, Shard()):
+        raise ValueError("use either torchrun or --shard, not both")
+    shard = distributed or shard or Shard()
+    if distributed is not None and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="gloo")
+    device = torch.device(config.device)
+    if device.type == "cuda" and distributed is not None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    methods = [parse_method(spec, device=device) for spec in config.methods]
+    features, feature_note = _extractor(config, extractor)
+    document, pairs, masks = _prepare(config, feature_note)
+    _score(config, document, pairs, masks, methods, features, shard=shard, device=device,
+           progress=progress and shard.index == 1)
+    if distributed is not None:
+        torch.distributed.barrier()
+    if shard.count > 1 and (distributed is None or shard.index != 1):
+        return None
+    return write_report(config.out, progress=progress)
+
+
+def _score(
+    config: EvalConfig, document: dict[str, Any], pairs: list[tuple[str, str]], masks: list[_Mask],
+    methods: list[Method], extractor: FeatureExtractor | None, *, shard: Shard, device: torch.device,
+    progress: bool,
+) -> None:
+    out = Path(config.out)
+    store.repair(out, shard)
+    done = store.read_metrics(out)
+    done_features = store.read_features(out) if extractor is not None else {}
+    names = [method.spec for method in methods]
+    if extractor is not None:
+        names.append(store.REAL)
+
+    def missing(name: str, pair: int) -> bool:
+        if extractor is not None and (name, pair) not in done_features:
+            return True
+        return name != store.REAL and (name, pair) not in done
+
+    todo = [pair for pair in range(len(pairs)) if shard.owns(pair) and any(missing(n, pair) for n in names)]
+    _check_folders(methods, [pair for pair in todo if any(missing(m.spec, pair) for m in methods)])
+    shown = set(grid_pairs([(mask.bin, mask.split) for mask in masks], per_cell=config.grid_pairs))
+    _, root, _ = parse_spec(config.images)
+    bar = progress_bar(total=len(todo), desc="eval", unit="pair", enabled=progress)
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start:start + config.batch_size]
+        images = torch.stack([load_image(root / pairs[p][0], size=document["size"]) for p in batch])
+        images = images.to(device)
+        holes = np.stack([_load_hole(config.masks, masks[p]) for p in batch])
+        valid = torch.from_numpy(~holes).float().unsqueeze(1).to(device)
+        for row, pair in enumerate(batch):
+            if pair in shown:
+                save_sample(out, INPUT, pair, images[row] * valid[row] + (1 - valid[row]))  # holes white
+                save_sample(out, TARGET, pair, images[row])
+        for method_name, method in [(m.spec, m) for m in methods] + [(store.REAL, None)]:
+            rows = [i for i, p in enumerate(batch) if method_name in names and missing(method_name, p)]
+            if not rows:
+                continue
+            chosen = [batch[i] for i in rows]
+            image, mask = images[rows], valid[rows]
+            if method is None:
+                composite = image
+            else:
+                with torch.no_grad():
+                    output = method(image, mask, chosen).to(device)
+                composite = mask * image + (1 - mask) * output
+            if extractor is not None:
+                with torch.no_grad():
+                    feats, logits = extractor(composite)
+                probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
+                for row, pair in enumerate(chosen):
+                    store.write_features(out, shard, method=method_name, pair=pair,
+                                         features=feats[row].float().cpu().numpy(), probs=probs[row])
+            if method is None:
+                continue
+            scores = {key: value.double().cpu().tolist()
+                      for key, value in image_metrics(composite, image).items()}
+            for row, pair in enumerate(chosen):
+                mask_info = masks[pair]
+                store.write_metrics(out, shard, {
+                    "method": method_name, "pair": pair, "image": pairs[pair][0], "mask": pairs[pair][1],
+                    "bin": mask_info.bin, "split": mask_info.split, "hole_ratio": mask_info.hole_ratio,
+                    "l1": scores["l1"][row], "psnr": min(scores["psnr"][row], PSNR_CAP),
+                    "ssim": scores["ssim"][row]})
+                if pair in shown:
+                    save_sample(out, method_name, pair, composite[row])
+        bar.update(len(batch))
+    bar.close()
+
+
+def _feature_sets(out: Path, methods: Sequence[str], count: int) -> dict[str, dict[str, Any]] | None:
+    """Per method, every pair's probabilities and features and the ground truth's; None if any lack."""
+    records = store.read_features(out)
+    needed = [*methods, store.REAL]
+    if any((name, pair) not in records for name in needed for pair in range(count)):
+        return None
+    real = {pair: store.decode_array(records[(store.REAL, pair)]["features"]) for pair in range(count)}
+    return {name: {"probs": {p: store.decode_array(records[(name, p)]["probs"]) for p in range(count)},
+                   "fake": {p: store.decode_array(records[(name, p)]["features"]) for p in range(count)},
+                   "real": real}
+            for name in methods}
+
+
+def write_report(out: Path, *, progress: bool = True) -> str:
+    """Join every shard's per-pair results in ``out`` into table1.md, results.csv, results.json and grids.
+
+    Raises ValueError naming the first incomplete method when some pairs have not been scored yet.
+    Returns the Markdown table.
+    """
+    out = Path(out)
+    config_path = out / CONFIG_NAME
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{out}: not an evaluation folder (no {CONFIG_NAME}); run `pconv eval` first")
+    document = json.loads(config_path.read_text(encoding="utf-8"))
+    pairs, _ = load_assignment(out / PAIRS_NAME)
+    done = store.read_metrics(out)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for method in document["methods"]:
+        lacking = [pair for pair in range(len(pairs)) if (method, pair) not in done]
+        if lacking:
+            raise ValueError(f"{out}: method {method} lacks {len(lacking)} of {len(pairs)} pairs (first: "
+                             f"pair {lacking[0]}); run the missing shards before merging")
+        records[method] = [done[(method, pair)] for pair in range(len(pairs))]
+    cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
+    features = _feature_sets(out, document["methods"], len(pairs))
+    table = aggregate(records, cells, features=features)
+    notes = _notes(document, len(pairs), features is not None)
+    title = (f"Table 1: {document['images']} × {document['masks']} "
+             f"({len(pairs)} pairs, seed {document['seed']})")
+    markdown = render_table1(table, cells, title=title, notes=notes)
+    meta = {"config": document, "versions": _versions(), "notes": notes, "psnr_cap_db": PSNR_CAP,
+            "ssim_settings": vars(SSIM_SETTINGS), "inception": features is not None}
+    atomic_write_text(out / "results.json", render_json(table, cells, meta=meta))
+    atomic_write_text(out / "results.csv", render_csv(table, cells))
+    atomic_write_text(out / "table1.md", markdown)
+    write_grids(out, records[document["methods"][0]], document["methods"],
+                bins=[int(index) for index, _ in document["bins"]], per_cell=document["grid_pairs"],
+                progress=progress)
+    return markdown
+
+
+def _notes(document: dict[str, Any], count: int, inception: bool) -> list[str]:
+    notes = [
+        f"Every method is scored on the same {count} image-mask pairs ({PAIRS_NAME}: one photo per benchmark "
+        f"mask, seeded assignment without replacement, seed {document['seed']}), photos centre-cropped to "
+        f"{document['size']}², on the composite (valid pixels from the input), over the whole image.",
+        "ℓ1 (%) = mean |composite − ground truth| over all pixels and RGB channels in [0, 1], × 100.",
+        f"PSNR = 10·log10(1 / MSE) over all pixels and RGB channels (data range 1); a pair with MSE 0 "
+        f"counts as {PSNR_CAP:g} dB.",
+        "SSIM (Wang et al. 2004): 11×11 Gaussian window σ 1.5, K1 0.01, K2 0.03, data range 1, population "
+        "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
+        "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
+    ]
+    if document["photos"] < count:
+        notes.append(f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
+                     f"once per round of {document['photos']} masks.")
+    if inception:
+        notes.append(f"IS: 10 splits (fewer when a cell has fewer pairs), mean ± std; FID: composites vs the "
+                     f"same pairs' ground truth, 2048-d pool features, sample covariances (biased upwards "
+                     f"when a cell has fewer than 2048 pairs); "
+                     f"{document.get('inception') or 'Inception-v3 features'}.")
+    else:
+        notes.append("IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
+                     "torchvision-format inception_v3 state dict; nothing is downloaded).")
+    return notes

@@ -1,0 +1,97 @@
+"""Result grids like the paper's Fig. 5: per bin, rows of pairs, columns input, each method, ground truth.
+
+While scoring, the evaluator keeps the images of a few pairs per bin and split as PNGs
+(``OUT/samples/<method>/<pair>.png``, plus ``input`` with holes painted white and ``ground_truth``); the
+report turns them into ``OUT/grids/binK.png`` (K = 1 … 6 as in the paper), rows N pairs first, then B,
+tiles at most :data:`TILE` px wide, with a header naming each column. Reading only these PNGs, a merge
+draws the same grids as a single run without touching the dataset again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from torch import Tensor
+
+from evaluator.methods import method_slug
+from maskgen.fileio import atomic_write_bytes, encode_png
+from maskgen.progress import progress_bar
+
+__all__ = ["GRIDS_DIR", "INPUT", "SAMPLES_DIR", "TARGET", "TILE", "grid_pairs", "save_sample", "write_grids"]
+
+SAMPLES_DIR = "samples"
+GRIDS_DIR = "grids"
+INPUT = "input"
+TARGET = "ground truth"
+TILE = 256
+_HEADER = 28
+
+
+def grid_pairs(cells: Sequence[tuple[int, str]], *, per_cell: int) -> list[int]:
+    """The first ``per_cell`` pair indices of every (bin, split), given each pair's ``(bin, split)``."""
+    taken: dict[tuple[int, str], int] = {}
+    chosen = []
+    for pair, cell in enumerate(cells):
+        if taken.get(cell, 0) < per_cell:
+            taken[cell] = taken.get(cell, 0) + 1
+            chosen.append(pair)
+    return chosen
+
+
+def _sample_path(out: Path, name: str, pair: int) -> Path:
+    return Path(out) / SAMPLES_DIR / method_slug(name) / f"{pair:05d}.png"
+
+
+def save_sample(out: Path, name: str, pair: int, image: Tensor) -> None:
+    """Keep ``image`` ``(3, H, W)`` float RGB in [0, 1] as the sample of ``name`` for ``pair`` (8-bit PNG)."""
+    pixels = (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    atomic_write_bytes(_sample_path(out, name, pair), encode_png(np.ascontiguousarray(pixels[..., ::-1])))
+
+
+def _tile(path: Path, size: int) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"{path}: sample image missing; re-run the evaluation to redraw the grids")
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) if image.shape[0] != size else image
+
+
+def _header(names: Sequence[str], size: int) -> np.ndarray:
+    strip = np.full((_HEADER, size * len(names), 3), 255, np.uint8)
+    for column, name in enumerate(names):
+        text = name if len(name) <= size // 9 else "…" + name[-(size // 9 - 1):]
+        cv2.putText(strip, text.replace("…", "..."), (column * size + 4, _HEADER - 9),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return strip
+
+
+def write_grids(
+    out: Path, records: Sequence[Mapping[str, Any]], methods: Sequence[str], *, bins: Sequence[int],
+    per_cell: int, progress: bool = True,
+) -> list[Path]:
+    """Draw ``OUT/grids/binK.png`` for each bin index in ``bins`` from the saved samples; returns the paths.
+
+    ``records``: any one method's per-pair records in pair order (their ``bin`` and ``split`` pick rows).
+    """
+    chosen = grid_pairs([(int(r["bin"]), str(r["split"])) for r in records], per_cell=per_cell)
+    if not chosen:
+        return []
+    names = [INPUT, *methods, TARGET]
+    first = cv2.imread(str(_sample_path(out, INPUT, chosen[0])), cv2.IMREAD_COLOR)
+    size = min(TILE, first.shape[0]) if first is not None else TILE
+    written = []
+    for index in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
+        rows = [pair for split in ("N", "B") for pair in chosen
+                if int(records[pair]["bin"]) == index and records[pair]["split"] == split]
+        if not rows:
+            continue
+        body = [np.concatenate([_tile(_sample_path(out, name, pair), size) for name in names], 1)
+                for pair in rows]
+        grid = np.concatenate([_header(names, size), *body], 0)
+        path = Path(out) / GRIDS_DIR / f"bin{index + 1}.png"
+        atomic_write_bytes(path, encode_png(grid))
+        written.append(path)
+    return written

@@ -1,0 +1,152 @@
+"""Inpainting methods behind one callable interface, named by a spec string.
+
+Specs: ``telea`` and ``ns`` (OpenCV's fast-marching method of Telea 2004 and the Navier-Stokes method of
+Bertalmio et al. 2001, the classical family the paper compares against), ``folder:DIR`` (outputs computed
+elsewhere, e.g. by LaMa or DeepFill, one PNG per pair named ``{pair:05d}.png`` after the pair's index in
+the assignment file), ``pconv:CHECKPOINT`` and ``conv:CHECKPOINT`` (this toolkit's models).
+
+A method maps ``images (B, 3, H, W)`` float RGB in [0, 1] and ``masks (B, 1, H, W)`` float, 1 = valid,
+plus the pairs' indices, to raw outputs ``(B, 3, H, W)`` in [0, 1]; the evaluator makes the composite
+(valid pixels from the input) itself, so every method is scored the same way whatever it returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from datasets.images import read_rgb
+
+__all__ = [
+    "OPENCV_RADIUS",
+    "FolderMethod",
+    "Method",
+    "ModelMethod",
+    "OpenCVMethod",
+    "folder_output_name",
+    "method_slug",
+    "parse_method",
+]
+
+OPENCV_RADIUS = 3
+"""Neighbourhood radius in px of cv2.inpaint for ``telea`` and ``ns`` (OpenCV's documented example)."""
+
+_OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+
+
+class Method(Protocol):
+    """One inpainting method: ``spec`` names it in every report."""
+
+    spec: str
+
+    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor: ...
+
+
+def folder_output_name(pair: int) -> str:
+    """File name ``folder:DIR`` methods must give the output for pair ``pair`` (0-based), e.g. 00017.png."""
+    return f"{pair:05d}.png"
+
+
+def method_slug(spec: str) -> str:
+    """A file-name-safe version of ``spec`` (``pconv:runs/a/ck.pt`` → ``pconv_runs_a_ck.pt``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_") or "method"
+
+
+def _to_uint8(images: Tensor) -> np.ndarray:
+    """``(B, 3, H, W)`` [0, 1] → ``(B, H, W, 3)`` uint8, rounded."""
+    pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _from_uint8(images: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255).to(device)
+
+
+class OpenCVMethod:
+    """``telea`` or ``ns``: cv2.inpaint on the 8-bit image with radius :data:`OPENCV_RADIUS`."""
+
+    def __init__(self, *, name: str) -> None:
+        if name not in _OPENCV_FLAGS:
+            raise ValueError(f"unknown OpenCV method {name!r}; choose telea or ns")
+        self.spec = name
+        self.flag = _OPENCV_FLAGS[name]
+
+    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
+        pixels = _to_uint8(images)
+        holes = (masks[:, 0] < 0.5).to(torch.uint8).mul(255).cpu().numpy()
+        filled = np.stack([cv2.inpaint(image, hole, OPENCV_RADIUS, self.flag)
+                           for image, hole in zip(pixels, holes, strict=True)])
+        return _from_uint8(filled, images.device)
+
+
+class FolderMethod:
+    """``folder:DIR``: precomputed outputs ``DIR/{pair:05d}.png`` (8-bit RGB, the benchmark's size)."""
+
+    def __init__(self, *, root: str | Path, spec: str | None = None) -> None:
+        self.root = Path(root)
+        self.spec = spec or f"folder:{root}"
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.spec}: no such folder of outputs")
+
+    def check(self, pairs: Sequence[int]) -> None:
+        """FileNotFoundError naming how many of ``pairs`` lack an output and the first; run before scoring."""
+        lacking = [pair for pair in pairs if not (self.root / folder_output_name(pair)).is_file()]
+        if lacking:
+            raise FileNotFoundError(
+                f"{self.spec}: no output for {len(lacking)} of {len(pairs)} pairs, first pair {lacking[0]} "
+                f"({self.root / folder_output_name(lacking[0])}); outputs are named by their pair's index in "
+                "the evaluation's pairs.json")
+
+    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
+        outputs = []
+        for pair in pairs:
+            path = self.root / folder_output_name(pair)
+            if not path.is_file():
+                raise FileNotFoundError(f"{self.spec}: no output for pair {pair} ({path}); outputs are named "
+                                        "by their pair's index in the evaluation's pairs.json")
+            rgb = read_rgb(path)
+            if rgb.shape[:2] != tuple(images.shape[-2:]):
+                raise ValueError(f"{path}: output is {rgb.shape[1]}x{rgb.shape[0]}, the benchmark's images "
+                                 f"are {images.shape[-1]}x{images.shape[-2]}")
+            outputs.append(rgb)
+        return _from_uint8(np.stack(outputs), images.device)
+
+
+class ModelMethod:
+    """``pconv:CK`` / ``conv:CK``: a trained PConvUNet or ConvUNet via ``pconv_model.inpaint.Inpainter``."""
+
+    def __init__(self, *, arch: str, checkpoint: str | Path, device: str | torch.device = "cpu") -> None:
+        from pconv_model.inpaint import Inpainter  # the model stack is loaded only when a model is scored
+
+        self.spec = f"{arch}:{checkpoint}"
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such checkpoint (method {self.spec})")
+        self.inpainter = Inpainter.from_checkpoint(path, device=device)
+        if self.inpainter.arch != arch:
+            raise ValueError(f"{path}: a {self.inpainter.arch} checkpoint, but the method is {arch}: "
+                             f"use {self.inpainter.arch}:{checkpoint}")
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
+        return self.inpainter(images, masks).clamp(0, 1)
+
+
+def parse_method(spec: str, *, device: str | torch.device = "cpu") -> Method:
+    """Build the method a spec names (see the module docstring); ValueError for an unknown spec."""
+    kind, sep, argument = spec.partition(":")
+    if not sep and kind in _OPENCV_FLAGS:
+        return OpenCVMethod(name=kind)
+    if sep and argument and kind == "folder":
+        return FolderMethod(root=argument, spec=spec)
+    if sep and argument and kind in ("pconv", "conv"):
+        return ModelMethod(arch=kind, checkpoint=argument, device=device)
+    raise ValueError(f"unknown method {spec!r}; use telea, ns, folder:DIR, pconv:CHECKPOINT or "
+                     "conv:CHECKPOINT")
