@@ -23,6 +23,7 @@ __all__ = [
     "atomic_output",
     "atomic_write_bytes",
     "atomic_write_text",
+    "encode_mask_png",
     "encode_png",
     "read_jsonl",
     "read_mask_png",
@@ -68,6 +69,24 @@ def encode_png(image: np.ndarray) -> bytes:
     ok, buffer = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise ValueError(f"could not encode an image of shape {image.shape} as PNG")
+    return buffer.tobytes()
+
+
+def encode_mask_png(hole: np.ndarray) -> bytes:
+    """Encode a hole map as an 8-bit grey PNG, 255 = hole, with settings made for two-level images.
+
+    No row filter and zlib's run-length strategy: about four times faster than :func:`encode_png` and
+    smaller files for masks (long runs of equal pixels). Fixed settings, so equal masks give equal bytes.
+
+    Shape: ``hole`` is ``(H, W)`` bool (True = hole).
+    """
+    if hole.ndim != 2 or hole.dtype != np.bool_:
+        raise ValueError(f"a hole map must be a 2-D bool array, got {hole.dtype} of shape {hole.shape}")
+    ok, buffer = cv2.imencode(".png", hole.view(np.uint8) * np.uint8(255), [
+        cv2.IMWRITE_PNG_COMPRESSION, 6, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+        cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE])
+    if not ok:
+        raise ValueError(f"could not encode a mask of shape {hole.shape} as PNG")
     return buffer.tobytes()
 
 
