@@ -1,0 +1,36 @@
+"""Extraction on real clips from Debian's opencv-doc package (skipped where it is not installed)."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from maskgen.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool
+from maskgen.pool import RawPool
+
+DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+HTML = Path("/usr/share/doc/opencv-doc/opencv4/html")
+FAST = ExtractConfig(occlusion=DEFAULT_CONFIG.occlusion, max_pairs=2, max_side=160, step=3)
+
+
+@pytest.mark.skipif(not (DATA / "vtest.avi").is_file() or not (DATA / "tree.avi").is_file(),
+                    reason="opencv-doc example clips not installed")
+def test_avi_clips(tmp_path):
+    sources = [str(DATA / "vtest.avi"), str(DATA / "tree.avi")]
+    report = extract_pool(sources, tmp_path, config=FAST, workers=1)
+    assert report.pairs == 4 and report.bad_sources == ()
+    pool = RawPool(tmp_path)
+    assert len(pool.records) == report.masks_written >= 1
+    for record in pool.records:
+        assert max(record.height, record.width) == 160
+        assert pool.load_hole(record).mean() == pytest.approx(record.hole_ratio)
+
+
+@pytest.mark.skipif(not (HTML / "box.mp4.gz").is_file(), reason="opencv-doc box.mp4.gz not installed")
+def test_gzipped_mp4(tmp_path):
+    clip = tmp_path / "box.mp4"
+    with gzip.open(HTML / "box.mp4.gz") as packed, open(clip, "wb") as unpacked:
+        shutil.copyfileobj(packed, unpacked)
+    report = extract_pool([clip], tmp_path / "raw", config=FAST, workers=1)
+    assert report.pairs == 2 and report.masks_written + report.skipped_static + report.skipped_cut == 2
