@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from maskgen import __version__
-from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_png, read_jsonl
+from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_mask_png, read_jsonl
 from maskgen.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
 from maskgen.pool import MANIFEST_NAME, MASK_DIR
 from maskgen.progress import progress_bar
@@ -139,7 +138,7 @@ def _iter_results(
                                   "hole_ratio": float(hole.mean()), "height": hole.shape[0],
                                   "width": hole.shape[1]}
         if kind == "mask":
-            result["png"] = encode_png(hole.astype(np.uint8) * 255)
+            result["png"] = encode_mask_png(hole)
         yield result
 
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from maskgen import __version__
-from maskgen.fileio import atomic_write_bytes, atomic_write_text, encode_png
+from maskgen.fileio import atomic_write_bytes, atomic_write_text, encode_mask_png
 from maskgen.progress import progress_bar
 
 __all__ = [
@@ -263,7 +263,7 @@ def render_scenes(
             if t + 1 < frames:
                 truth = occlusion_truth(layers, t, size)
                 atomic_write_bytes(ground_truth_path(scene / "frames", t),
-                                   encode_png(truth.astype(np.uint8) * 255))
+                                   encode_mask_png(truth))
             bar.update(1)
         record["layers"] = [layer.kind for layer in layers]
         atomic_write_text(info, json.dumps(record, indent=1, sort_keys=True) + "\n")
