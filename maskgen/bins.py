@@ -107,9 +107,14 @@ def border_distance(hole: np.ndarray) -> int:
     return int(min(rows[0], cols[0], height - 1 - rows[-1], width - 1 - cols[-1]))
 
 
+def _split(distance: int, border: int, shape: tuple[int, ...]) -> BorderSplit:
+    """B when a hole pixel lies in the band; the no-hole sentinel never does, whatever ``border``."""
+    return "B" if distance < min(border, max(shape)) else "N"
+
+
 def border_split(hole: np.ndarray, border: int = DEFAULT_BORDER) -> BorderSplit:
     """``"B"`` when a hole pixel lies within ``border`` px of the image border, else ``"N"``."""
-    return "B" if border_distance(hole) < border else "N"
+    return _split(border_distance(hole), border, hole.shape)
 
 
 @dataclass(frozen=True)
@@ -136,5 +141,5 @@ def mask_stats(
         raise ValueError(f"a hole map must be bool, got {hole.dtype}")
     ratio = float(np.count_nonzero(hole)) / hole.size
     distance = border_distance(hole)
-    split: BorderSplit = "B" if distance < border else "N"
-    return MaskStats(hole_ratio=ratio, border_distance=distance, bin=bin_index(ratio, edges), split=split)
+    return MaskStats(hole_ratio=ratio, border_distance=distance, bin=bin_index(ratio, edges),
+                     split=_split(distance, border, hole.shape))
