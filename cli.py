@@ -12,6 +12,7 @@ from evaluator.commands import eval_command
 from maskgen import __version__
 from maskgen.cli_common import FriendlyGroup
 from maskgen.pool_commands import POOL_COMMANDS
+from pconv_model.commands import inpaint_command, train_command
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,8 @@ for command in POOL_COMMANDS:
 
 
 main.add_command(eval_command)
+main.add_command(train_command)
+main.add_command(inpaint_command)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,426 @@
+"""Two-phase training of the PConv U-Net (or the Conv baseline), resumable and distributed.
+
+The paper's schedule: an **initial** phase with Adam at lr 2e-4 and BatchNorm on everywhere, then a
+**finetune** phase at lr 5e-5 that starts from an initial-phase checkpoint with the encoder's BatchNorm
+frozen (so the hole statistics of the encoder no longer move). Both are counted in optimizer steps.
+
+A run folder ``RUN`` holds::
+
+    RUN/config.json        the TrainConfig, world size, versions (rewritten at every start)
+    RUN/checkpoint.pt      the latest checkpoint (see pconv_model.checkpoint), replaced atomically
+    RUN/log.jsonl          every loss term, lr, images/s and skipped images, every ``log_every`` steps
+    RUN/val.jsonl          ℓ1 and PSNR of the composite on a fixed validation subset
+    RUN/samples/step_XXXXXXXX.png   rows: input (holes white), output, composite, ground truth
+
+Exact resume: every random choice of the data (which photo, which crop, which mask) is a function of
+``(seed, step)`` (see datasets.pairing), the model starts from ``torch.manual_seed(seed)``, and the
+checkpoint keeps the model, Adam, the grad scaler and the global RNG states. On the CPU a resumed run
+therefore logs the very losses the uninterrupted run logs (same batch size and world size). SIGINT and
+SIGTERM finish the current step, write a checkpoint and return; a second SIGINT aborts at once.
+
+Distributed: under ``torchrun`` each process trains on its own share of every step (``batch_size`` is per
+process, so the effective batch is ``batch_size × WORLD_SIZE``) with DistributedDataParallel; rank 0
+alone writes logs, samples and checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+import datasets
+from datasets import celeba_hq
+from datasets.pairing import StepBatchSampler, TrainingPairs
+from maskgen import __version__
+from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_png, read_jsonl
+from maskgen.progress import progress_bar
+from maskgen.training import TrainingMasks
+
+from . import distributed
+from .checkpoint import (
+    ARCHS,
+    build_model,
+    load_checkpoint,
+    model_from_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from .distributed import DistEnv
+from .losses import InpaintingLoss
+from .vgg import load_vgg16_features
+
+__all__ = [
+    "AMP_MODES", "CHECKPOINT_NAME", "PHASE_LR", "TrainConfig", "TrainResult", "score_composite", "train",
+    "train_step",
+]
+
+PHASE_LR = {"initial": 2e-4, "finetune": 5e-5}
+AMP_MODES = ("bf16", "fp16", "off")
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.jsonl"
+VAL_LOG_NAME = "val.jsonl"
+CONFIG_NAME = "config.json"
+SAMPLES_DIR = "samples"
+MAX_PSNR = 100.0
+"""PSNR of a perfect composite (MSE clamped at 1e-10), so logs stay finite JSON."""
+
+RESUME_MUST_MATCH = ("dataset", "split", "arch", "phase", "lr", "batch_size", "seed", "image_size", "layers",
+                     "width", "val_split", "val_count")
+"""Fields a resumed run must share with its checkpoint; the others (paths, intervals, iterations,
+device, workers) may change."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; fields match ``pconv train``'s options one to one.
+
+    ``lr=None`` takes the phase's rate (:data:`PHASE_LR`). ``split=None`` trains on the dataset's training
+    split (``datasets.TRAIN_SPLITS``); ``val_split=None`` validates on its test split
+    (``datasets.TEST_SPLITS``; for a plain folder both are the whole folder). ``amp`` applies
+    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32.
+    """
+
+    dataset: str
+    data: Path
+    masks: Path
+    out: Path
+    iterations: int
+    arch: str = "pconv"
+    phase: str = "initial"
+    init: Path | None = None
+    split: str | None = None
+    val_split: str | None = None
+    val_count: int = 8
+    lr: float | None = None
+    batch_size: int = 6
+    checkpoint_every: int = 1000
+    sample_every: int = 1000
+    validate_every: int = 1000
+    log_every: int = 10
+    vgg_weights: Path | None = None
+    seed: int = 0
+    image_size: int = 512
+    layers: int = 8
+    width: float = 1.0
+    device: str = "auto"
+    amp: str = "bf16"
+    workers: int = 2
+    strict_images: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dataset not in datasets.DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
+                             f"{', '.join(datasets.DATASETS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        if self.phase not in PHASE_LR:
+            raise ValueError(f"unknown phase {self.phase!r}; choose initial or finetune")
+        if self.phase == "finetune" and self.init is None:
+            raise ValueError("the finetune phase starts from an initial-phase checkpoint: give --init CK")
+        if self.phase == "initial" and self.init is not None:
+            raise ValueError("--init is for the finetune phase; the initial phase starts from scratch")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        for name in ("iterations", "batch_size", "checkpoint_every", "sample_every", "validate_every",
+                     "log_every", "image_size", "layers", "val_count"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.image_size % 2**self.layers:
+            raise ValueError(f"image size {self.image_size} is not a multiple of 2**layers "
+                             f"= {2**self.layers}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else PHASE_LR[self.phase]
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON values (paths as strings)."""
+        return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a call to :func:`train` ended: the last step, whether a signal stopped it, the last losses."""
+
+    step: int
+    interrupted: bool
+    checkpoint: Path
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+class _StopRequest:
+    """Turns SIGINT / SIGTERM into a flag checked between steps (main thread only; a 2nd SIGINT aborts)."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def score_composite(output: Tensor, target: Tensor, mask: Tensor) -> dict[str, float]:
+    """ℓ1 (mean absolute error, [0, 1] units) and PSNR (dB, peak 1, mean over images) of the composite.
+
+    Shape: output, target (B, 3, H, W) in [0, 1]; mask (B, 1, H, W) {0, 1}, 1 = valid.
+    """
+    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
+    error = (composite - target).float()
+    mse = error.square().flatten(1).mean(1).clamp_min(1e-10)
+    return {"l1": error.abs().mean().item(), "psnr": (10 * torch.log10(1 / mse)).mean().item()}
+
+
+def _sample_grid(output: Tensor, target: Tensor, mask: Tensor) -> bytes:
+    """PNG bytes of a grid: one row per image, columns input (holes white), output, composite, truth."""
+    shown = torch.where(mask > 0.5, target, torch.ones_like(target))
+    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
+    tiles = torch.stack([shown, output.clamp(0, 1), composite, target], dim=1).flatten(0, 1)
+    grid = torchvision.utils.make_grid(tiles.float().cpu(), nrow=4, padding=2, pad_value=1.0)
+    rgb = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
+    return encode_png(rgb[..., ::-1].copy())
+
+
+def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
+    """A fixed subset: ``val_count`` photos spread evenly over the validation split (centre crops; bad
+    files passed over) and the first masks of the pool's *test* split, augmented with the run's seed."""
+    split = config.val_split or datasets.TEST_SPLITS[config.dataset]
+    files = datasets.image_files(config.dataset, config.data, split=split)
+    stride = max(1, len(files) // config.val_count)
+    images: list[Tensor] = []
+    for path in files[::stride] + files:
+        if len(images) == config.val_count:
+            break
+        with contextlib.suppress(datasets.BadImageError, FileNotFoundError):
+            images.append(datasets.load_image(path, size=config.image_size, crop="center"))
+    if not images:
+        raise ValueError(f"{config.data}: no readable image in the {split} split for validation")
+    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="test")
+    return torch.stack(images), torch.stack([masks[i % len(masks)] for i in range(len(images))])
+
+
+def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    wanted = config.to_json()
+    for name in RESUME_MUST_MATCH:
+        if saved.get(name) != wanted[name]:
+            raise ValueError(f"{path}: cannot resume with {name}={wanted[name]!r}; the run was started with "
+                             f"{name}={saved.get(name)!r}")
+
+
+def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.Module:
+    torch.manual_seed(config.seed)
+    if document is not None:
+        return model_from_checkpoint(document, config.out / CHECKPOINT_NAME)
+    if config.init is None:  # the initial phase: TrainConfig pairs finetune with --init
+        return build_model(config.arch, layers=config.layers, width=config.width)
+    start = load_checkpoint(config.init, arch=config.arch)
+    if start["phase"] != "initial":
+        raise ValueError(f"{config.init}: a {start['phase']}-phase checkpoint; --init needs one from the "
+                         "initial phase (to continue fine-tuning, use --resume)")
+    for name in ("layers", "width"):
+        if start["config"][name] != getattr(config, name):
+            raise ValueError(f"{config.init}: trained with {name}={start['config'][name]}, "
+                             f"not {getattr(config, name)}")
+    return model_from_checkpoint(start, config.init)
+
+
+def _autocast(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a grad scaler) for this device."""
+    if device.type != "cuda" or config.amp == "off":
+        return None, False
+    if config.amp == "bf16" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16, False
+    return torch.float16, True
+
+
+def _write_run_files(config: TrainConfig, env: DistEnv, start: int) -> None:
+    config.out.mkdir(parents=True, exist_ok=True)
+    info = {"config": config.to_json(), "world_size": env.world_size, "start_step": start,
+            "version": __version__, "torch": torch.__version__}
+    atomic_write_text(config.out / CONFIG_NAME, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    if config.dataset == "celeba-hq":
+        stored = Path(config.data) / celeba_hq.SPLIT_NAME
+        if stored.is_file():
+            shutil.copyfile(stored, config.out / celeba_hq.SPLIT_NAME)
+        else:
+            celeba_hq.write_split(config.data, config.out / celeba_hq.SPLIT_NAME)
+    for name in (LOG_NAME, VAL_LOG_NAME):  # drop lines an interrupted run wrote after its checkpoint
+        path = config.out / name
+        if path.is_file():
+            kept = [record for record in read_jsonl(path) if record.get("step", 0) <= start]
+            atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+
+
+def train(
+    config: TrainConfig, *, resume: bool = False, vgg: nn.Module | None = None, progress: bool = True
+) -> TrainResult:
+    """Train (or, with ``resume``, continue) the run in ``config.out`` up to ``config.iterations`` steps.
+
+    ``vgg`` replaces the VGG16 feature extractor loaded from ``config.vgg_weights`` (tests pass a small
+    one). Under torchrun this joins the process group and leaves it before returning.
+    """
+    env = distributed.dist_env()
+    device = distributed.pick_device(config.device, env)
+    distributed.setup(env, device)
+    try:
+        return _train(config, env, device, resume=resume, vgg=vgg, progress=progress and env.is_main)
+    finally:
+        distributed.teardown()
+
+
+def _batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[Tensor, Tensor, int]]:
+    for batch in loader:
+        yield (batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True),
+               int(batch["skipped"].sum()))
+
+
+def train_step(
+    net: nn.Module, loss_fn: InpaintingLoss, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+    image: Tensor, mask: Tensor, *, amp_dtype: torch.dtype | None,
+) -> dict[str, Tensor]:
+    """One Adam step on a batch: forward (under autocast when ``amp_dtype`` is set), loss, backward.
+
+    Shape: image (B, 3, H, W) in [0, 1] (the ground truth; the net sees it through the mask), mask
+    (B, 1, H, W) {0, 1}, 1 = valid. Returns the loss terms (float32 scalars, ``total`` included).
+    """
+    with torch.autocast(image.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        terms = loss_fn(net(image, mask), image, mask)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(terms["total"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return terms
+
+
+def _evaluate(
+    model: nn.Module, validation: tuple[Tensor, Tensor], config: TrainConfig, step: int, device: torch.device,
+    amp_dtype: torch.dtype | None,
+) -> None:
+    """Score the validation subset and/or write its sample grid, as due at ``step`` (rank 0 only)."""
+    model.eval()
+    with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                                         enabled=amp_dtype is not None):
+        image, mask = validation[0].to(device), validation[1].to(device)
+        output = model(image, mask).float()
+    model.train()
+    if step % config.validate_every == 0 or step == config.iterations:
+        append_jsonl(config.out / VAL_LOG_NAME, {"step": step, **score_composite(output, image, mask)})
+    if step % config.sample_every == 0 or step == config.iterations:
+        atomic_write_bytes(config.out / SAMPLES_DIR / f"step_{step:08d}.png",
+                           _sample_grid(output[:4], image[:4], mask[:4]))
+
+
+def _train(
+    config: TrainConfig, env: DistEnv, device: torch.device, *, resume: bool, vgg: nn.Module | None,
+    progress: bool,
+) -> TrainResult:
+    checkpoint = config.out / CHECKPOINT_NAME
+    if resume:
+        document: dict[str, Any] | None = load_checkpoint(checkpoint, arch=config.arch)
+        _check_resumable(document["config"], config, checkpoint)
+        start = int(document["step"])
+    elif checkpoint.exists():
+        raise ValueError(f"{config.out} already holds a run ({CHECKPOINT_NAME}); pass --resume to "
+                         "continue it or choose another --out")
+    else:
+        document, start = None, 0
+    loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
+    images = datasets.image_files(config.dataset, config.data,
+                                  split=config.split or datasets.TRAIN_SPLITS[config.dataset])
+    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="train")
+    pairs = TrainingPairs(images, masks, size=config.image_size, seed=config.seed,
+                          strict=config.strict_images)
+    validation = _validation_batch(config) if env.is_main else None
+
+    model = _initial_model(config, document)
+    if config.phase == "finetune":
+        model.freeze_encoder_bn()
+    model.to(device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    amp_dtype, use_scaler = _autocast(config, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    if document is not None:
+        optimizer.load_state_dict(document["optimizer"])
+        if use_scaler and document["scaler"]:
+            scaler.load_state_dict(document["scaler"])
+        restore_rng(document["rng"])
+    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+        if env.distributed else model
+    if env.is_main:
+        _write_run_files(config, env, start)
+    sampler = StepBatchSampler(len(images), batch_size=config.batch_size, seed=config.seed, rank=env.rank,
+                               world_size=env.world_size, start_step=start, stop_step=config.iterations)
+    loader = DataLoader(pairs, batch_sampler=sampler, num_workers=config.workers,
+                        pin_memory=device.type == "cuda")
+
+    def save(step: int) -> None:
+        if env.is_main:
+            save_checkpoint(checkpoint, model=model, optimizer=optimizer,
+                            scaler_state=scaler.state_dict() if use_scaler else {}, step=step,
+                            config=config.to_json())
+        distributed.barrier()
+
+    model.train()
+    step, losses, skipped, interrupted = start, {}, 0, False
+    bar = progress_bar(total=config.iterations, desc=f"train {config.arch} {config.phase}", enabled=progress,
+                       unit="step")
+    bar.update(start)
+    last_time, last_step = time.perf_counter(), start
+    with _StopRequest() as stop, bar:
+        for image, mask, bad in _batches(loader, device):
+            terms = train_step(net, loss_fn, optimizer, scaler, image, mask, amp_dtype=amp_dtype)
+            step += 1
+            skipped += bad
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.iterations:
+                now = time.perf_counter()
+                losses = distributed.mean_over_ranks({k: v.item() for k, v in terms.items()}, device)
+                speed = (step - last_step) * config.batch_size * env.world_size / (now - last_time)
+                last_time, last_step = now, step
+                if env.is_main:
+                    append_jsonl(config.out / LOG_NAME, {"step": step, "lr": config.learning_rate, **losses,
+                                                         "images_per_s": speed, "skipped": skipped})
+                bar.set_postfix(total=f"{losses['total']:.4f}", hole=f"{losses['hole']:.4f}",
+                                img_s=f"{speed:.1f}", refresh=False)
+                if not math.isfinite(losses["total"]):
+                    raise ValueError(f"the loss became {losses['total']} at step {step}; lower --lr or use "
+                                     "--amp off / bf16")
+            if validation is not None and (step % config.validate_every == 0
+                                           or step % config.sample_every == 0 or step == config.iterations):
+                _evaluate(model, validation, config, step, device, amp_dtype)
+            interrupted = distributed.all_ranks_any(stop.signal is not None, device)
+            if interrupted or step % config.checkpoint_every == 0 or step == config.iterations:
+                save(step)
+            if interrupted:
+                break
+    return TrainResult(step=step, interrupted=interrupted, checkpoint=checkpoint, losses=losses)

@@ -1,0 +1,118 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from torchvision.models.vgg import make_layers
+
+from cli import main
+from maskgen.fileio import append_jsonl, write_mask_png
+
+VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and CI shares its cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Photos, a raw pool with both splits and a random VGG16 pool1-3 state dict file."""
+    root = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    (root / "photos").mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(root / "photos" / f"{i}.png")
+    for number, source in enumerate(["a.mp4", "a.mp4", "b.mp4", "b.mp4"]):
+        hole = np.zeros((40, 40), bool)
+        hole[5 + number : 20, 8:25] = True
+        write_mask_png(root / "raw" / "masks" / f"{number:06d}.png", hole)
+        append_jsonl(root / "raw" / "manifest.jsonl", {
+            "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": number, "step": 1,
+            "method": "test", "hole_ratio": float(hole.mean()), "height": 40, "width": 40})
+    (root / "raw" / "split.json").write_text(json.dumps({"sources": {"a.mp4": "train", "b.mp4": "test"}}))
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in make_layers(VGG_POOL3).state_dict().items()}, root / "vgg.pth")
+    return root
+
+
+def train_args(root, out, *extra):
+    return ["-q", "train", "--dataset", "folder", "--data", str(root / "photos"),
+            "--masks", str(root / "raw"), "--out", str(root / out), "--iterations", "2", "--batch-size", "2",
+            "--image-size", "32", "--layers", "5", "--width", "0.125", "--workers", "0", "--device", "cpu",
+            "--vgg-weights", str(root / "vgg.pth"), *extra]
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    result = CliRunner().invoke(main, train_args(workspace, "run"))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"step 2 of 2 (done); checkpoint {workspace / 'run' / 'checkpoint.pt'}\n"
+    return workspace / "run" / "checkpoint.pt"
+
+
+def test_train_then_inpaint_an_odd_sized_photo(workspace, trained, tmp_path):
+    photo = np.random.default_rng(1).integers(0, 256, (21, 27, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    hole = np.zeros((21, 27), bool)
+    hole[4:10, 6:20] = True
+    write_mask_png(tmp_path / "m.png", ~hole)  # stored with 0 = hole
+    result = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(trained), "--image",
+                                       str(tmp_path / "p.png"), "--mask", str(tmp_path / "m.png"),
+                                       "--out", str(tmp_path / "o.png"), "--hole-value", "0",
+                                       "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"wrote 1 image(s) to {tmp_path / 'o.png'}\n"
+    output = np.asarray(Image.open(tmp_path / "o.png"))
+    assert output.shape == photo.shape and np.array_equal(output[~hole], photo[~hole])
+
+
+def test_resume_and_refusal_to_overwrite(workspace, trained):
+    again = CliRunner().invoke(main, train_args(workspace, "run"))
+    assert again.exit_code == 1
+    assert again.output == (f"Error: {workspace / 'run'} already holds a run (checkpoint.pt); pass --resume "
+                            "to continue it or choose another --out\n")
+    resumed = CliRunner().invoke(main, train_args(workspace, "run", "--resume"))
+    assert resumed.exit_code == 0 and resumed.output.startswith("step 2 of 2 (done)")
+
+
+def test_missing_inputs_give_one_line_errors(workspace, tmp_path, trained):
+    no_vgg = CliRunner().invoke(main, [*train_args(workspace, "x")[:-1], str(tmp_path / "absent.pth")])
+    assert no_vgg.exit_code == 1
+    assert no_vgg.output == f"Error: VGG16 weights file not found: {tmp_path / 'absent.pth'}\n"
+    no_data = CliRunner().invoke(main, train_args(workspace, "y", "--split", "train"))
+    assert no_data.exit_code == 1
+    missing = workspace / "photos" / "train"
+    assert no_data.output == f"Error: {missing}: no such folder (images of split train)\n"
+    Image.new("RGB", (10, 8)).save(tmp_path / "a.png")
+    write_mask_png(tmp_path / "m.png", np.zeros((8, 9), bool))
+    mismatch = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(trained), "--image",
+                                         str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
+                                         "--out", str(tmp_path / "o.png")])
+    assert mismatch.exit_code == 1
+    assert mismatch.output == f"Error: {tmp_path / 'm.png'}: mask is 9x8 but photo a.png is 10x8\n"
+
+
+def test_two_process_torchrun_on_cpu(workspace):
+    """CI's distributed smoke test: torchrun, gloo, DistributedDataParallel, rank-0 logging, 2 steps."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "cli", *train_args(workspace, "ddp", "--log-every", "1")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env,
+                          cwd=os.path.dirname(sys.modules["cli"].__file__))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("step 2 of 2 (done)") == 1  # rank 0 alone reports
+    run = workspace / "ddp"
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2]
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2

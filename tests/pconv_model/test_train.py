@@ -1,0 +1,195 @@
+import json
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.models.vgg import make_layers
+
+from maskgen.fileio import append_jsonl, read_jsonl, write_mask_png
+from pconv_model.checkpoint import load_checkpoint
+from pconv_model.train import TrainConfig, score_composite, train
+from pconv_model.vgg import VGG16Pools
+
+VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
+
+
+def random_vgg(seed=0):
+    """A VGG16 pool1-3 extractor with random (but seeded) weights: the losses' shape, not their meaning."""
+    torch.manual_seed(seed)
+    return VGG16Pools({f"features.{k}": v for k, v in make_layers(VGG_POOL3).state_dict().items()})
+
+
+def write_photos(folder, count=6, size=(48, 40)):
+    """Smooth colour gradients with a random tilt: easy to learn, unlike noise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0 : size[1], 0 : size[0]] / max(size)
+    for i in range(count):
+        a, b, c = rng.uniform(-1, 1, (3, 3))
+        rgb = np.stack([0.5 + 0.4 * np.sin(3 * a[k] * x + 3 * b[k] * y + c[k]) for k in range(3)], axis=-1)
+        Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{i:02d}.png")
+
+
+def write_pool(root, per_source=3):
+    """A raw pool of rectangular holes from two sources, one per split."""
+    rng = np.random.default_rng(1)
+    number = 0
+    for source in ("train.mp4", "test.mp4"):
+        for _ in range(per_source):
+            hole = np.zeros((48, 64), bool)
+            top, left = rng.integers(0, 30), rng.integers(0, 40)
+            hole[top : top + 10, left : left + 14] = True
+            write_mask_png(root / "masks" / f"{number:06d}.png", hole)
+            append_jsonl(root / "manifest.jsonl", {
+                "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": number, "step": 1,
+                "method": "test", "hole_ratio": float(hole.mean()), "height": 48, "width": 64})
+            number += 1
+    (root / "split.json").write_text(json.dumps({"sources": {"train.mp4": "train", "test.mp4": "test"}}))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and CI shares its cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    write_photos(root / "photos")
+    write_pool(root / "raw")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return random_vgg()
+
+
+def config(workspace, out, **changes):
+    fields = dict(dataset="folder", data=workspace / "photos", masks=workspace / "raw", out=workspace / out,
+                  iterations=4, batch_size=2, image_size=32, layers=5, width=0.125, workers=0, log_every=1,
+                  checkpoint_every=2, sample_every=2, validate_every=2, val_count=2, device="cpu")
+    fields.update(changes)
+    return TrainConfig(**fields)
+
+
+def losses(run):
+    records = read_jsonl(run / "log.jsonl")
+    return [{k: v for k, v in record.items() if k != "images_per_s"} for record in records]
+
+
+@pytest.fixture(scope="module")
+def reference(workspace, vgg):
+    """An uninterrupted 6-step run that the resume tests compare against."""
+    train(config(workspace, "reference", iterations=6), vgg=vgg, progress=False)
+    return losses(workspace / "reference")
+
+
+def test_run_writes_checkpoint_logs_samples_and_validation(workspace, reference):
+    run = workspace / "reference"
+    assert [record["step"] for record in reference] == [1, 2, 3, 4, 5, 6]
+    terms = {"valid", "hole", "perceptual", "style_out", "style_comp", "tv", "total"}
+    assert set(reference[0]) >= terms | {"lr", "skipped"}
+    assert load_checkpoint(run / "checkpoint.pt", arch="pconv")["step"] == 6
+    assert [r["step"] for r in read_jsonl(run / "val.jsonl")] == [2, 4, 6]
+    assert sorted(path.name for path in (run / "samples").iterdir()) == [
+        "step_00000002.png", "step_00000004.png", "step_00000006.png"]
+    grid = Image.open(run / "samples" / "step_00000002.png")
+    assert grid.size == (4 * 34 + 2, 2 * 34 + 2)  # 4 columns, 2 validation rows, 2-px padding
+    assert json.loads((run / "config.json").read_text())["config"]["seed"] == 0
+
+
+def test_a_few_steps_lower_the_loss(workspace, vgg):
+    train(config(workspace, "learn", iterations=24, lr=2e-3, checkpoint_every=100, sample_every=100,
+                 validate_every=100), vgg=vgg, progress=False)
+    totals = [record["total"] for record in losses(workspace / "learn")]
+    assert np.mean(totals[-6:]) < 0.8 * np.mean(totals[:6])
+
+
+def test_resume_equals_the_uninterrupted_run(workspace, vgg, reference):
+    train(config(workspace, "resumed", iterations=3, checkpoint_every=3), vgg=vgg, progress=False)
+    result = train(config(workspace, "resumed", iterations=6), vgg=vgg, resume=True, progress=False)
+    assert result.step == 6 and not result.interrupted
+    assert losses(workspace / "resumed") == reference
+
+
+def test_sigint_saves_a_checkpoint_and_resume_continues_exactly(workspace, vgg, reference):
+    run = workspace / "interrupted"
+
+    def interrupt_after_first_step():
+        while not (run / "log.jsonl").is_file():
+            time.sleep(0.002)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_first_step, daemon=True).start()
+    stopped = train(config(workspace, "interrupted", iterations=1000, checkpoint_every=1000), vgg=vgg,
+                    progress=False)
+    assert stopped.interrupted and 1 <= stopped.step < 6
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == stopped.step
+    train(config(workspace, "interrupted", iterations=6), vgg=vgg, resume=True, progress=False)
+    assert losses(run) == reference
+
+
+def test_finetune_starts_from_initial_weights_with_encoder_bn_frozen(workspace, vgg):
+    initial = workspace / "reference" / "checkpoint.pt"
+    train(config(workspace, "finetune", phase="finetune", init=initial, iterations=2), vgg=vgg,
+          progress=False)
+    before = load_checkpoint(initial)["model"]
+    after = load_checkpoint(workspace / "finetune" / "checkpoint.pt")
+    assert after["phase"] == "finetune" and losses(workspace / "finetune")[0]["lr"] == 5e-5
+    encoder_bn = [k for k in before if k.startswith("encoder.") and ".bn." in k]
+    decoder_bn = [k for k in before if k.startswith("decoder.") and ".bn.running_mean" in k]
+    assert encoder_bn and all(torch.equal(before[k], after["model"][k]) for k in encoder_bn)
+    assert any(not torch.equal(before[k], after["model"][k]) for k in decoder_bn)
+    with pytest.raises(ValueError, match="a finetune-phase checkpoint; --init needs one from the initial"):
+        train(config(workspace, "again", phase="finetune", init=workspace / "finetune" / "checkpoint.pt"),
+              vgg=vgg, progress=False)
+    with pytest.raises(ValueError, match="a pconv checkpoint, but the architecture asked for is conv"):
+        train(config(workspace, "again", arch="conv", phase="finetune", init=initial), vgg=vgg,
+              progress=False)
+
+
+def test_conv_baseline_trains(workspace, vgg):
+    result = train(config(workspace, "conv", arch="conv", iterations=2), vgg=vgg, progress=False)
+    assert result.step == 2 and load_checkpoint(result.checkpoint)["arch"] == "conv"
+
+
+def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, reference):
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(config(workspace, "reference"), vgg=vgg, progress=False)
+    with pytest.raises(ValueError, match="cannot resume with batch_size=3; the run was started with batch_"):
+        train(config(workspace, "reference", batch_size=3), vgg=vgg, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        train(config(workspace, "nothing"), vgg=vgg, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
+    (dict(phase="finetune"), "give --init CK"),
+    (dict(dataset="coco"), "unknown dataset 'coco'"),
+    (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
+    (dict(batch_size=0), "batch_size must be at least 1"),
+])
+def test_bad_configs_are_refused(workspace, changes, message):
+    with pytest.raises(ValueError, match=message):
+        config(workspace, "bad", **changes)
+
+
+def test_score_composite():
+    target = torch.full((1, 3, 4, 4), 0.5)
+    mask = torch.ones(1, 1, 4, 4)
+    mask[..., :2, :] = 0
+    output = target + 0.1  # wrong by 0.1 everywhere; only the hole half counts
+    scores = score_composite(output, target, mask)
+    assert scores["l1"] == pytest.approx(0.05)
+    assert scores["psnr"] == pytest.approx(10 * np.log10(1 / 0.005), rel=1e-4)
+    assert score_composite(target, target, mask)["psnr"] == pytest.approx(100.0)
