@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 
 from maskgen import __version__
+from maskgen.cli_common import default_workers
 from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_mask_png, read_jsonl
 from maskgen.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
 from maskgen.pool import MANIFEST_NAME, MASK_DIR
@@ -37,7 +38,7 @@ from maskgen.sharding import Shard
 from maskgen.video import SourceInfo, probe_source, read_pairs
 
 __all__ = ["DEFAULT_CONFIG", "RUN_NAME", "SKIPPED_NAME", "ExtractConfig", "ExtractReport", "extract_pool",
-           "finished_ids", "jsonl_text", "mask_file", "merge_pools", "read_run"]
+           "finished_ids", "jsonl_text", "mask_file", "merge_pools", "read_run", "worker_pool"]
 
 RUN_NAME = "run.json"
 SKIPPED_NAME = "skipped.jsonl"
@@ -184,11 +185,11 @@ def extract_pool(
         raise ValueError("no source given: name video files or frame folders")
     if len(set(names)) != len(names):
         raise ValueError(f"source given twice: {next(n for n in names if names.count(n) > 1)}")
-    workers = workers or max(1, len(os.sched_getaffinity(0)))
+    workers = workers or default_workers()
     out = Path(out)
     run = {"sources": names, "config": asdict(config), "shard": str(shard), "skip_bad": skip_bad,
            "version": __version__}
-    with _executor(workers) as pool:
+    with worker_pool(workers) as pool:
         probed = list(pool.map(_probe, names, [config] * len(names))) if pool else \
             [_probe(name, config) for name in names]
         bad = tuple(item for item in probed if isinstance(item, str))
@@ -229,8 +230,12 @@ def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict
     atomic_write_text(out / SKIPPED_NAME, jsonl_text(skipped))
 
 
-def _executor(workers: int) -> Any:
-    """A process pool for ``workers`` > 1 (forkserver: safe with OpenCV's threads), else a null context."""
+def worker_pool(workers: int) -> Any:
+    """A process pool for ``workers`` > 1, else a null context giving None.
+
+    forkserver (or spawn) rather than fork: OpenCV's thread pool does not survive a fork; each worker
+    runs OpenCV single-threaded, since the pool already fills the cores.
+    """
     if workers == 1:
         return contextlib.nullcontext(None)
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"

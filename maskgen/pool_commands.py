@@ -57,9 +57,11 @@ def _scene_options(func: F) -> F:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the scenes (resumes if it holds some).")
 @_scene_options
-def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int) -> None:
+@workers_option
+def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int, workers: int | None) -> None:
     """Render layered scenes with exact ground-truth occlusion maps (frames folders usable as SOURCE)."""
-    folders = render_scenes(out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress())
+    folders = render_scenes(out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress(),
+                            workers=workers)
     click.echo(f"{len(folders)} scenes of {frames} frames at {size[0]}x{size[1]} in {out}")
 
 

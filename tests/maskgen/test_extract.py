@@ -25,7 +25,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenes")
-    folders = render_scenes(root, scenes=2, frames=4, size=(192, 144), seed=1)
+    folders = render_scenes(root, scenes=2, frames=4, size=(192, 144), seed=1, workers=1)
     # a third source: a still, then a hard cut to an unrelated picture
     still = root / "still"
     still.mkdir()

@@ -24,7 +24,7 @@ def one_frame_video(path):
 def scenes(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenes")
     result = run("synth", "--out", str(root), "--scenes", "2", "--frames", "3", "--size", "128x96",
-                 "--seed", "4")
+                 "--seed", "4", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert result.output == f"2 scenes of 3 frames at 128x96 in {root}\n"
     return root

@@ -56,13 +56,13 @@ def test_scenes_layout_and_content(scenes):
 
 def test_same_seed_same_bytes_and_resume(scenes, tmp_path):
     root, folders = scenes
-    again = render_scenes(tmp_path, scenes=2, frames=3, size=(96, 72), seed=5)
+    again = render_scenes(tmp_path, scenes=2, frames=3, size=(96, 72), seed=5, workers=1)  # fixture: 2
     files = sorted(path.relative_to(root) for path in root.rglob("*") if path.is_file())
     assert files == sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if path.is_file())
     assert all(sha256_file(root / name) == sha256_file(tmp_path / name) for name in files)
     (tmp_path / "scene_001" / "scene.json").unlink()
     (again[1] / "000002.png").unlink()
-    render_scenes(tmp_path, scenes=2, frames=3, size=(96, 72), seed=5)
+    render_scenes(tmp_path, scenes=2, frames=3, size=(96, 72), seed=5, workers=1)
     assert sha256_file(again[1] / "000002.png") == sha256_file(folders[1] / "000002.png")
     other = render_scenes(tmp_path / "other", scenes=1, frames=3, size=(96, 72), seed=6)
     assert sha256_file(other[0] / "000000.png") != sha256_file(folders[0] / "000000.png")
