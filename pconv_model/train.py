@@ -8,7 +8,7 @@ A run folder ``RUN`` holds::
 
     RUN/config.json        the TrainConfig, world size, versions (rewritten at every start)
     RUN/checkpoint.pt      the latest checkpoint (see pconv_model.checkpoint), replaced atomically
-    RUN/log.jsonl          every loss term, lr, images/s and skipped images, every ``log_every`` steps
+    RUN/log.jsonl          every loss term, lr, images/s, bad photos skipped so far (all processes)
     RUN/val.jsonl          ℓ1 and PSNR of the composite on a fixed validation subset
     RUN/samples/step_XXXXXXXX.png   rows: input (holes white), output, composite, ground truth
 
@@ -298,6 +298,13 @@ def train(
         distributed.teardown()
 
 
+def _leave_signals_to_the_trainer(worker_id: int) -> None:
+    """DataLoader workers ignore SIGINT / SIGTERM (Ctrl-C reaches the whole process group): the trainer
+    finishes its step and checkpoints, then shuts the workers down itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[Tensor, Tensor, int]]:
     for batch in loader:
         yield (batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True),
@@ -381,7 +388,7 @@ def _train(
     sampler = StepBatchSampler(len(images), batch_size=config.batch_size, seed=config.seed, rank=env.rank,
                                world_size=env.world_size, start_step=start, stop_step=config.iterations)
     loader = DataLoader(pairs, batch_sampler=sampler, num_workers=config.workers,
-                        pin_memory=device.type == "cuda")
+                        pin_memory=device.type == "cuda", worker_init_fn=_leave_signals_to_the_trainer)
 
     def save(step: int) -> None:
         if env.is_main:
@@ -404,12 +411,14 @@ def _train(
             bar.update(1)
             if step % config.log_every == 0 or step == config.iterations:
                 now = time.perf_counter()
-                losses = distributed.mean_over_ranks({k: v.item() for k, v in terms.items()}, device)
+                losses = distributed.mean_over_ranks(
+                    {**{k: v.item() for k, v in terms.items()}, "skipped": float(skipped)}, device)
+                total_skipped = round(losses.pop("skipped") * env.world_size)
                 speed = (step - last_step) * config.batch_size * env.world_size / (now - last_time)
                 last_time, last_step = now, step
                 if env.is_main:
                     append_jsonl(config.out / LOG_NAME, {"step": step, "lr": config.learning_rate, **losses,
-                                                         "images_per_s": speed, "skipped": skipped})
+                                                         "images_per_s": speed, "skipped": total_skipped})
                 bar.set_postfix(total=f"{losses['total']:.4f}", hole=f"{losses['hole']:.4f}",
                                 img_s=f"{speed:.1f}", refresh=False)
                 if not math.isfinite(losses["total"]):

@@ -208,3 +208,15 @@ def test_score_composite():
     assert scores["l1"] == pytest.approx(0.05)
     assert scores["psnr"] == pytest.approx(10 * np.log10(1 / 0.005), rel=1e-4)
     assert score_composite(target, target, mask)["psnr"] == pytest.approx(100.0)
+
+
+def test_bad_photos_are_skipped_and_counted_or_stop_a_strict_run(workspace, vgg, tmp_path):
+    photos = tmp_path / "photos"
+    write_photos(photos, count=2)
+    for name in ("g1.png", "g2.png", "g3.png", "g4.png"):
+        Image.new("L", (40, 40)).save(photos / name)
+    train(config(workspace, tmp_path / "run", data=photos, iterations=2), vgg=vgg, progress=False)
+    assert read_jsonl(tmp_path / "run" / "log.jsonl")[-1]["skipped"] >= 2  # 4 draws, at most 2 good photos
+    with pytest.raises(ValueError, match="g\\d.png: a grey image"):
+        train(config(workspace, tmp_path / "strict", data=photos, iterations=2, strict_images=True), vgg=vgg,
+              progress=False)
