@@ -110,3 +110,13 @@ def test_bad_shapes_and_settings():
         ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
     with pytest.raises(ValueError, match="odd size, got 10"):
         SSIMSettings(window=10)
+
+
+def test_gpu_filter_path_equals_cpu_path():
+    """The banded-matmul filtering used on GPUs gives the OpenCV (CPU) path's values."""
+    from evaluator.metrics import _filter_valid_matmul, _filter_valid_opencv
+
+    maps = torch.rand(2, 3, 150, 141, generator=torch.Generator().manual_seed(4))
+    kernel = gaussian_window(11, 1.5)
+    torch.testing.assert_close(_filter_valid_matmul(maps, kernel), _filter_valid_opencv(maps, kernel),
+                               atol=1e-6, rtol=1e-5)
