@@ -10,6 +10,7 @@ import click
 
 from evaluator.commands import eval_command
 from maskgen import __version__
+from maskgen.bench_commands import BENCH_COMMANDS
 from maskgen.cli_common import FriendlyGroup
 from maskgen.pool_commands import POOL_COMMANDS
 from pconv_model.commands import inpaint_command, train_command
@@ -28,6 +29,8 @@ def masks() -> None:
 
 
 for command in POOL_COMMANDS:
+    masks.add_command(command)
+for command in BENCH_COMMANDS:
     masks.add_command(command)
 
 
