@@ -22,11 +22,12 @@ from maskgen.extract import ExtractConfig, extract_pool
 from maskgen.split import split_pool
 from maskgen.synth import render_scenes
 
-__all__ = ["DEFAULT_FRAMES", "DEFAULT_INPUT_AUGMENT", "DEFAULT_SCENES", "DEFAULT_STEP", "INPUT_DIR",
-           "default_input_benchmark"]
+__all__ = ["DEFAULT_FRAMES", "DEFAULT_INPUT_AUGMENT", "DEFAULT_SCENES", "DEFAULT_SCENE_SIZE", "DEFAULT_STEP",
+           "INPUT_DIR", "default_input_benchmark"]
 
 DEFAULT_SCENES = 12
 DEFAULT_FRAMES = 10
+DEFAULT_SCENE_SIZE = (768, 576)
 DEFAULT_STEP = 3
 DEFAULT_INPUT_AUGMENT = AugmentConfig(dilation=(9, 99))
 INPUT_DIR = "default-input"
@@ -43,8 +44,8 @@ def default_input_benchmark(
     the default input is deterministic and reused.
     """
     work = Path(out) / INPUT_DIR / f"seed-{seed}"
-    folders = render_scenes(work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES, seed=seed,
-                            progress=progress)
+    folders = render_scenes(work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES,
+                            size=DEFAULT_SCENE_SIZE, seed=seed, progress=progress)
     raw = work / "raw"
     extract_pool(folders, raw, config=ExtractConfig(step=DEFAULT_STEP), workers=workers, progress=progress)
     split_pool(raw, seed=seed)

@@ -6,7 +6,7 @@
                               per-bin counts and ratio statistics, the 255 = hole convention, licence,
                               citation
     SHA256SUMS                ``sha256sum -c`` format, every other file of DIST
-    masks/*.png, manifest.csv, masks.h5, build.json     the benchmark itself (hard links where possible)
+    masks/*.png, manifest.csv, masks.h5, build.json     copies of the benchmark itself
     masks.zip                 the PNGs and manifest.csv in one archive (stored, fixed timestamps)
     contact_sheets/binK_N.png ... and overview.png       mask grids per bin and split, like the paper's Fig. 4
     hole_ratio_histogram.png  masks per 0.01 of hole ratio, N and B stacked
@@ -185,12 +185,9 @@ def _card(records: list[BenchRecord], build: dict, license_name: str) -> str:
 
 
 def _place(source: Path, target: Path) -> None:
-    """Hard-link ``source`` to ``target`` (no copy of 12,000 files), copying across file systems."""
+    """Copy ``source`` to ``target`` (copies, not links: editing the release must not change BENCH)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    shutil.copyfile(source, target)
 
 
 def _archive(folder: Path, records: list[BenchRecord]) -> None:
