@@ -188,19 +188,29 @@ def evaluate(
     if distributed is not None and shard not in (None, Shard()):
         raise ValueError("use either torchrun or --shard, not both")
     shard = distributed or shard or Shard()
-    if distributed is not None and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend="gloo")
+    if distributed is None or torch.distributed.is_initialized():
+        return _evaluate(config, shard, distributed is not None, extractor, progress)
+    torch.distributed.init_process_group(backend="gloo")  # gloo: the barrier works on CPUs and GPUs alike
+    try:
+        return _evaluate(config, shard, True, extractor, progress)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _evaluate(
+    config: EvalConfig, shard: Shard, distributed: bool, extractor: FeatureExtractor | None, progress: bool
+) -> str | None:
     device = torch.device(config.device)
-    if device.type == "cuda" and distributed is not None:
+    if device.type == "cuda" and distributed:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     methods = [parse_method(spec, device=device) for spec in config.methods]
     features, feature_note = _extractor(config, extractor)
     document, pairs, masks = _prepare(config, feature_note)
     _score(config, document, pairs, masks, methods, features, shard=shard, device=device,
            progress=progress and shard.index == 1)
-    if distributed is not None:
+    if distributed:
         torch.distributed.barrier()
-    if shard.count > 1 and (distributed is None or shard.index != 1):
+    if shard.count > 1 and not (distributed and shard.index == 1):
         return None
     return write_report(config.out, progress=progress)
 

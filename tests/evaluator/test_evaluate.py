@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -142,3 +146,21 @@ def test_other_pairs_in_the_same_folder_are_refused(photos, bench, tmp_path):
     other = EvalConfig(images=f"folder:{photos}", masks=bench, methods=("telea",), out=out, seed=4)
     with pytest.raises(ValueError, match="holds an evaluation of other image-mask pairs"):
         evaluate(other, progress=False)
+
+
+def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
+    """Two CPU ranks under torchrun split the pairs; rank 0 writes the report a single run writes."""
+    single = tmp_path / "single"
+    evaluate(config_for(photos, bench, single, methods=["telea"]), progress=False)
+    out = tmp_path / "torchrun"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               str(Path(sys.executable).with_name("pconv")), "-q", "eval", "--images", f"folder:{photos}",
+               "--masks", str(bench), "--method", "telea", "--out", str(out), "--seed", "3",
+               "--batch-size", "5", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == (single / "table1.md").read_text().replace(str(single), str(out))
+    shards = sorted(p.name for p in (out / "per_pair").iterdir())
+    assert shards == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
+    assert (out / "results.json").read_text() == (single / "results.json").read_text()
