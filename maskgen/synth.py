@@ -33,8 +33,10 @@ from maskgen.fileio import atomic_write_bytes, atomic_write_text, encode_mask_pn
 from maskgen.progress import progress_bar
 
 __all__ = [
+    "DEFAULT_INPUT",
     "SCENE_FILE",
     "Layer",
+    "SceneSet",
     "ground_truth_path",
     "make_scene",
     "occlusion_truth",
@@ -43,6 +45,22 @@ __all__ = [
 ]
 
 SCENE_FILE = "scene.json"
+
+
+@dataclass(frozen=True)
+class SceneSet:
+    """A set of scenes to render: the arguments of :func:`render_scenes` as data; ``size`` is (W, H)."""
+
+    scenes: int
+    frames: int
+    size: tuple[int, int]
+    seed: int = 0
+
+
+DEFAULT_INPUT = SceneSet(scenes=8, frames=33, size=(640, 480))
+"""The built-in default input: 8 sources × 32 pairs = 256 pairs, about 230 raw masks once static pairs
+are skipped (hole ratios about 0.002–0.07, median 0.02). About 80 s of CPU for render + extract, so
+about 40 s on two free cores."""
 SHAPES = ("polygon", "ellipse", "blob", "stroke")
 
 

@@ -165,10 +165,13 @@ def read_pairs(
         files = frame_files(path)
         if needed[-1] >= len(files):
             raise ValueError(f"{path}: frame {needed[-1]} asked for, the folder has {len(files)}")
+        cache: dict[int, np.ndarray] = {}  # frame t + step of one pair is often frame t of the next
         for t in wanted:
-            first, second = (resize_longer_side(_read_image(files[i]), max_side) for i in (t, t + step))
+            first, second = (cache[i] if i in cache else resize_longer_side(_read_image(files[i]), max_side)
+                             for i in (t, t + step))
             if first.shape != second.shape:
                 raise ValueError(f"{files[t + step]}: frame size differs from {files[t].name}")
+            cache = {t + step: second}
             yield t, first, second
         return
     keep = set(needed)
