@@ -254,7 +254,7 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
     return model_from_checkpoint(start, config.init)
 
 
-def _autocast(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+def _precision(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
     """(autocast dtype or None, use a grad scaler) for this device."""
     if device.type != "cuda" or config.amp == "off":
         return None, False
@@ -311,6 +311,11 @@ def _batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[Tensor,
                int(batch["skipped"].sum()))
 
 
+def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``amp_dtype`` on ``device``, or a context that changes nothing when it is None."""
+    return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+
+
 def train_step(
     net: nn.Module, loss_fn: InpaintingLoss, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
     image: Tensor, mask: Tensor, *, amp_dtype: torch.dtype | None,
@@ -320,7 +325,7 @@ def train_step(
     Shape: image (B, 3, H, W) in [0, 1] (the ground truth; the net sees it through the mask), mask
     (B, 1, H, W) {0, 1}, 1 = valid. Returns the loss terms (float32 scalars, ``total`` included).
     """
-    with torch.autocast(image.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+    with _autocast(image.device, amp_dtype):
         terms = loss_fn(net(image, mask), image, mask)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
@@ -335,8 +340,7 @@ def _evaluate(
 ) -> None:
     """Score the validation subset and/or write its sample grid, as due at ``step`` (rank 0 only)."""
     model.eval()
-    with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                         enabled=amp_dtype is not None):
+    with torch.no_grad(), _autocast(device, amp_dtype):
         image, mask = validation[0].to(device), validation[1].to(device)
         output = model(image, mask).float()
     model.train()
@@ -374,7 +378,7 @@ def _train(
         model.freeze_encoder_bn()
     model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-    amp_dtype, use_scaler = _autocast(config, device)
+    amp_dtype, use_scaler = _precision(config, device)
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     if document is not None:
         optimizer.load_state_dict(document["optimizer"])
