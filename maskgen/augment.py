@@ -224,22 +224,24 @@ def _targeted_window(screen: np.ndarray, raw_shape: tuple[int, int], rng: np.ran
     scale, half_x, half_y = _fit(angle, raw_shape, size)
     kept = (size - 2 * clip) / size  # side of the counted region (all, or inside the clipped frame)
     cells = max(1, round(size * kept / scale / SCREEN_FACTOR))
-    estimates = []
-    for radius in config.dilation:  # the ratio grows with the radius: the two ends bound it
-        hole = (screen <= raw_limit(radius, scale)).astype(np.float32)
-        fraction = cv2.boxFilter(hole, -1, (cells, cells), normalize=True, borderType=cv2.BORDER_CONSTANT)
-        estimates.append(fraction * kept * kept)
-    rows, cols = np.indices(screen.shape)
-    x, y = (cols + 0.5) * SCREEN_FACTOR, (rows + 0.5) * SCREEN_FACTOR
-    inside = ((x >= half_x - SCREEN_FACTOR) & (x <= width - half_x + SCREEN_FACTOR)
-              & (y >= half_y - SCREEN_FACTOR) & (y <= height - half_y + SCREEN_FACTOR))
-    candidates = np.flatnonzero(inside & (estimates[1] > low * 0.8) & (estimates[0] <= high * 1.25))
+    # cells whose centre may be the window's centre (one cell of slack; the centre is clipped below)
+    col0, col1 = max(0, math.floor(half_x / SCREEN_FACTOR) - 1), math.ceil((width - half_x) / SCREEN_FACTOR)
+    row0, row1 = max(0, math.floor(half_y / SCREEN_FACTOR) - 1), math.ceil((height - half_y) / SCREEN_FACTOR)
+    fits = None
+    for radius, bound in zip(config.dilation, (high * 1.25, low * 0.8), strict=True):
+        # fraction (x 255) of hole cells in the box around each cell at this radius; the ratio grows with
+        # the radius, so the smallest radius must not overshoot the bin and the largest must reach it
+        hole = cv2.compare(screen, raw_limit(radius, scale), cv2.CMP_LE)
+        fraction = cv2.boxFilter(hole, cv2.CV_32F, (cells, cells), borderType=cv2.BORDER_CONSTANT)
+        estimate = fraction[row0:row1, col0:col1] * (kept * kept / 255)
+        fits = estimate <= bound if fits is None else fits & (estimate > bound)
+    candidates = np.flatnonzero(fits)
     if candidates.size == 0:
         return None
-    cell = int(rng.choice(candidates))
+    row, col = divmod(int(rng.choice(candidates)), fits.shape[1])
     jitter = rng.uniform(-0.5, 0.5, size=2) * SCREEN_FACTOR
-    center_x = float(np.clip(x.flat[cell] + jitter[0], half_x, width - half_x))
-    center_y = float(np.clip(y.flat[cell] + jitter[1], half_y, height - half_y))
+    center_x = float(np.clip((col0 + col + 0.5) * SCREEN_FACTOR + jitter[0], half_x, width - half_x))
+    center_y = float(np.clip((row0 + row + 0.5) * SCREEN_FACTOR + jitter[1], half_y, height - half_y))
     return Window(angle=angle, scale=scale, center_x=round(center_x, 2), center_y=round(center_y, 2))
 
 

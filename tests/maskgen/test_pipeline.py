@@ -1,0 +1,54 @@
+import json
+
+from click.testing import CliRunner
+
+import cli
+import maskgen.pipeline
+from maskgen.augment import AugmentConfig
+from maskgen.pipeline import DEFAULT_INPUT_AUGMENT, default_input_benchmark
+from maskgen.pool import RawPool
+
+
+def _tiny_input(monkeypatch):
+    monkeypatch.setattr(maskgen.pipeline, "DEFAULT_SCENES", 2)
+    monkeypatch.setattr(maskgen.pipeline, "DEFAULT_FRAMES", 4)
+    monkeypatch.setattr(maskgen.pipeline, "DEFAULT_SCENE_SIZE", (160, 120))
+    calls = []
+    monkeypatch.setattr(maskgen.pipeline, "build_benchmark", lambda raw, out, **options: calls.append(
+        (raw, out, options)) or out)
+    return calls
+
+
+def test_the_default_input_runs_scenes_extract_split_then_the_benchmark(monkeypatch, tmp_path):
+    calls = _tiny_input(monkeypatch)
+    bench = tmp_path / "bench"
+    assert default_input_benchmark(bench, per_bin=4, seed=2, workers=1) == bench
+    ((raw, out, options),) = calls
+    assert raw == bench / "default-input" / "seed-2" / "raw" and out == bench
+    assert options["augment"] == DEFAULT_INPUT_AUGMENT and options["per_bin"] == 4 and options["seed"] == 2
+    pool = RawPool(raw)
+    assert pool.split is not None and set(pool.split.values()) == {"train", "test"}
+    assert {record.source for record in pool.records} <= {
+        str(bench / "default-input" / "seed-2" / "scenes" / f"scene_00{n}" / "frames") for n in range(2)}
+    assert json.loads((raw / "split.json").read_text())["seed"] == 2
+
+
+def test_a_second_run_reuses_every_stage(monkeypatch, tmp_path):
+    calls = _tiny_input(monkeypatch)
+    bench = tmp_path / "bench"
+    default_input_benchmark(bench, per_bin=4, workers=1, augment=AugmentConfig(dilation=(1, 5)))
+    work = bench / "default-input" / "seed-0"
+    stamps = {path: path.stat().st_mtime_ns for path in work.rglob("*.png")}
+    default_input_benchmark(bench, per_bin=4, workers=1, augment=AugmentConfig(dilation=(1, 5)))
+    assert {path: path.stat().st_mtime_ns for path in work.rglob("*.png")} == stamps
+    assert calls[1][2]["augment"] == AugmentConfig(dilation=(1, 5))
+
+
+def test_the_command_without_raw_runs_the_default_input(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(maskgen.pipeline, "default_input_benchmark",
+                        lambda out, **options: seen.update(out=out, **options))
+    result = CliRunner().invoke(cli.main, ["--quiet", "masks", "benchmark", "--out", str(tmp_path / "b"),
+                                           "--per-bin", "5", "--workers", "1"])
+    assert result.exit_code == 0 and result.output == f"benchmark of 60 masks in {tmp_path / 'b'}\n"
+    assert seen["out"] == tmp_path / "b" and seen["per_bin"] == 5 and seen["augment"] is None
