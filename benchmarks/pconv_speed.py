@@ -9,11 +9,15 @@ Three networks with identical convolutions, timed side by side (interleaved, rot
   ones-kernel convolution, concatenated masks in the decoder.
 
 "fwd" is inference (eval mode, no autograd); "fwd+bwd" is a training step's forward and backward (train
-mode BN, ``output.mean().backward()``). Times are medians over ``--repeats``. Memory is the bytes autograd
-saves for the backward pass (activations; measured with saved-tensor hooks, so it is exact on any
-device) and, on CUDA, the peak allocated memory of one training step.
+mode BN, ``output.mean().backward()``). Times (wall clock, or with ``--clock cpu`` the process's CPU
+time, which other processes on a shared machine disturb less) are medians over ``--repeats`` after
+``--warmup`` rounds; each ratio is the median over rounds of a model's time over the conv model's time in
+the same round, so that the drifts of a shared machine cancel. Memory: "saved MiB" is what autograd
+keeps for the backward pass (the activations, measured with saved-tensor hooks, so the same on any
+device); on CUDA also the peak allocated memory of one training step.
 
-Usage: ``python benchmarks/pconv_speed.py --sizes 256 512 --batches 1 6 --repeats 3``.
+Usage: ``python benchmarks/pconv_speed.py --sizes 256 512 --batches 1 6 --repeats 2``
+(on a busy machine add ``--threads 1 --clock cpu``).
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ def run_config(size: int, batch: int, args: argparse.Namespace, device: torch.de
     pconv = PConvUNet(layers=layers, width=args.width).to(device)
     conv = ConvUNet(layers=layers, width=args.width).to(device)
     nets: dict[str, nn.Module] = {"pconv": pconv, "conv": conv}
-    if not args.no_official:
+    if batch in args.official_batches:
         nets["official"] = OfficialStyleUNet(pconv)
     image = torch.rand(batch, 3, size, size, device=device)
     gen = torch.Generator().manual_seed(1)
@@ -131,34 +135,40 @@ def run_config(size: int, batch: int, args: argparse.Namespace, device: torch.de
 
         return step
 
-    times: dict[tuple[str, str], list[float]] = {(n, k): [] for n in nets for k in ("fwd", "fwd+bwd")}
+    kinds = {"fwd": fwd, "fwd+bwd": train_step}
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    saved = {name: saved_bytes(train_step(net)) / 2**20 for name, net in nets.items()}  # also warms up
+    peak = dict.fromkeys(nets, "")
+    if device.type == "cuda":
+        for name, net in nets.items():
+            torch.cuda.reset_peak_memory_stats(device)
+            train_step(net)()
+            peak[name] = f" {torch.cuda.max_memory_allocated(device) / 2**20:8.0f}"
+    times = {(name, kind): [] for name in nets for kind in kinds}
     names = list(nets)
     for rep in range(args.warmup + args.repeats):
-        order = names[rep % len(names) :] + names[: rep % len(names)]
-        for kind, make in (("fwd", fwd), ("fwd+bwd", train_step)):
+        order = names[rep % len(names) :] + names[: rep % len(names)]  # rotate: no model always goes first
+        for kind, make in kinds.items():
             for name in order:
                 step = make(nets[name])
                 sync(device)
-                start = time.perf_counter()
+                start = clock()
                 step()
                 sync(device)
                 if rep >= args.warmup:
-                    times[(name, kind)].append(time.perf_counter() - start)
+                    times[(name, kind)].append(clock() - start)
 
     rows = []
-    base = {k: statistics.median(times[("conv", k)]) for k in ("fwd", "fwd+bwd")}
-    for name, net in nets.items():
-        saved = saved_bytes(train_step(net)) / 2**20
-        peak = ""
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            train_step(net)()
-            peak = f"{torch.cuda.max_memory_allocated(device) / 2**20:9.0f}"
-        med = {k: statistics.median(times[(name, k)]) for k in ("fwd", "fwd+bwd")}
-        rows.append(
-            f"{size:5d} {batch:5d} {name:>9s} {med['fwd'] * 1e3:10.1f} {med['fwd'] / base['fwd']:6.2f}x "
-            f"{med['fwd+bwd'] * 1e3:10.1f} {med['fwd+bwd'] / base['fwd+bwd']:6.2f}x {saved:10.0f} {peak}"
-        )
+    for name in nets:
+        cells = []
+        for kind in kinds:
+            # Ratio per repeat against conv's run in the same round, then the median: slow drifts of a
+            # shared machine cancel.
+            ratios = [a / b for a, b in zip(times[(name, kind)], times[("conv", kind)], strict=True)]
+            cells.append(
+                f"{statistics.median(times[(name, kind)]) * 1e3:10.1f} {statistics.median(ratios):6.2f}x"
+            )
+        rows.append(f"{size:5d} {batch:5d} {name:>9s} {cells[0]} {cells[1]} {saved[name]:10.0f}{peak[name]}")
     return rows
 
 
@@ -176,12 +186,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 6])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model (median reported)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per model (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs per model first")
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (1 = paper)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--no-official", action="store_true", help="skip the slow official-style layer")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: the process's CPU time, steadier than wall time on a shared machine (with --threads 1)",
+    )
+    parser.add_argument(
+        "--official-batches",
+        type=int,
+        nargs="*",
+        default=[1],
+        help="batch sizes at which the (slow) official-style network runs too; none: never",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -192,9 +214,11 @@ def main() -> None:
         else f"cpu, {torch.get_num_threads()} threads"
     )
     print(
-        f"torch {torch.__version__}, {name}; repeats={args.repeats}, warmup={args.warmup}, width={args.width}"
+        f"torch {torch.__version__}, {name}; {args.clock} clock, repeats={args.repeats}, "
+        f"warmup={args.warmup}, width={args.width}"
     )
-    if not args.no_official:
+    began = time.perf_counter()
+    if args.official_batches:
         print(f"check: max |pconv - official| on 2x3x64x64 = {check_equal(device):.2e}")
     print(
         " size batch     model    fwd ms  ratio  fwd+bwd ms  ratio  saved MiB"
@@ -204,6 +228,8 @@ def main() -> None:
         for batch in args.batches:
             for row in run_config(size, batch, args, device):
                 print(row, flush=True)
+    elapsed = time.perf_counter() - began
+    print(f"ratio: median over rounds of time / conv's time in the same round; whole run {elapsed:.0f} s")
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ class PConvUNet(_UNet):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         self._check_inputs(image, mask)
-        mask = mask.detach()
+        mask = mask.detach().to(torch.promote_types(image.dtype, torch.float32))  # bool/uint8 masks too
         h, m = image * mask.to(image.dtype), mask
         skips = [(h, m)]
         for block in self.encoder:

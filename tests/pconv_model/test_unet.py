@@ -125,6 +125,14 @@ def test_deepest_map_of_two_leaves_a_border_hole_for_a_far_corner_pixel():
     assert (out[..., 1:, 1:] != 0).any(dim=1).all()
 
 
+def test_bool_mask_equals_float_mask():
+    net = small_pconv().eval()
+    mask = blob_mask(1, 32, 9)
+    image = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(net(image, mask.bool()), net(image, mask))
+
+
 def test_all_hole_input_gives_zeros_not_nan():
     net = small_pconv().eval()
     with torch.no_grad():
