@@ -214,11 +214,17 @@ def extract_pool(
             results: Iterator[dict[str, Any]] = (result for future in futures for result in future.result())
         else:
             results = (result for source, jobs in tasks for result in _iter_results(source, jobs, config))
-        for result in results:
-            _write_result(out, result, config)
-            counts[result["kind"]] += 1
-            bar.update(1)
-        bar.close()
+        try:
+            for result in results:
+                _write_result(out, result, config)
+                counts[result["kind"]] += 1
+                bar.update(1)
+        except BaseException:
+            if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
     _rewrite_lists(out, *finished_ids(out))
     return ExtractReport(pairs=owned, masks_written=counts["mask"], skipped_static=counts["static"],
                          skipped_cut=counts["cut"], resumed=len(done), bad_sources=bad)

@@ -128,3 +128,15 @@ def test_config_checks_and_records_every_setting():
         ExtractConfig(step=0)
     run = json.loads(json.dumps(DEFAULT_CONFIG.__dict__, default=lambda value: value.__dict__))
     assert run["occlusion"]["method"] == "dis"
+
+
+def test_a_frame_failing_mid_run_is_named_and_the_rest_resumes(sources, tmp_path):
+    folder = tmp_path / "clip"
+    shutil.copytree(sources[0], folder)
+    good = (folder / "000002.png").read_bytes()
+    (folder / "000002.png").write_bytes(b"broken")
+    with pytest.raises(ValueError, match="000002.png: not a readable image"):
+        extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=2)
+    (folder / "000002.png").write_bytes(good)
+    report = extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=2)
+    assert report.resumed + report.masks_written + report.skipped_static == 3
