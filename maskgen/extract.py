@@ -4,7 +4,8 @@ Jobs are the pairs ``(source, t)`` of all good sources in the order given, numbe
 number is its mask id, so a single run, any worker count and the merge of all shards give the same
 pool. Besides the reader's layout (see :mod:`maskgen.pool`) a pool folder holds::
 
-    RAW/run.json        sources, every setting, job count and shard: a re-run must match it to resume
+    RAW/run.json        sources (and which were bad), every setting, job count and shard: a re-run
+                        must match it to resume
     RAW/skipped.jsonl   one line per pair that made no mask: {"id", "source", "t", "reason", "hole_ratio"}
                         with reason "static" (hole ratio below min) or "cut" (above max: scene cut)
 
@@ -187,8 +188,8 @@ def extract_pool(
         raise ValueError(f"source given twice: {next(n for n in names if names.count(n) > 1)}")
     workers = workers or default_workers()
     out = Path(out)
-    run = {"sources": names, "config": asdict(config), "shard": str(shard), "skip_bad": skip_bad,
-           "version": __version__}
+    run: dict[str, Any] = {"sources": names, "config": asdict(config), "shard": str(shard),
+                           "version": __version__}
     with worker_pool(workers) as pool:
         probed = list(pool.map(_probe, names, [config] * len(names))) if pool else \
             [_probe(name, config) for name in names]
@@ -196,7 +197,8 @@ def extract_pool(
         if bad and not skip_bad:
             raise ValueError(bad[0])
         infos = [item for item in probed if isinstance(item, SourceInfo)]
-        run["jobs"] = sum(len(info.starts) for info in infos)
+        run["bad_sources"] = [name for name, item in zip(names, probed, strict=True) if isinstance(item, str)]
+        run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, run)
         for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
