@@ -230,12 +230,20 @@ def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]
     return intact
 
 
-def _executor(workers: int, raw: Path, recipe: Recipe) -> Any:
+@contextlib.contextmanager
+def _executor(workers: int, raw: Path, recipe: Recipe) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for ``workers`` > 1 (forkserver: safe with OpenCV's threads), else None. On an
+    error the queued chunks are cancelled, so a failed build stops at once instead of finishing them."""
     if workers == 1:
-        return contextlib.nullcontext(None)
+        yield None
+        return
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(raw, recipe))
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                                   initializer=_init_worker, initargs=(raw, recipe))
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _results(executor: Any, out: Path, todo: list[int], recipe: Recipe,
