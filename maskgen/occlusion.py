@@ -87,10 +87,10 @@ class OcclusionConfig:
 
 
 def _target(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x + w(x)`` as two contiguous float32 maps (x and y): what cv2.remap wants, and fast to combine."""
     height, width = flow.shape[:2]
-    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    return xs, ys
+    u, v = cv2.split(flow)
+    return u + np.arange(width, dtype=np.float32)[None, :], v + np.arange(height, dtype=np.float32)[:, None]
 
 
 def sample_at_target(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
@@ -106,9 +106,9 @@ def consistency_occlusion(
     forward: np.ndarray, backward: np.ndarray, *, alpha1: float = 0.01, alpha2: float = 0.5
 ) -> np.ndarray:
     """Sundaram's forward-backward test: True where the round trip misses by more than it tolerates."""
-    back = sample_at_target(forward, backward)
-    miss = np.sum(np.square(forward + back), axis=2)
-    allowed = alpha1 * (np.sum(np.square(forward), axis=2) + np.sum(np.square(back), axis=2)) + alpha2
+    (fu, fv), (bu, bv) = cv2.split(forward), cv2.split(sample_at_target(forward, backward))
+    miss = np.square(fu + bu) + np.square(fv + bv)
+    allowed = alpha1 * (np.square(fu) + np.square(fv) + np.square(bu) + np.square(bv)) + alpha2
     return miss >= allowed
 
 
