@@ -126,13 +126,26 @@ class BenchRecipe:
                 "raw_id": record.id, "source": record.source, "frame": record.t, "dilation": params.dilation,
                 "angle": window.angle, "scale": window.scale, "crop_x": window.center_x,
                 "crop_y": window.center_y, "seed": self.seed, "attempt": attempt})
-        lacking = "denser holes" if low >= 0.3 else "sparser or smaller holes"
         frame = (f" inside a {self.border}-px hole-free frame" if clip
                  else f" touching the {self.border}-px band")
         raise ValueError(f"cannot fill bin {bin_label(block, self.edges)} {SPLITS[split]}: {self.attempts} "
                          f"attempts on {len(source)} test raw masks found no crop and dilation "
                          f"({self.augment.dilation[0]}-{self.augment.dilation[1]} px) giving a hole ratio in "
-                         f"that bin{frame}; the pool lacks test masks with {lacking}")
+                         f"that bin{frame}; the pool lacks {self._lacking(source, low, high)}")
+
+    def _lacking(self, source: RawSource, low: float, high: float) -> str:
+        """What the pool misses for (low, high], judged on whole raw masks at the extreme dilations."""
+        smallest, largest = [], []
+        for number in range(min(len(source), 200)):
+            _, screen = source.load(number)
+            smallest.append(float(np.mean(screen <= self.augment.dilation[0])))
+            largest.append(float(np.mean(screen <= self.augment.dilation[1])))
+        if max(largest) <= low:
+            return f"test masks with denser holes (the densest covers {max(largest):.2f} at full dilation)"
+        if min(smallest) > high:
+            return (f"test masks with sparser or smaller holes (the sparsest covers {min(smallest):.2f} at "
+                    "the smallest dilation)")
+        return "test masks whose holes are spread evenly enough to land in it"
 
 
 DEFAULT_AUGMENT = AugmentConfig()
