@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_text",
     "encode_mask_png",
     "encode_png",
+    "read_json_object",
     "read_jsonl",
     "read_mask_png",
     "sha256_file",
@@ -106,7 +107,9 @@ def read_mask_png(
     """Read any mask image as a hole map, whatever its convention and format.
 
     Grey, RGB(A) and 16-bit files are accepted: colour is reduced to grey, alpha is dropped and 16-bit
-    values are scaled to 8 bits; the grey level is then split at ``threshold``. ``hole_value`` names the
+    values are scaled to 8 bits; the grey level is then split at ``threshold``. A mask whose brightest
+    value is 1 is a 0/1 mask (some datasets store them so) and is split at 1 instead: at 128 it would
+    silently read as one convention's "no hole at all". ``hole_value`` names the
     convention: 255 (NVIDIA's test masks, ours) means bright = hole, 0 (NVIDIA's training masks, qd-imd)
     means dark = hole.
 
@@ -126,7 +129,7 @@ def read_mask_png(
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         image = cv2.cvtColor(image, code)
-    bright = image >= threshold
+    bright = image >= (1 if image.max() == 1 else threshold)
     return bright if hole_value == 255 else ~bright
 
 
@@ -154,10 +157,35 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
+        records.append(record)
     return records
+
+
+def read_json_object(path: str | os.PathLike[str], *,
+                     required: dict[str, type] | None = None) -> dict[str, Any]:
+    """A JSON file that must hold an object with the ``required`` keys of the given types.
+
+    Raises a one-line ValueError naming the file for unreadable JSON, another top-level type, or a
+    missing or mistyped key, so a damaged metadata file never surfaces as a KeyError traceback.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    for key, kind in (required or {}).items():
+        if not isinstance(data.get(key), kind):
+            found = "nothing" if key not in data else type(data[key]).__name__
+            raise ValueError(f"{path}: {key!r} should be {kind.__name__}, found {found}")
+    return data
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

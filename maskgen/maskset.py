@@ -48,6 +48,7 @@ from maskgen.fileio import (
     atomic_write_bytes,
     atomic_write_text,
     encode_mask_png,
+    read_json_object,
     read_jsonl,
     read_mask_png,
     sha256_file,
@@ -63,6 +64,7 @@ __all__ = [
     "Made",
     "RawSource",
     "Recipe",
+    "check_destination",
     "mask_file",
     "pool_digest",
     "write_mask_set",
@@ -190,28 +192,59 @@ def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
             "version": __version__}
 
 
-def _prepare(out: Path, identity: dict[str, Any], overwrite: bool) -> bool:
-    """Check what ``out`` holds: True when the same set is already complete, False when the same set was
-    interrupted (resume) or ``out`` is fresh or was cleared (``overwrite``); ValueError otherwise."""
+def _set_files(out: Path) -> list[Path]:
+    return [out / MASK_DIR, out / CSV_NAME, out / HDF5_NAME, out / BUILD_NAME, out / PROGRESS_NAME]
+
+
+def _held_state(out: Path, identity: dict[str, Any], overwrite: bool) -> str:
+    """What ``out`` holds, checked before anything is touched: "complete" (the same set, finished),
+    "resume" (the same set, interrupted), "fresh" (nothing of ours) or "replace" (``overwrite`` and
+    something to clear); ValueError for anything else."""
     build = out / BUILD_NAME
-    ours = [out / MASK_DIR, out / CSV_NAME, out / HDF5_NAME, build, out / PROGRESS_NAME]
-    if build.is_file() and not overwrite:
-        held = json.loads(build.read_text(encoding="utf-8"))
-        if held == identity:
-            return (out / CSV_NAME).is_file()
+    held_files = any(path.exists() for path in _set_files(out))
+    if overwrite:
+        return "replace" if held_files else "fresh"
+    if build.is_file():
+        held = read_json_object(build)
+        if {key: held.get(key) for key in identity} == identity:  # see check_destination for a subset
+            return "complete" if (out / CSV_NAME).is_file() else "resume"
         params, asked = held.get("params", {}), identity["params"]
         changed = sorted(key for key in {**params, **asked} if params.get(key) != asked.get(key))
         raise ValueError(f"{out} already holds a different {held.get('kind', 'mask set')} (differs in: "
                          f"{', '.join(changed) or 'raw pool or version'}); pass --overwrite to replace it")
-    if any(path.exists() for path in ours) and not overwrite:
+    if held_files:
         raise ValueError(f"{out} holds masks or a manifest that no build made ({BUILD_NAME} missing); "
                          "pass --overwrite to replace them")
-    for path in ours:
+    return "fresh"
+
+
+def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> None:
+    """Refuse at once an ``out`` holding a different set or files no build made, before any long work
+    that precedes the build (the default input's scenes and extraction); the raw pool is not compared,
+    since it may not exist yet."""
+    _held_state(Path(out), {"kind": recipe.kind, "params": recipe.describe(), "version": __version__},
+                overwrite)
+
+
+def _check_complete(out: Path, recipe: Recipe) -> None:
+    """A finished set whose files have gone missing is not silently accepted as done."""
+    missing = [name for name in (mask_file(index, recipe.count) for index in range(recipe.count))
+               if not (out / name).is_file()]
+    missing += [name for name in (HDF5_NAME,) if not (out / name).is_file()]
+    if missing:
+        raise ValueError(f"{out} holds this {recipe.kind}, but {missing[0]} is missing ({len(missing)} "
+                         "files in all); pass --overwrite to build it again")
+
+
+def _clear(out: Path, *, remove_empty: bool) -> None:
+    """Delete the mask set's files in ``out`` (and ``out`` itself when ``remove_empty`` and it is empty)."""
+    for path in _set_files(out):
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
-    return False
+    if remove_empty and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]:
@@ -285,12 +318,29 @@ def write_mask_set(raw: Path, out: Path, recipe: Recipe, *, workers: int = 1, ov
         raise ValueError(f"workers must be at least 1, got {workers}")
     main_source = RawSource(raw, recipe.part)  # checks the pool up front: missing, empty, foreign, no split
     identity = _identity(raw, recipe)
-    if _prepare(out, identity, overwrite):
+    state = _held_state(out, identity, overwrite)
+    if state == "complete":
+        _check_complete(out, recipe)
         return out
-    done = _resumed(out, recipe)
-    if not done:
+    done = _resumed(out, recipe) if state == "resume" else {}
+    if not done:  # an impossible request fails here, before anything is written or cleared
         for index in recipe.probe_indices():
             recipe.make(main_source, index, 0)
+    if state == "replace":
+        _clear(out, remove_empty=False)
+    existed = out.exists()
+    try:
+        _write(raw, out, recipe, identity, main_source, done, workers=workers, progress=progress)
+    except (ValueError, OSError):
+        # The pool cannot make some mask (unfillable bin, unreadable raw mask): running again would fail
+        # the same way, so nothing of this build is kept. An interrupt keeps its files for a resume.
+        _clear(out, remove_empty=not existed)
+        raise
+    return out
+
+
+def _write(raw: Path, out: Path, recipe: Recipe, identity: dict[str, Any], main_source: RawSource,
+           done: dict[int, tuple[str, dict[str, Any]]], *, workers: int, progress: bool) -> None:
     atomic_write_text(out / BUILD_NAME, json.dumps(identity, indent=1, sort_keys=True) + "\n")
     size = recipe.size
     digests: dict[int, str] = {}
@@ -326,7 +376,6 @@ def write_mask_set(raw: Path, out: Path, recipe: Recipe, *, workers: int = 1, ov
             h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
     (out / PROGRESS_NAME).unlink(missing_ok=True)
-    return out
 
 
 def _resolve_duplicates(out: Path, recipe: Recipe, source: RawSource, masks: h5py.Dataset,

@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from maskgen.augment import AugmentConfig
-from maskgen.bench import build_benchmark
+from maskgen.bench import BenchRecipe, build_benchmark
 from maskgen.bins import DEFAULT_BORDER
 from maskgen.extract import ExtractConfig, extract_pool
+from maskgen.maskset import check_destination
 from maskgen.split import split_pool
 from maskgen.synth import render_scenes
 
@@ -43,6 +44,9 @@ def default_input_benchmark(
     ``augment`` None uses :data:`DEFAULT_INPUT_AUGMENT`. ``overwrite`` applies to the benchmark only;
     the default input is deterministic and reused.
     """
+    augment = augment or DEFAULT_INPUT_AUGMENT
+    recipe = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed, augment=augment)
+    check_destination(Path(out), recipe, overwrite=overwrite)  # bad options fail before minutes of work
     work = Path(out) / INPUT_DIR / f"seed-{seed}"
     folders = render_scenes(work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES,
                             size=DEFAULT_SCENE_SIZE, seed=seed, progress=progress)
@@ -50,5 +54,5 @@ def default_input_benchmark(
     extract_pool(folders, raw, config=ExtractConfig(step=DEFAULT_STEP), workers=workers, progress=progress)
     split_pool(raw, seed=seed)
     return build_benchmark(raw, out, per_bin=per_bin, size=size, border=border, seed=seed,
-                           augment=augment or DEFAULT_INPUT_AUGMENT, workers=workers, overwrite=overwrite,
+                           augment=augment, workers=workers, overwrite=overwrite,
                            progress=progress)

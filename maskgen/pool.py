@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from maskgen.fileio import read_jsonl, read_mask_png
+from maskgen.fileio import read_json_object, read_jsonl, read_mask_png
 
 __all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split"]
 
@@ -85,7 +85,10 @@ class RawPool:
         path = self.root / SPLIT_NAME
         if not path.is_file():
             return None
-        sources = json.loads(path.read_text(encoding="utf-8"))["sources"]
+        sources = read_json_object(path, required={"sources": dict})["sources"]
+        wrong = sorted(str(source) for source, part in sources.items() if part not in ("train", "test"))
+        if wrong:
+            raise ValueError(f"{path}: sources must be assigned to 'train' or 'test', not so: {wrong[0]}")
         return {str(source): part for source, part in sources.items()}
 
     def records_in(self, part: Split) -> list[RawMaskRecord]:

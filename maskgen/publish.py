@@ -29,14 +29,14 @@ import numpy as np
 
 from maskgen.bench import BenchRecord, load_benchmark_hole, read_benchmark
 from maskgen.bins import SPLITS, bin_folder_name, bin_label
-from maskgen.fileio import atomic_write_bytes, atomic_write_text, encode_png, sha256_file
+from maskgen.fileio import atomic_write_bytes, atomic_write_text, encode_png, read_json_object, sha256_file
 from maskgen.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
 from maskgen.progress import progress_bar
+from maskgen.verify import SUMS_NAME, verify_benchmark
 
 __all__ = ["ARCHIVE_NAME", "CARD_NAME", "SUMS_NAME", "contact_sheet", "publish_benchmark", "ratio_histogram"]
 
 CARD_NAME = "README.md"
-SUMS_NAME = "SHA256SUMS"
 ARCHIVE_NAME = "masks.zip"
 SHEET_DIR = "contact_sheets"
 HISTOGRAM_NAME = "hole_ratio_histogram.png"
@@ -198,16 +198,39 @@ def _archive(folder: Path, records: list[BenchRecord]) -> None:
             archive.writestr(info, (folder / name).read_bytes())
 
 
+def _check_destination(bench: Path, out: Path, overwrite: bool) -> None:
+    """Refuse a release folder that would destroy the benchmark or anything that is not a release."""
+    source, target = bench.resolve(), out.resolve()
+    if target == source or target in source.parents or source in target.parents:
+        raise ValueError(f"{out}: the release folder must lie outside the benchmark {bench} and not "
+                         "contain it; choose another --out")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise ValueError(f"{out} is not empty; pass --overwrite to replace an earlier release")
+        if not (out / SUMS_NAME).is_file():
+            raise ValueError(f"{out} is not an earlier release (no {SUMS_NAME}); --overwrite replaces "
+                             "only releases, so choose an empty or new folder")
+
+
 def publish_benchmark(bench: Path, out: Path, *, license_name: str = "CC-BY-4.0", overwrite: bool = False,
                       progress: bool = False) -> Path:
-    """Prepare the benchmark ``bench`` for release in ``out``; return ``out``."""
+    """Prepare the benchmark ``bench`` for release in ``out``; return ``out``.
+
+    The benchmark is verified first (:func:`maskgen.verify.verify_benchmark`): a release's checksums
+    must never certify a damaged mask. ``overwrite`` replaces only an earlier release (a folder with
+    ``SHA256SUMS``), never the benchmark itself or a folder around it.
+    """
     bench, out = Path(bench), Path(out)
     records = read_benchmark(bench)
     if not (bench / BUILD_NAME).is_file():
         raise ValueError(f"{bench}: no {BUILD_NAME}; publish a folder made by `pconv masks benchmark`")
-    build = json.loads((bench / BUILD_NAME).read_text(encoding="utf-8"))
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ValueError(f"{out} is not empty; pass --overwrite to replace it")
+    build = read_json_object(bench / BUILD_NAME, required={"params": dict})
+    _check_destination(bench, out, overwrite)
+    problems = verify_benchmark(bench, progress=progress)
+    if problems:
+        more = (f" (and {len(problems) - 1} more; see `pconv masks verify {bench}`)"
+                if len(problems) > 1 else "")
+        raise ValueError(f"{bench} fails verification, not publishing it: {problems[0]}{more}")
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
     try:

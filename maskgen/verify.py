@@ -9,15 +9,18 @@ Recomputes everything a user relies on and lists every violation, one line each:
 * every mask: 8-bit single channel, only 0 and 255, the benchmark's size, its hole ratio (recomputed)
   equal to the manifest's and inside its bin, its border distance and split per the border rule
   (the shared :func:`maskgen.bins.mask_stats`); no two masks identical;
-* ``masks.h5`` when present: the same masks as the PNGs.
+* ``masks.h5``: present, the same masks as the PNGs, every manifest column and every ``build.json``
+  parameter (as attributes) equal to the originals.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import h5py
@@ -25,11 +28,13 @@ import numpy as np
 
 from maskgen.bench import BenchRecipe, BenchRecord, read_benchmark
 from maskgen.bins import SPLITS, bin_index, mask_stats
-from maskgen.maskset import BUILD_NAME, HDF5_NAME, MASK_DIR, mask_file
+from maskgen.fileio import read_json_object
+from maskgen.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, mask_file
 from maskgen.progress import progress_bar
-from maskgen.publish import SUMS_NAME
 
-__all__ = ["verify_benchmark"]
+__all__ = ["SUMS_NAME", "verify_benchmark"]
+
+SUMS_NAME = "SHA256SUMS"
 
 
 def _checksums(folder: Path) -> list[str]:
@@ -112,16 +117,67 @@ def _check_order(records: list[BenchRecord], recipe: BenchRecipe) -> list[str]:
     return problems
 
 
+def _attribute_value(value: Any) -> Any:
+    """An HDF5 attribute as plain JSON-like Python (dicts were stored as JSON text)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str) and value.startswith("{"):
+        return json.loads(value)
+    return np.asarray(value).tolist()
+
+
+def _check_hdf5_tables(folder: Path, h5: h5py.File, build: dict[str, Any]) -> list[str]:
+    """The HDF5 copies of the manifest's columns and of build.json's parameters, against the originals."""
+    problems = []
+    with open(folder / CSV_NAME, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns, rows = list(reader.fieldnames or ()), list(reader)
+    for column in columns:
+        if column not in h5:
+            problems.append(f"{HDF5_NAME}: no dataset {column!r} (a manifest column)")
+            continue
+        stored = h5[column][()]
+        if len(stored) != len(rows):
+            problems.append(f"{HDF5_NAME}: {column} has {len(stored)} values, manifest has {len(rows)} rows")
+            continue
+        parse = {"i": int, "u": int, "f": float}.get(stored.dtype.kind)
+        for number, (value, row) in enumerate(zip(stored.tolist(), rows, strict=True), start=1):
+            text = row[column]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8")
+            if (parse(text) if parse else text) != value:
+                problems.append(f"{HDF5_NAME}: {column}[{number - 1}] is {value!r}, manifest row {number} "
+                                f"says {text}")
+                break  # one line per column is enough to point at the damage
+    expected = {**build["params"], "kind": build.get("kind"), "version": build.get("version"),
+                "raw_pool": build.get("raw_pool"), "hole_value": 255}
+    for key, value in sorted(expected.items()):
+        if key not in h5.attrs:
+            problems.append(f"{HDF5_NAME}: no attribute {key!r}")
+        elif _attribute_value(h5.attrs[key]) != value:
+            problems.append(f"{HDF5_NAME}: attribute {key} is {_attribute_value(h5.attrs[key])!r}, "
+                            f"{BUILD_NAME} says {value!r}")
+    return problems
+
+
+def _recipe(build_path: Path, build: dict[str, Any]) -> BenchRecipe:
+    params = build["params"]
+    missing = [key for key in ("per_bin", "size", "border", "seed", "bin_edges") if key not in params]
+    if missing:
+        raise ValueError(f"{build_path}: params lack {', '.join(missing)}; not a benchmark's build file")
+    return BenchRecipe(per_bin=params["per_bin"], size=params["size"], border=params["border"],
+                       seed=params["seed"], edges=tuple(params["bin_edges"]))
+
+
 def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
     """Every violation found in the benchmark or release ``folder``, one line each (empty: all good)."""
     folder = Path(folder)
     records = read_benchmark(folder)
-    build = folder / BUILD_NAME
-    if not build.is_file():
+    build_path = folder / BUILD_NAME
+    if not build_path.is_file():
         raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
-    params = json.loads(build.read_text(encoding="utf-8"))["params"]
-    recipe = BenchRecipe(per_bin=params["per_bin"], size=params["size"], border=params["border"],
-                         seed=params["seed"], edges=tuple(params["bin_edges"]))
+    build = read_json_object(build_path, required={"params": dict})
+    recipe = _recipe(build_path, build)
     problems = _checksums(folder) if (folder / SUMS_NAME).is_file() else []
     problems += _check_order(records, recipe)
     listed = {record.file for record in records}
@@ -130,8 +186,14 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
                  if path.is_file() and path.relative_to(folder).as_posix() not in listed]
     seen: dict[bytes, str] = {}
     h5_path = folder / HDF5_NAME
+    if not h5_path.is_file():
+        problems.append(f"{HDF5_NAME}: missing")
     with h5py.File(h5_path, "r") if h5_path.is_file() else contextlib.nullcontext(None) as h5:
-        stored = h5["masks"] if h5 is not None else None
+        stored = h5.get("masks") if h5 is not None else None
+        if h5 is not None:
+            problems += _check_hdf5_tables(folder, h5, build)
+            if stored is None:
+                problems.append(f"{HDF5_NAME}: no dataset 'masks'")
         if stored is not None and stored.shape[0] != len(records):
             problems.append(f"{HDF5_NAME}: {stored.shape[0]} masks, manifest has {len(records)}")
             stored = None
@@ -146,4 +208,3 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
             if stored is not None and image is not None and not np.array_equal(stored[index], image):
                 problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
     return problems
-

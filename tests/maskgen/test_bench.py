@@ -130,8 +130,8 @@ def test_a_foreign_folder_is_refused(raw_pool, tmp_path):
 
 def test_an_unfillable_bin_names_the_bin_and_writes_nothing(make_raw_pool, tmp_path):
     sparse = make_raw_pool("sparse", density=(1,))
-    pattern = (r"^cannot fill bin \(0\.\d,0\.\d\] N: 500 attempts on 12 test raw masks .* "
-               r"the pool lacks test masks with denser holes \(the densest covers 0\.\d\d at full dilation\)$")
+    pattern = (r"^cannot fill bin \(0\.\d,0\.\d\] N: 500 attempts on 12 test raw masks .* the pool lacks "
+               r"test masks with denser holes \(the densest covers 0\.\d\d at full dilation\)$")
     with pytest.raises(ValueError, match=pattern):
         build_benchmark(sparse, tmp_path / "bench", workers=1, **SMALL)
     assert not (tmp_path / "bench").exists()
@@ -154,3 +154,67 @@ def test_bad_pools_are_refused(tmp_path, setup, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         build_benchmark(tmp_path / "raw", tmp_path / "bench", workers=1, **SMALL)
     assert not (tmp_path / "bench").exists()
+
+
+def test_an_overwrite_that_cannot_be_built_keeps_the_old_benchmark(raw_pool, make_raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    before = _hashes(bench)
+    sparse = make_raw_pool("sparse", density=(1,))
+    with pytest.raises(ValueError, match="^cannot fill bin"):
+        build_benchmark(sparse, bench, workers=1, overwrite=True, **SMALL)
+    assert _hashes(bench) == before and (bench / "manifest.csv").is_file()
+
+
+def test_a_failure_mid_build_leaves_nothing(raw_pool, tmp_path, monkeypatch):
+    import maskgen.maskset
+
+    real_finish = maskgen.maskset._finish
+
+    def finish_until_ten(out, recipe, made, index):
+        if index == 10:
+            raise ValueError("raw mask unreadable")
+        return real_finish(out, recipe, made, index)
+
+    monkeypatch.setattr(maskgen.maskset, "_finish", finish_until_ten)
+    with pytest.raises(ValueError, match="raw mask unreadable"):
+        build_benchmark(raw_pool, tmp_path / "new", workers=1, **SMALL)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="raw mask unreadable"):
+        build_benchmark(raw_pool, tmp_path / "kept", workers=1, **SMALL)
+    assert [path.name for path in (tmp_path / "kept").iterdir()] == ["notes.txt"]
+
+
+def test_a_corrupt_test_raw_mask_is_named_and_nothing_is_left(raw_pool, tmp_path):
+    pool = RawPool(raw_pool)
+    for record in pool.records_in("test"):
+        (raw_pool / record.file).write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"masks/0000\d\d\.png: not a readable image"):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    assert not (tmp_path / "bench").exists()
+
+
+def test_a_complete_benchmark_missing_a_file_is_not_taken_as_done(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    (bench / "masks" / "00004.png").unlink()
+    with pytest.raises(ValueError, match=r"holds this benchmark, but masks/00004\.png is missing \(1 files"):
+        build_benchmark(raw_pool, bench, workers=1, **SMALL)
+
+
+def test_a_duplicate_mask_is_drawn_again_with_its_next_attempt(raw_pool, tmp_path, monkeypatch):
+    from maskgen.bench import BenchRecipe
+
+    real_make = BenchRecipe.make
+
+    def copy_mask_zero(self, source, index, first_attempt):
+        if index == 1 and first_attempt == 0:  # mask 1 comes out equal to mask 0
+            return real_make(self, source, 0, 0)
+        return real_make(self, source, index, first_attempt)
+
+    monkeypatch.setattr(BenchRecipe, "make", copy_mask_zero)
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    records = read_benchmark(bench)
+    assert records[1].sha256 != records[0].sha256
+    assert records[1].attempt > records[0].attempt
+    assert len({record.sha256 for record in records}) == len(records)

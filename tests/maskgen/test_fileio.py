@@ -8,6 +8,7 @@ from maskgen.fileio import (
     append_jsonl,
     atomic_output,
     encode_png,
+    read_json_object,
     read_jsonl,
     read_mask_png,
     sha256_file,
@@ -74,3 +75,31 @@ def test_sha256_matches_hashlib(tmp_path):
 
     (tmp_path / "f").write_bytes(b"abc" * 1000)
     assert sha256_file(tmp_path / "f", chunk=7) == hashlib.sha256(b"abc" * 1000).hexdigest()
+
+
+def test_zero_one_masks_are_read_as_binary(tmp_path):
+    image = np.zeros((4, 6), np.uint8)
+    image[1, 2:5] = 1
+    cv2.imwrite(str(tmp_path / "m.png"), image)
+    assert read_mask_png(tmp_path / "m.png").tolist() == (image == 1).tolist()
+    assert read_mask_png(tmp_path / "m.png", hole_value=0).tolist() == (image == 0).tolist()
+
+
+@pytest.mark.parametrize("text, required, message", [
+    ("{", None, r"not valid JSON \(Expecting property name enclosed in double quotes, line 1\)"),
+    ("[1]", None, "expected a JSON object, found list"),
+    ("{}", {"sources": dict}, "'sources' should be dict, found nothing"),
+    ('{"sources": 3}', {"sources": dict}, "'sources' should be dict, found int"),
+])
+def test_json_objects_are_checked_with_one_line_errors(tmp_path, text, required, message):
+    path = tmp_path / "x.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"^{path}: {message}$"):
+        read_json_object(path, required=required)
+
+
+def test_jsonl_lines_must_be_objects(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"a": 1}\n5\n')
+    with pytest.raises(ValueError, match=r"m\.jsonl:2: expected a JSON object, found int$"):
+        read_jsonl(path)

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 
 import cli
@@ -52,3 +53,18 @@ def test_the_command_without_raw_runs_the_default_input(monkeypatch, tmp_path):
                                            "--per-bin", "5", "--workers", "1"])
     assert result.exit_code == 0 and result.output == f"benchmark of 60 masks in {tmp_path / 'b'}\n"
     assert seen["out"] == tmp_path / "b" and seen["per_bin"] == 5 and seen["augment"] is None
+
+
+def test_bad_options_and_other_benchmarks_are_refused_before_any_scene_is_rendered(monkeypatch, tmp_path):
+    _tiny_input(monkeypatch)
+    monkeypatch.setattr(maskgen.pipeline, "render_scenes", lambda *args, **kwargs: pytest.fail("rendered"))
+    with pytest.raises(ValueError, match="border must be between 1 and half the mask size"):
+        default_input_benchmark(tmp_path / "a", border=300, workers=1)
+    held = tmp_path / "held"
+    (held / "masks").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no build made"):
+        default_input_benchmark(held, workers=1)
+    (held / "build.json").write_text(json.dumps({"kind": "benchmark", "params": {"per_bin": 7}}))
+    with pytest.raises(ValueError, match="already holds a different benchmark"):
+        default_input_benchmark(held, workers=1)
+    assert not (tmp_path / "a").exists() and not (held / "default-input").exists()

@@ -41,3 +41,23 @@ def test_pool_without_split_says_how_to_make_one(tmp_path):
     make_pool(tmp_path)
     with pytest.raises(ValueError, match="pconv masks split"):
         RawPool(tmp_path).records_in("train")
+
+
+@pytest.mark.parametrize("split, message", [
+    ({}, r"split\.json: 'sources' should be dict, found nothing$"),
+    ({"sources": {"a.mp4": "val"}},
+     r"split\.json: sources must be assigned to 'train' or 'test', not so: a\.mp4$"),
+])
+def test_a_damaged_split_file_is_one_line_error(tmp_path, split, message):
+    make_pool(tmp_path)
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match=message):
+        RawPool(tmp_path)
+
+
+def test_a_manifest_line_that_is_not_an_object_is_named(tmp_path):
+    make_pool(tmp_path)
+    with open(tmp_path / "manifest.jsonl", "a") as handle:
+        handle.write("5\n")
+    with pytest.raises(ValueError, match=r"manifest\.jsonl:3: expected a JSON object, found int$"):
+        RawPool(tmp_path)

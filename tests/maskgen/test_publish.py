@@ -52,3 +52,31 @@ def test_publishing_a_folder_that_is_no_benchmark_fails(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a benchmark"):
         publish_benchmark(tmp_path, tmp_path / "dist")
     assert not (tmp_path / "dist").exists()
+
+
+def test_a_damaged_benchmark_is_not_published(bench, tmp_path):
+    path = bench / "masks" / "00000.png"
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image[0, 0] = 255 - image[0, 0]
+    cv2.imwrite(str(path), image)
+    pattern = (r"fails verification, not publishing it: masks/00000\.png: sha256 differs from the manifest "
+               r"\(and \d+ more; see `pconv masks verify")
+    with pytest.raises(ValueError, match=pattern):
+        publish_benchmark(bench, tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+
+
+def test_overwrite_replaces_only_an_earlier_release(bench, tmp_path):
+    for out in (bench, tmp_path, bench / "dist"):
+        with pytest.raises(ValueError, match="must lie outside the benchmark"):
+            publish_benchmark(bench, out, overwrite=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"is not an earlier release \(no SHA256SUMS\)"):
+        publish_benchmark(bench, mine, overwrite=True)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    dist = publish_benchmark(bench, tmp_path / "dist")
+    (dist / "stale.txt").write_text("from an older release")
+    publish_benchmark(bench, dist, overwrite=True)
+    assert not (dist / "stale.txt").exists() and (dist / "SHA256SUMS").is_file()
