@@ -233,7 +233,7 @@ def _score(
             return True
         return name != store.REAL and (name, pair) not in done
 
-    todo = [pair for pair in range(len(pairs)) if shard.owns(pair) and any(missing(n, pair) for n in names)]
+    todo = [pair for pair in shard.jobs(len(pairs)) if any(missing(n, pair) for n in names)]
     _check_folders(methods, [pair for pair in todo if any(missing(m.spec, pair) for m in methods)])
     shown = set(grid_pairs([(mask.bin, mask.split) for mask in masks], per_cell=config.grid_pairs))
     _, root, _ = parse_spec(config.images)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import cv2
 
 from maskgen.sharding import Shard
 
@@ -34,7 +35,7 @@ class FriendlyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, cv2.error) as error:  # cv2.error: OpenCV refusing an input
             if os.environ.get("PCONV_DEBUG"):
                 raise
             message = str(error).splitlines()[0] if str(error) else type(error).__name__

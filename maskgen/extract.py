@@ -7,7 +7,9 @@ pool. Besides the reader's layout (see :mod:`maskgen.pool`) a pool folder holds:
     RAW/run.json        sources (and which were bad), every setting, job count and shard: a re-run
                         must match it to resume
     RAW/skipped.jsonl   one line per pair that made no mask: {"id", "source", "t", "reason", "hole_ratio"}
-                        with reason "static" (hole ratio below min) or "cut" (above max: scene cut)
+                        with reason "static" (hole ratio below min) or "cut" (above max: scene cut),
+                        or {"id", "source", "t", "reason": "bad", "error"} for the pairs a source that
+                        broke mid-way (a corrupt frame) left undone under ``skip_bad``
 
 A job is done when its id is in ``manifest.jsonl`` or ``skipped.jsonl``; each mask PNG is renamed into
 place before its manifest line is appended, so an interrupted run never leaves a half-written mask or
@@ -32,6 +34,7 @@ import cv2
 from maskgen import __version__
 from maskgen.cli_common import default_workers
 from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_mask_png, read_jsonl
+from maskgen.flow import flow_size_problem
 from maskgen.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
 from maskgen.pool import MANIFEST_NAME, MASK_DIR
 from maskgen.progress import progress_bar
@@ -76,7 +79,8 @@ DEFAULT_CONFIG = ExtractConfig()
 @dataclass(frozen=True)
 class ExtractReport:
     """What a run did. ``pairs``: jobs this shard owns; ``resumed``: of those, done by an earlier run;
-    the other counts are this run's; ``bad_sources``: one message per source skipped with skip_bad."""
+    the other counts are this run's; ``bad_sources``: one message per source skipped with skip_bad (bad
+    from the start, or broken mid-way: ``skipped_bad`` pairs); ``warnings``: e.g. truncated videos."""
 
     pairs: int
     masks_written: int
@@ -84,6 +88,8 @@ class ExtractReport:
     skipped_cut: int
     resumed: int
     bad_sources: tuple[str, ...] = ()
+    skipped_bad: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 def mask_file(job_id: int) -> str:
@@ -116,17 +122,43 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
+def _one_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
+
+
 def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
     """A source's pairs, or the one-line message saying why it is bad."""
     try:
-        return probe_source(source, step=config.step, max_pairs=config.max_pairs, max_side=config.max_side)
-    except (OSError, ValueError) as error:
-        return str(error).splitlines()[0]
+        info = probe_source(source, step=config.step, max_pairs=config.max_pairs, max_side=config.max_side)
+    except (OSError, ValueError, cv2.error) as error:
+        return _one_line(error)
+    problem = flow_size_problem(info.width, info.height, config.occlusion.flow_scale)
+    return f"{source}: {problem}" if problem else info
 
 
-def _run_task(source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig) -> list[dict[str, Any]]:
+def _run_task(source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig,
+              skip_bad: bool) -> list[dict[str, Any]]:
     """Masks of ``jobs`` = [(id, t), ...] of one source, as results ready for the writer."""
-    return list(_iter_results(source, jobs, config))
+    return list(_task_results(source, jobs, config, skip_bad))
+
+
+def _task_results(
+    source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool
+) -> Iterator[dict[str, Any]]:
+    """:func:`_iter_results`; with ``skip_bad``, a source that breaks mid-way (a corrupt frame, a size
+    change) ends its task with a "bad" result for each pair left, so the run goes on and a re-run does
+    not retry them."""
+    finished = set()
+    try:
+        for result in _iter_results(source, jobs, config):
+            finished.add(result["id"])
+            yield result
+    except (OSError, ValueError, cv2.error) as error:
+        if not skip_bad:
+            raise
+        message = _one_line(error)
+        yield from ({"id": job_id, "source": source, "t": t, "kind": "bad", "error": message}
+                    for job_id, t in jobs if job_id not in finished)
 
 
 def _iter_results(
@@ -159,10 +191,11 @@ def _check_run(raw: Path, run: dict[str, Any]) -> None:
 def _tasks(infos: Sequence[SourceInfo], shard: Shard, done: set[int], workers: int) -> list[tuple[str, list]]:
     """Owned, unfinished jobs grouped per source into tasks (a video is decoded once per task)."""
     tasks, job_id = [], 0
+    owned = shard.jobs(sum(len(info.starts) for info in infos))
     for info in infos:
         jobs = []
         for t in info.starts:
-            if shard.owns(job_id) and job_id not in done:
+            if job_id in owned and job_id not in done:
                 jobs.append((job_id, t))
             job_id += 1
         chunk = FOLDER_CHUNK
@@ -184,8 +217,13 @@ def extract_pool(
     names = [os.fspath(source) for source in sources]
     if not names:
         raise ValueError("no source given: name video files or frame folders")
-    if len(set(names)) != len(names):
-        raise ValueError(f"source given twice: {next(n for n in names if names.count(n) > 1)}")
+    seen: dict[str, str] = {}
+    for name in names:  # one video under two spellings would land in both train and test
+        key = os.path.realpath(name)
+        if key in seen:
+            same = "" if seen[key] == name else f" (as {seen[key]!r} and {name!r})"
+            raise ValueError(f"source given twice: {name}{same}")
+        seen[key] = name
     workers = workers or default_workers()
     out = Path(out)
     run: dict[str, Any] = {"sources": names, "config": asdict(config), "shard": str(shard),
@@ -197,6 +235,8 @@ def extract_pool(
         if bad and not skip_bad:
             raise ValueError(bad[0])
         infos = [item for item in probed if isinstance(item, SourceInfo)]
+        if not infos:
+            raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
         run["bad_sources"] = [name for name, item in zip(names, probed, strict=True) if isinstance(item, str)]
         run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
         out.mkdir(parents=True, exist_ok=True)
@@ -206,20 +246,24 @@ def extract_pool(
         manifest, skipped = finished_ids(out)
         _rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
         done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
-        owned = sum(1 for job_id in range(run["jobs"]) if shard.owns(job_id))
-        counts = {"mask": 0, "static": 0, "cut": 0}
+        owned = len(shard.jobs(run["jobs"]))
+        counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
+        broken: dict[str, str] = {}
         tasks = _tasks(infos, shard, done, workers)
         bar = progress_bar(total=owned, desc="extract masks", enabled=progress, unit="pair")
         bar.update(len(done))
         if pool:
-            futures = [pool.submit(_run_task, source, jobs, config) for source, jobs in tasks]
+            futures = [pool.submit(_run_task, source, jobs, config, skip_bad) for source, jobs in tasks]
             results: Iterator[dict[str, Any]] = (result for future in futures for result in future.result())
         else:
-            results = (result for source, jobs in tasks for result in _iter_results(source, jobs, config))
+            results = (result for source, jobs in tasks
+                       for result in _task_results(source, jobs, config, skip_bad))
         try:
             for result in results:
                 _write_result(out, result, config)
                 counts[result["kind"]] += 1
+                if result["kind"] == "bad":
+                    broken.setdefault(result["source"], result["error"])
                 bar.update(1)
         except BaseException:
             if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
@@ -229,7 +273,9 @@ def extract_pool(
             bar.close()
     _rewrite_lists(out, *finished_ids(out))
     return ExtractReport(pairs=owned, masks_written=counts["mask"], skipped_static=counts["static"],
-                         skipped_cut=counts["cut"], resumed=len(done), bad_sources=bad)
+                         skipped_cut=counts["cut"], resumed=len(done),
+                         bad_sources=bad + tuple(broken.values()), skipped_bad=counts["bad"],
+                         warnings=tuple(info.warning for info in infos if info.warning))
 
 
 def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
@@ -253,8 +299,11 @@ def worker_pool(workers: int) -> Any:
 
 def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> None:
     """Rename the mask into place, then append its manifest line (or the skipped line)."""
-    common = {"id": result["id"], "source": result["source"], "t": result["t"],
-              "hole_ratio": result["hole_ratio"]}
+    common = {"id": result["id"], "source": result["source"], "t": result["t"]}
+    if result["kind"] == "bad":
+        append_jsonl(out / SKIPPED_NAME, {**common, "reason": "bad", "error": result["error"]})
+        return
+    common["hole_ratio"] = result["hole_ratio"]
     if result["kind"] != "mask":
         append_jsonl(out / SKIPPED_NAME, {**common, "reason": result["kind"]})
         return
@@ -297,7 +346,7 @@ def merge_pools(shards: Sequence[Path], out: Path) -> int:
     manifest, skipped = [], []
     for folder, shard in zip(map(Path, shards), parsed, strict=True):
         records, skips = finished_ids(folder)
-        owned = {job_id for job_id in range(first["jobs"]) if shard.owns(job_id)}
+        owned = set(shard.jobs(first["jobs"]))
         found = {record["id"] for record in records} | {record["id"] for record in skips}
         if found != owned:
             raise ValueError(f"{folder}: shard {shard} is unfinished ({len(owned - found)} of {len(owned)} "

@@ -18,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "FLOW_METHODS",
+    "MIN_FLOW_SIDE",
     "FlowFunction",
     "deepflow_flow",
     "dis_flow",
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 FlowFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+MIN_FLOW_SIDE = 32
+"""Smallest frame side (after ``flow_scale``) the flow runs on: DIS fails below 12 px and every method's
+pyramid is meaningless much below 32."""
 
 
 def dis_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -69,6 +74,15 @@ FLOW_METHODS: dict[str, FlowFunction] = {
 """Flow methods by the name the CLI and the manifest use."""
 
 
+def flow_size_problem(width: int, height: int, scale: float) -> str | None:
+    """Why frames of ``width`` x ``height`` cannot go through the flow at ``scale``, or None when they can."""
+    if min(round(width * scale), round(height * scale)) >= MIN_FLOW_SIDE:
+        return None
+    at = f" at flow scale {scale:g}" if scale != 1 else ""
+    return (f"frames of {width}x{height} px are too small{at}: optical flow needs at least "
+            f"{MIN_FLOW_SIDE} px a side")
+
+
 def scaled_flow(method: str, first: np.ndarray, second: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
     """Flow by ``method`` computed at ``scale`` × the frames' size, returned at full size.
 
@@ -83,10 +97,12 @@ def scaled_flow(method: str, first: np.ndarray, second: np.ndarray, *, scale: fl
                          f"and {second.shape} {second.dtype}")
     function = FLOW_METHODS[method]
     first, second = np.ascontiguousarray(first), np.ascontiguousarray(second)  # DIS needs this
+    height, width = first.shape
+    small = (round(width * scale), round(height * scale))
+    if min(small) < MIN_FLOW_SIDE:
+        raise ValueError(flow_size_problem(width, height, scale))
     if scale == 1:
         return function(first, second)
-    height, width = first.shape
-    small = (max(8, round(width * scale)), max(8, round(height * scale)))
     flow = function(*(cv2.resize(frame, small, interpolation=cv2.INTER_AREA) for frame in (first, second)))
     flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
     flow[..., 0] *= width / small[0]

@@ -6,9 +6,12 @@ errors become a one-line ``Error: ...`` through the root group.
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,6 +56,46 @@ def _scene_options(func: F) -> F:
     return func
 
 
+def _check_options(func: F) -> F:
+    """Flow scale, the forward-backward check and the clean-up (OcclusionConfig's fields), shared by extract
+    and validate; the command receives them as one ``check: OcclusionConfig``."""
+    default = OcclusionConfig()
+
+    @functools.wraps(func)
+    def command(*args: Any, flow_scale: float, alpha1: float, alpha2: float, motion_boundaries: bool,
+                soft_sigma: float, soft_threshold: float, close_radius: int, open_radius: int, min_area: int,
+                **options: Any) -> Any:
+        check = replace(default, flow_scale=flow_scale, alpha1=alpha1, alpha2=alpha2,
+                        motion_boundaries=motion_boundaries, soft_sigma=soft_sigma,
+                        soft_threshold=soft_threshold, close_radius=close_radius, open_radius=open_radius,
+                        min_area=min_area)
+        return func(*args, check=check, **options)
+
+    for option in reversed([
+        click.option("--flow-scale", type=click.FloatRange(0, 1, min_open=True), default=default.flow_scale,
+                     show_default=True, help="Compute flow at this fraction of the frame size."),
+        click.option("--alpha1", type=click.FloatRange(min=0), default=default.alpha1, show_default=True,
+                     help="Consistency check: tolerance relative to the flow's size (Sundaram: 0.01)."),
+        click.option("--alpha2", type=click.FloatRange(min=0), default=default.alpha2, show_default=True,
+                     help="Consistency check: absolute tolerance in px² (Sundaram: 0.5; the default is the "
+                          "measured best)."),
+        click.option("--motion-boundaries/--no-motion-boundaries", default=default.motion_boundaries,
+                     show_default=True, help="Also mark motion boundaries as holes (Sundaram does)."),
+        click.option("--soft-sigma", type=click.FloatRange(min=0), default=default.soft_sigma,
+                     show_default=True, help="Gaussian sigma (px) of the soft hole map; 0 turns it off."),
+        click.option("--soft-threshold", type=click.FloatRange(0, 1), default=default.soft_threshold,
+                     show_default=True, help="Where the soft map becomes a hole (NVIDIA: 0.6)."),
+        click.option("--close-radius", type=click.IntRange(min=0), default=default.close_radius,
+                     show_default=True, help="Morphological closing radius in px; 0 turns it off."),
+        click.option("--open-radius", type=click.IntRange(min=0), default=default.open_radius,
+                     show_default=True, help="Morphological opening radius in px; 0 turns it off."),
+        click.option("--min-area", type=click.IntRange(min=0), default=default.min_area, show_default=True,
+                     help="Remove hole components smaller than this many pixels."),
+    ]):
+        command = option(command)
+    return command  # type: ignore[return-value]
+
+
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the scenes (resumes if it holds some).")
@@ -71,8 +114,7 @@ def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int,
               help="Raw pool folder (re-running on it resumes).")
 @click.option("--method", type=click.Choice(list(FLOW_METHODS)), default=OcclusionConfig.method,
               show_default=True, help="Optical flow method.")
-@click.option("--flow-scale", type=click.FloatRange(0, 1, min_open=True), default=OcclusionConfig.flow_scale,
-              show_default=True, help="Compute flow at this fraction of the frame size.")
+@_check_options
 @click.option("--step", type=click.IntRange(min=1), default=1, show_default=True,
               help="Pair frame t with t+STEP.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=None,
@@ -86,20 +128,22 @@ def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int,
 @click.option("--skip-bad", is_flag=True, help="Report sources that cannot be read and go on with the rest.")
 @workers_option
 @shard_option
-def extract(sources: tuple[str, ...], out: Path, method: str, flow_scale: float, step: int,
+def extract(sources: tuple[str, ...], out: Path, method: str, check: OcclusionConfig, step: int,
             max_pairs: int | None, max_side: int | None, min_hole_ratio: float, max_hole_ratio: float,
             skip_bad: bool, workers: int | None, shard: Shard) -> None:
     """Occlusion masks of every frame pair of video files or frame folders into a raw pool."""
-    occlusion = OcclusionConfig(method=method, flow_scale=flow_scale, min_hole_ratio=min_hole_ratio,
-                                max_hole_ratio=max_hole_ratio)
+    occlusion = replace(check, method=method, min_hole_ratio=min_hole_ratio, max_hole_ratio=max_hole_ratio)
     config = ExtractConfig(occlusion=occlusion, step=step, max_pairs=max_pairs, max_side=max_side)
     report = extract_pool(list(sources), out, config=config, workers=workers, shard=shard, skip_bad=skip_bad,
                           progress=show_progress())
+    for message in report.warnings:
+        click.echo(f"warning: {message}", err=True)
     for message in report.bad_sources:
         click.echo(f"skipped bad source: {message}", err=True)
+    bad_pairs = f" ({report.skipped_bad} pairs)" if report.skipped_bad else ""
     click.echo(f"{report.pairs} pairs: {report.masks_written} masks written, {report.skipped_static} static, "
                f"{report.skipped_cut} scene cuts, {report.resumed} done before; "
-               f"{len(report.bad_sources)} bad sources -> {out}")
+               f"{len(report.bad_sources)} bad sources{bad_pairs} -> {out}")
 
 
 @click.command()
@@ -108,9 +152,10 @@ def extract(sources: tuple[str, ...], out: Path, method: str, flow_scale: float,
               help="Comma-separated flow methods to score.")
 @click.option("--max-pairs", type=click.IntRange(min=1), default=None,
               help="At most this many pairs per scene.")
+@_check_options
 @_scene_options
-def validate(scenes_dir: Path | None, methods: str, max_pairs: int | None, scenes: int, frames: int,
-             size: tuple[int, int], seed: int) -> None:
+def validate(scenes_dir: Path | None, methods: str, max_pairs: int | None, check: OcclusionConfig,
+             scenes: int, frames: int, size: tuple[int, int], seed: int) -> None:
     """Score each flow method's masks against ground truth: precision, recall, F1, IoU, time per pair.
 
     SCENES_DIR is a folder made by `pconv masks synth`; without it, scenes are rendered into a
@@ -130,7 +175,8 @@ def validate(scenes_dir: Path | None, methods: str, max_pairs: int | None, scene
             if not folders:
                 raise FileNotFoundError(f"{scenes_dir}: no scene_*/{SCENE_FILE}; make scenes with "
                                         "`pconv masks synth`")
-        scores = validate_methods(folders, methods=names, max_pairs=max_pairs, progress=show_progress())
+        scores = validate_methods(folders, methods=names, config=check, max_pairs=max_pairs,
+                                  progress=show_progress())
     click.echo(format_scores(scores))
 
 

@@ -10,10 +10,12 @@ __all__ = ["Shard"]
 
 @dataclass(frozen=True)
 class Shard:
-    """Shard ``index`` of ``count`` (1-based, "K of N"): it owns every job whose number ≡ index-1 mod count.
+    """Shard ``index`` of ``count`` (1-based, "K of N") of a job list: one contiguous block of it.
 
     Splitting by job number rather than by timing means every shard's share is known up front, the union
-    of all shards is exactly the full job list, and a re-run of one shard redoes the same jobs.
+    of all shards is exactly the full job list, and a re-run of one shard redoes the same jobs. Blocks
+    rather than every N-th job, because the jobs of one video are its consecutive pairs: a shard then
+    decodes only its own videos (and part of at most two more), not every video of the list.
     """
 
     index: int = 1
@@ -31,9 +33,13 @@ class Shard:
             raise ValueError(f"shard must look like K/N (e.g. 2/8), got {text!r}")
         return cls(int(match.group(1)), int(match.group(2)))
 
-    def owns(self, job_number: int) -> bool:
-        """Whether this shard runs job ``job_number`` (0-based position in the full job list)."""
-        return job_number % self.count == self.index - 1
+    def jobs(self, total: int) -> range:
+        """This shard's jobs among ``range(total)``: ``[(K-1)·total // N, K·total // N)``."""
+        return range((self.index - 1) * total // self.count, self.index * total // self.count)
+
+    def owns(self, job_number: int, total: int) -> bool:
+        """Whether this shard runs job ``job_number`` (0-based position in a list of ``total`` jobs)."""
+        return job_number in self.jobs(total)
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

@@ -20,6 +20,7 @@ Layout written by :func:`render_scenes` (frame and pair numbers 6 digits)::
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,6 +314,8 @@ def _render_scene(out: Path, number: int, frames: int, size: tuple[int, int], se
     info = scene / SCENE_FILE
     if info.is_file() and all(json.loads(info.read_text()).get(k) == v for k, v in record.items()):
         return scene / "frames"
+    if scene.is_dir():  # another or unfinished rendering: its extra frames would become pairs
+        shutil.rmtree(scene)
     layers = make_scene(np.random.default_rng([seed, number]), frames=frames, size=size)
     for t in range(frames):
         atomic_write_bytes(scene / "frames" / f"{t:06d}.png", _frame_png(render_frame(layers, t, size)))

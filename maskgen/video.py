@@ -6,7 +6,10 @@ frame-exact for every codec), so a pair's pixels do not depend on how the work w
 longer side exceeds ``max_side`` are shrunk with area averaging; masks are made at that working size.
 
 Bad sources raise a one-line ``ValueError`` / ``FileNotFoundError`` naming the path: one that cannot be
-opened, is corrupt (opens but decodes nothing), or has fewer than two frames.
+opened, is corrupt (opens but decodes nothing), or has fewer than two frames. A video that decodes fewer
+frames than its header announces (a truncated download, a damaged tail) is used as far as it decodes,
+with a warning in :attr:`SourceInfo.warning`. FFmpeg's own console messages are silenced (they would
+bury the one-line errors); set ``OPENCV_FFMPEG_LOGLEVEL`` to see them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when the first video is opened, not at import
 
 __all__ = [
     "FRAME_SUFFIXES",
@@ -41,6 +46,7 @@ class SourceInfo:
     starts: tuple[int, ...]
     height: int
     width: int
+    warning: str | None = None
 
 
 def resize_longer_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -93,15 +99,34 @@ def _open_video(path: Path) -> cv2.VideoCapture:
     return capture
 
 
-def _video_frames(path: Path, limit: int | None = None) -> Iterator[np.ndarray]:
-    """Decode frames in order (at most ``limit``), stopping at the end or the first undecodable frame."""
+def _announced_frames(path: Path) -> int:
+    """The frame count a video's header announces (0 when it does not say)."""
+    capture = _open_video(path)
+    try:
+        return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+
+
+def _video_frames(
+    path: Path, limit: int | None = None, keep: set[int] | None = None
+) -> Iterator[np.ndarray | None]:
+    """Decode frames in order (at most ``limit``), stopping at the end or the first undecodable frame.
+
+    With ``keep``, frames outside it are only grabbed (decoded, not converted to BGR) and yielded as None.
+    """
     capture = _open_video(path)
     try:
         count = 0
         while limit is None or count < limit:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                return
+            if keep is not None and count not in keep:
+                if not capture.grab():
+                    return
+                frame = None
+            else:
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    return
             count += 1
             yield frame
     finally:
@@ -122,6 +147,7 @@ def probe_source(
     opened, decodes no frame, holds frames of different sizes, or has fewer than two frames.
     """
     path = Path(source)
+    warning = None
     pair_starts(2, step=step, max_pairs=max_pairs)  # validates step and max_pairs up front
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such video file or frame folder")
@@ -132,8 +158,8 @@ def probe_source(
         shape = _read_image(files[0]).shape
         count = len(files)
     else:
-        count, shape = 0, None
-        for frame in _video_frames(path, _needed_frames(step, max_pairs)):
+        count, shape, limit = 0, None, _needed_frames(step, max_pairs)
+        for frame in _video_frames(path, limit):
             if shape is not None and frame.shape != shape:
                 raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
                                  f"the first was {shape[1]}x{shape[0]}")
@@ -141,11 +167,16 @@ def probe_source(
             count += 1
         if count == 0:
             raise ValueError(f"{path}: no frame could be decoded (corrupt or empty video)")
+        announced = _announced_frames(path)
+        if announced > count and (limit is None or count < limit):
+            warning = (f"{path}: decoded {count} of the {announced} frames its header announces "
+                       "(truncated or damaged?); using those")
     starts = pair_starts(count, step=step, max_pairs=max_pairs)
     if not starts:
         raise ValueError(f"{path}: fewer than two frames to pair (found {count}, step {step})")
     height, width = resize_longer_side(np.zeros(shape[:2], np.uint8), max_side).shape
-    return SourceInfo(source=os.fspath(source), starts=tuple(starts), height=height, width=width)
+    return SourceInfo(source=os.fspath(source), starts=tuple(starts), height=height, width=width,
+                      warning=warning)
 
 
 def read_pairs(
@@ -178,8 +209,8 @@ def read_pairs(
     frames: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     t = next(pending)
-    for index, frame in enumerate(_video_frames(path, needed[-1] + 1)):
-        if index in keep:
+    for index, frame in enumerate(_video_frames(path, needed[-1] + 1, keep)):
+        if frame is not None:
             frames[index] = resize_longer_side(frame, max_side)
         while t is not None and t + step <= index:
             yield t, frames[t], frames[t + step]

@@ -24,3 +24,21 @@ def test_library_errors_become_one_line(monkeypatch):
     finally:
         cli.main.commands.pop("explode-for-test")
     assert isinstance(cli.main.commands["masks"], click.Group)
+
+
+def test_opencv_refusals_become_one_line(monkeypatch):
+    import cv2
+
+    @cli.main.command("opencv-for-test")
+    def refuse() -> None:
+        raise cv2.error("OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) width >= 12 in "
+                        "function 'calc'\n")
+
+    try:
+        monkeypatch.delenv("PCONV_DEBUG", raising=False)
+        result = CliRunner().invoke(cli.main, ["opencv-for-test"])
+        assert result.exit_code == 1
+        assert result.output == ("Error: OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) "
+                                 "width >= 12 in function 'calc'\n")
+    finally:
+        cli.main.commands.pop("opencv-for-test")

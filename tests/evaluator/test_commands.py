@@ -43,7 +43,7 @@ def test_shards_then_merge(photos, bench, tmp_path):
     assert first.output == f"shard 1/2 done; when every shard is, run: pconv eval merge {out}\n"
     early = run("eval", "merge", str(out))
     assert early.exit_code == 1
-    assert early.output == (f"Error: {out}: method telea lacks 12 of 24 pairs (first: pair 1); run the "
+    assert early.output == (f"Error: {out}: method telea lacks 12 of 24 pairs (first: pair 12); run the "
                             "missing shards before merging\n")
     assert run(*common, "--shard", "2/2").exit_code == 0
     merged = run("eval", "merge", str(out))

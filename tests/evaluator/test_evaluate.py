@@ -108,7 +108,7 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
         assert evaluate(config_for(photos, bench, out), shard=Shard(k, 3), progress=False) is None
     partial = tmp_path / "partial"
     evaluate(config_for(photos, bench, partial), shard=Shard(1, 2), progress=False)
-    with pytest.raises(ValueError, match=r"method telea lacks 12 of 24 pairs \(first: pair 1\)"):
+    with pytest.raises(ValueError, match=r"method telea lacks 12 of 24 pairs \(first: pair 12\)"):
         write_report(partial, progress=False)
     markdown = write_report(out, progress=False)
     assert markdown == (single / "table1.md").read_text()

@@ -68,7 +68,7 @@ def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path):
     shards = [tmp_path / f"shard{k}" for k in (1, 2, 3)]
     for index, folder in enumerate(shards, start=1):
         report = extract_pool(sources, folder, config=CONFIG, workers=1, shard=Shard(index, 3))
-        assert report.pairs == len(range(index - 1, 8, 3))
+        assert report.pairs == len(range((index - 1) * 8 // 3, index * 8 // 3))
     with pytest.raises(ValueError, match="need each shard 1/3"):
         merge_pools(shards[:2], tmp_path / "merged")
     assert merge_pools(shards, tmp_path / "merged") == 6
@@ -136,7 +136,53 @@ def test_a_frame_failing_mid_run_is_named_and_the_rest_resumes(sources, tmp_path
     good = (folder / "000002.png").read_bytes()
     (folder / "000002.png").write_bytes(b"broken")
     with pytest.raises(ValueError, match="000002.png: not a readable image"):
-        extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=2)
+        extract_pool([folder], tmp_path / "raw2", config=CONFIG, workers=2)
+    with pytest.raises(ValueError, match="000002.png: not a readable image"):
+        extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
     (folder / "000002.png").write_bytes(good)
-    report = extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=2)
+    report = extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
+    assert report.resumed == 1  # pair (0, 1) was written before frame 2 failed
     assert report.resumed + report.masks_written + report.skipped_static == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_skip_bad_covers_a_source_that_breaks_mid_way(sources, tmp_path, workers):
+    folder = tmp_path / "clip"
+    shutil.copytree(sources[0], folder)
+    (folder / "000002.png").write_bytes(b"broken")
+    raw = tmp_path / "raw"
+    report = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
+    assert report.bad_sources == (f"{folder / '000002.png'}: not a readable image (corrupt frame?)",)
+    assert report.pairs == 6 and report.skipped_bad == 2  # pair (0, 1) came before the broken frame
+    bad = [record for record in read_jsonl(raw / "skipped.jsonl") if record["reason"] == "bad"]
+    assert {record["source"] for record in bad} == {str(folder)} and len(bad) == report.skipped_bad
+    assert bad[0]["error"] == report.bad_sources[0]
+    again = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
+    assert (again.resumed, again.masks_written, again.bad_sources) == (6, 0, ())
+
+
+def test_all_bad_sources_fail_even_with_skip_bad(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=f"^no usable source: all 2 are bad \\(first: {broken}: cannot"):
+        extract_pool([broken, tmp_path / "empty"], tmp_path / "raw", config=CONFIG, workers=1, skip_bad=True)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_one_source_under_two_spellings_is_refused(sources, tmp_path):
+    with pytest.raises(ValueError, match=f"^source given twice: {sources[0]}/ \\(as '{sources[0]}' and"):
+        extract_pool([sources[0], sources[0] + "/"], tmp_path / "raw", config=CONFIG, workers=1)
+
+
+def test_frames_too_small_for_the_flow_are_a_bad_source(sources, tmp_path):
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(tiny / f"{index}.png"), np.full((8, 8, 3), index * 50, np.uint8))
+    with pytest.raises(ValueError, match=f"^{tiny}: frames of 8x8 px are too small: optical flow needs at "
+                                         "least 32 px a side$"):
+        extract_pool([tiny], tmp_path / "a", config=CONFIG, workers=1)
+    coarse = replace(CONFIG, occlusion=replace(CONFIG.occlusion, flow_scale=0.1))
+    with pytest.raises(ValueError, match="frames of 192x144 px are too small at flow scale 0.1"):
+        extract_pool([sources[0]], tmp_path / "b", config=coarse, workers=1)

@@ -102,3 +102,36 @@ def test_bad_size_and_split_of_a_missing_pool(tmp_path):
     result = run("split", str(tmp_path / "nothing"))
     assert result.exit_code == 1
     assert result.output == f"Error: {tmp_path / 'nothing'}: no such raw mask pool folder\n"
+
+
+def test_check_and_cleanup_options_reach_the_manifest(scenes, tmp_path):
+    result = run("extract", str(scenes / "scene_000" / "frames"), "--out", str(tmp_path), "--workers", "1",
+                 "--alpha1", "0.02", "--alpha2", "0.5", "--motion-boundaries", "--soft-sigma", "0",
+                 "--close-radius", "1", "--open-radius", "2", "--min-area", "0", "--min-hole-ratio", "0")
+    assert result.exit_code == 0, result.output
+    params = json.loads((tmp_path / "manifest.jsonl").read_text().splitlines()[0])["params"]["occlusion"]
+    expected = {"alpha1": 0.02, "alpha2": 0.5, "motion_boundaries": True, "soft_sigma": 0.0,
+                "close_radius": 1, "open_radius": 2, "min_area": 0}
+    assert {key: params[key] for key in expected} == expected
+
+
+def test_validate_takes_the_check_settings(scenes):
+    default = run("validate", str(scenes), "--methods", "dis")
+    sundaram = run("validate", str(scenes), "--methods", "dis", "--alpha2", "0.5", "--motion-boundaries")
+    assert default.exit_code == 0 and sundaram.exit_code == 0, sundaram.output
+    f1 = [float(result.output.splitlines()[1].split()[4]) for result in (default, sundaram)]
+    assert f1[0] != f1[1]
+
+
+def test_ffmpeg_stays_quiet_around_the_one_line_error(tmp_path):
+    """FFmpeg writes to the process's stderr (CliRunner cannot see it), so run a real process."""
+    import subprocess
+    import sys
+
+    clip = tmp_path / "cut.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 4)  # an mp4 header without its moov atom
+    command = [sys.executable, "-c", "import cli; cli.main()", "-q", "masks", "extract", str(clip), "--out",
+               str(tmp_path / "raw"), "--workers", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr == f"Error: {clip}: cannot be opened as a video (unknown format or corrupt file)\n"

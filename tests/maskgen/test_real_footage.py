@@ -34,3 +34,24 @@ def test_gzipped_mp4(tmp_path):
         shutil.copyfileobj(packed, unpacked)
     report = extract_pool([clip], tmp_path / "raw", config=FAST, workers=1)
     assert report.pairs == 2 and report.masks_written + report.skipped_static + report.skipped_cut == 2
+
+
+@pytest.mark.skipif(not (DATA / "vtest.avi").is_file(), reason="opencv-doc vtest.avi not installed")
+def test_a_truncated_clip_is_used_with_a_warning_from_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    clip = tmp_path / "vtest_cut.avi"
+    data = (DATA / "vtest.avi").read_bytes()
+    clip.write_bytes(data[:len(data) // 20])  # about the first 40 of 795 frames
+    command = [sys.executable, "-c", "import cli; cli.main()", "-q", "masks", "extract", str(clip), "--out",
+               str(tmp_path / "raw"), "--workers", "1", "--step", "10", "--max-side", "160"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (warning,) = done.stderr.splitlines()
+    assert warning.startswith(f"warning: {clip}: decoded ") and warning.endswith(
+        " of the 795 frames its header announces (truncated or damaged?); using those")
+    decoded = int(warning.split("decoded ")[1].split()[0])
+    assert 20 < decoded < 100
+    pool = RawPool(tmp_path / "raw")
+    assert done.stdout.startswith(f"{(decoded - 1) // 10} pairs: {len(pool.records)} masks written")

@@ -33,10 +33,13 @@ def test_split_pool_keeps_whole_sources_apart(tmp_path):
     sides = split_pool(tmp_path, test_fraction=0.5, seed=3)
     document = json.loads((tmp_path / "split.json").read_text())
     assert document["sources"] == sides and document["seed"] == 3 and document["test_fraction"] == 0.5
+    assert list(sides.values()).count("test") == 2
     pool = RawPool(tmp_path)
     train, test = pool.records_in("train"), pool.records_in("test")
-    assert not {r.source for r in train} & {r.source for r in test}
-    assert len(train) + len(test) == 6 and document["masks"] == {"train": len(train), "test": len(test)}
+    names = ["a.mp4", "a.mp4", "b.mp4", "c.mp4", "c.mp4", "d.mp4"]
+    assert [r.source for r in test] == [name for name in names if sides[name] == "test"]
+    assert [r.source for r in train] == [name for name in names if sides[name] == "train"]
+    assert document["masks"] == {"train": len(train), "test": len(test)}
 
 
 def test_bad_fraction(tmp_path):

@@ -73,3 +73,11 @@ def test_bad_scene_requests(tmp_path):
         render_scenes(tmp_path, scenes=1, frames=1)
     with pytest.raises(ValueError, match="at least 16x16"):
         render_scenes(tmp_path, scenes=1, frames=2, size=(8, 8))
+
+
+def test_a_shorter_rerun_leaves_no_stale_frames(tmp_path):
+    (folder,) = render_scenes(tmp_path, scenes=1, frames=5, size=(96, 72), seed=5, workers=1)
+    render_scenes(tmp_path, scenes=1, frames=3, size=(96, 72), seed=5, workers=1)
+    assert sorted(path.name for path in folder.iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    truth = sorted(path.name for path in (folder.parent / "occlusion").iterdir())
+    assert truth == ["000000.png", "000001.png"]
