@@ -181,20 +181,27 @@ class _UNet(nn.Module):
     def freeze_encoder_bn(self) -> None:
         """Fix the encoder BN's running statistics and affine parameters (the paper's fine-tuning stage).
 
-        Stays in force across later ``.train()`` calls. Not stored in the state dict: call it again after
-        rebuilding the model for fine-tuning.
+        Stays in force across later ``.train()`` and ``.requires_grad_()`` calls. Not stored in the state
+        dict: call it again after rebuilding the model for fine-tuning.
         """
         self.encoder_bn_frozen = True
-        for bn in self._encoder_bns():
-            bn.eval()
-            bn.weight.requires_grad_(False)
-            bn.bias.requires_grad_(False)
+        self._hold_frozen()
 
-    def train(self, mode: bool = True) -> _UNet:
-        super().train(mode)
+    def _hold_frozen(self) -> None:
         if self.encoder_bn_frozen:
             for bn in self._encoder_bns():
                 bn.eval()
+                bn.weight.requires_grad_(False)
+                bn.bias.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> _UNet:
+        super().train(mode)
+        self._hold_frozen()
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> _UNet:
+        super().requires_grad_(requires_grad)
+        self._hold_frozen()
         return self
 
 
@@ -216,7 +223,8 @@ class PConvUNet(_UNet):
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         self._check_inputs(image, mask)
         mask = mask.detach().to(torch.promote_types(image.dtype, torch.float32))  # bool/uint8 masks too
-        h, m = image * mask.to(image.dtype), mask
+        # where, not image * mask: NaN or inf under a hole (an unfilled pixel) must not matter either
+        h, m = torch.where(mask > 0, image, 0.0), mask
         skips = [(h, m)]
         for block in self.encoder:
             h, m = block([h], [m])
@@ -261,9 +269,8 @@ class ConvUNet(_UNet):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         self._check_inputs(image, mask)
-        mask = mask.detach().to(image.dtype)
         fill = self._fill.to(image.dtype)
-        h = fill + (image - fill) * mask
+        h = torch.where(mask.detach() > 0, image, fill)  # as PConvUNet: any value under a hole is ignored
         skips = [h]
         for block in self.encoder:
             h = block(h)

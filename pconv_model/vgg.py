@@ -132,5 +132,5 @@ def load_vgg16_features(weights: str | Path | None = None, *, download: bool = F
             "load_vgg16_features(download=True) once with network access, or pass the path of a "
             "torchvision-format VGG16 state dict (features.N.* keys)"
         )
-    state = torchvision.models.VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    state = torchvision.models.VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=False, weights_only=True)
     return VGG16Pools(state, source=str(cached))

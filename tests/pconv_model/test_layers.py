@@ -227,3 +227,24 @@ def test_bad_shapes_raise_value_error():
         partial_conv2d(x[0], torch.ones(1, 1, 8, 8), w)
     with pytest.raises(ValueError, match="one mask per feature map"):
         partial_conv2d_cat([x, x], [torch.ones(1, 1, 8, 8)], torch.randn(4, 6, 3, 3))
+
+
+@pytest.mark.skipif(not _cpu_conv_supports(torch.bfloat16), reason="CPU conv2d lacks bfloat16")
+def test_bfloat16_window_counts_are_exact():
+    """Counts above 256 are not bfloat16 integers; the ratio window/count must still use the exact count.
+
+    x = 1 and one unit weight on a channel that is valid everywhere make Wᵀ(X⊙M) exactly 1, so the
+    output is the ratio itself: bf16(fp32(C·k·k / count)), bit for bit.
+    """
+    gen = torch.Generator().manual_seed(7)
+    c = 300
+    mask = (torch.rand(2, c, 12, 12, generator=gen) > 0.3).float()
+    mask[:, 0] = 1
+    weight = torch.zeros(1, c, 3, 3)
+    weight[0, 0, 1, 1] = 1
+    out, new_mask = partial_conv2d(torch.ones(2, c, 12, 12, dtype=torch.bfloat16), mask.bfloat16(),
+                                   weight.bfloat16(), None, padding=1, multi_channel=True)
+    count = F.conv2d(mask.double(), torch.ones(1, c, 3, 3, dtype=torch.float64), padding=1)
+    assert count.max() > 1500 and torch.equal(new_mask.double(), (count > 0).double())
+    expected = (c * 9 / count).float().bfloat16()
+    assert torch.equal(out, expected)

@@ -158,3 +158,21 @@ def test_shape_errors():
         loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 4), torch.ones(1, 1, 8, 8))
     with pytest.raises(ValueError, match=r"mask must have shape \(1, 1, 8, 8\)"):
         loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.ones(1, 3, 8, 8))
+
+
+def test_a_batch_of_two_is_the_mean_of_its_samples():
+    """Each term of a batch equals the mean of the single-image terms: Grams are per sample (never
+    pooled over the batch) and TV is averaged over images, not summed."""
+    gen = torch.Generator().manual_seed(3)
+    output, target = torch.rand(2, 3, 8, 8, generator=gen), torch.rand(2, 3, 8, 8, generator=gen)
+    mask = (torch.rand(2, 1, 8, 8, generator=gen) > 0.4).float()
+    mask[1, :, 2:6, 2:6] = 0  # a different hole per sample
+    loss = InpaintingLoss(TinyExtractor())
+    batch = loss(output, target, mask)
+    single = [loss(output[i:i + 1], target[i:i + 1], mask[i:i + 1]) for i in range(2)]
+    for key in KEYS:
+        assert batch[key].item() == pytest.approx((single[0][key] + single[1][key]).item() / 2, rel=1e-5), key
+    features = torch.rand(2, 4, 3, 5, generator=gen)
+    grams = gram_matrix(features)
+    for i in range(2):
+        torch.testing.assert_close(grams[i], features[i].reshape(4, 15) @ features[i].reshape(4, 15).T / 60)

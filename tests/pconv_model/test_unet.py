@@ -226,3 +226,26 @@ def test_bfloat16_forward_is_finite(net_cls):
         out = net.to(torch.bfloat16)(image.bfloat16(), mask.bfloat16())
     assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
     torch.testing.assert_close(out.float(), ref, rtol=0.1, atol=0.1 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("net_cls", [PConvUNet, ConvUNet])
+def test_nan_and_inf_under_the_holes_do_not_matter(net_cls):
+    torch.manual_seed(0)
+    net = net_cls(layers=4, width=0.125).eval()
+    mask = blob_mask(2, 32, 9)
+    image = torch.rand(2, 3, 32, 32)
+    poisoned = image.clone()
+    poisoned[:, 0][mask[:, 0] == 0] = float("nan")
+    poisoned[:, 1][mask[:, 0] == 0] = float("inf")
+    with torch.no_grad():
+        assert torch.equal(net(poisoned, mask), net(image * mask, mask))
+
+
+def test_freeze_encoder_bn_survives_requires_grad():
+    net = small_pconv()
+    net.freeze_encoder_bn()
+    net.requires_grad_(True)  # e.g. a user unfreezing everything else before building an optimizer
+    net.train()
+    enc_bns = [b.bn for b in net.encoder if b.bn is not None]
+    assert not any(bn.weight.requires_grad or bn.bias.requires_grad or bn.training for bn in enc_bns)
+    assert net.encoder[0].conv.weight.requires_grad

@@ -34,6 +34,10 @@ def reference_pools(features: torch.nn.Sequential, x: torch.Tensor) -> list[torc
     return pools
 
 
+def test_inputs_are_normalized_with_the_imagenet_statistics():
+    assert IMAGENET_MEAN == (0.485, 0.456, 0.406) and IMAGENET_STD == (0.229, 0.224, 0.225)
+
+
 def test_loads_a_torchvision_state_dict_and_matches_torchvision(tmp_path):
     features, state = random_vgg_state()
     path = tmp_path / "vgg.pth"
