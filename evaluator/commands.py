@@ -8,13 +8,14 @@ import click
 import torch
 
 from evaluator.evaluate import EvalConfig, evaluate, write_report
+from evaluator.inputs import export_inputs
 from maskgen.cli_common import seed_option, shard_option, show_progress
 from maskgen.sharding import Shard
 
 __all__ = ["eval_command"]
 
 
-@click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT]")
+@click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT | inputs ...]")
 @click.option("--images", metavar="DATASET_SPEC",
               help="Photos to fill, as NAME:ROOT[:SPLIT], e.g. places2:/data/places365:val or folder:photos.")
 @click.option("--masks", type=click.Path(path_type=Path), metavar="BENCH",
@@ -45,6 +46,7 @@ def eval_command(
     pconv eval --images folder:photos --masks bench --method telea --method pconv:run/last.pt --out report
     pconv eval ... --shard 2/4      (one of 4 jobs; then: pconv eval merge report)
     torchrun --nproc-per-node 2 $(which pconv) eval ...   (ranks split the pairs; rank 0 writes the report)
+    pconv eval inputs --images folder:photos --masks bench --out inputs   (for an external model)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -62,6 +64,21 @@ def eval_command(
         click.echo(table, nl=False)
     elif shard.count > 1:
         click.echo(f"shard {shard} done; when every shard is, run: pconv eval merge {out}")
+
+
+@eval_command.command("inputs")
+@click.option("--images", metavar="DATASET_SPEC", required=True, help="Photos, as for `pconv eval`.")
+@click.option("--masks", type=click.Path(path_type=Path), metavar="BENCH", required=True,
+              help="Benchmark folder, as for `pconv eval`.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for pairs.json, images/ and masks/.")
+@seed_option()
+def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
+    """Write each pair's cropped photo (holes white) and mask, named by pair, for a model run elsewhere;
+    score its outputs with --method folder:DIR and the same --images, --masks and --seed."""
+    count = export_inputs(images, masks, out, seed=seed, progress=show_progress())
+    click.echo(f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
+               f"them with --method folder:DIR")
 
 
 @eval_command.command("merge")

@@ -13,10 +13,12 @@ Every method sees the identical pairs and is scored on its composite: ``mask·im
 with the mask 1 = valid, so valid pixels are the input's whatever the method returns. Metrics are over the
 whole composite against the ground truth.
 
-Resuming: a run skips every (method, pair) already in ``per_pair/``. Sharding: ``--shard K/N`` scores
-only pair indices ≡ K−1 (mod N) and leaves the report to ``pconv eval merge OUT``; under ``torchrun`` the
-ranks shard the pairs the same way and rank 0 writes the report after a barrier. A merge reads exactly what
-a single run reads, so the reports are identical.
+Resuming: a run skips every (method, pair) already in ``per_pair/`` (and redraws only grid samples that
+are missing, e.g. after ``--grid-pairs`` grew); it refuses to mix results of other Inception weights or
+of a checkpoint file that changed (``config.json`` keeps their SHA-256). Sharding: ``--shard K/N`` scores
+one contiguous K-th block of the pairs and leaves the report to ``pconv eval merge OUT``; under
+``torchrun`` the ranks shard the pairs the same way and rank 0 writes the report after a barrier. A merge
+reads exactly what a single run reads, so the reports are identical.
 """
 
 from __future__ import annotations
@@ -35,17 +37,23 @@ import torch
 from datasets import image_files, load_image, parse_spec
 from datasets.pairing import assign_masks, load_assignment, save_assignment
 from evaluator import store
-from evaluator.grids import INPUT, TARGET, grid_pairs, save_sample, write_grids
-from evaluator.inception import FeatureExtractor, InceptionExtractor, cached_inception_weights
-from evaluator.methods import FolderMethod, Method, parse_method
+from evaluator.grids import INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
+from evaluator.inception import (
+    IS_MIN_SPLIT_SIZE,
+    IS_SPLITS,
+    FeatureExtractor,
+    InceptionExtractor,
+    cached_inception_weights,
+)
+from evaluator.methods import FolderMethod, Method, method_slug, parse_method
 from evaluator.metrics import SSIM_SETTINGS, image_metrics
 from evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
 from maskgen import __version__
-from maskgen.fileio import atomic_write_text, sha256_file
+from maskgen.fileio import atomic_write_text, read_json_object, sha256_file
 from maskgen.progress import progress_bar
 from maskgen.sharding import Shard
 
-__all__ = ["EvalConfig", "evaluate", "torchrun_shard", "write_report"]
+__all__ = ["EvalConfig", "TestPairs", "evaluate", "test_pairs", "torchrun_shard", "write_report"]
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
@@ -123,48 +131,108 @@ def _versions() -> dict[str, str]:
             "scipy": scipy.__version__}
 
 
+def _checkpoint_digests(methods: Sequence[str]) -> dict[str, str]:
+    """SHA-256 of every model method's checkpoint file: a resumed run must score the same weights."""
+    digests = {}
+    for spec in methods:
+        kind, _, argument = spec.partition(":")
+        if kind in ("pconv", "conv") and Path(argument).is_file():
+            digests[spec] = sha256_file(argument)
+    return digests
+
+
+def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
+    held = stored.get("inception")
+    if held and feature_note and held != feature_note:
+        raise ValueError(f"{out}: its Inception features come from {held}, this run would add features from "
+                         f"{feature_note}; use the same --inception-weights or another --out")
+    for spec, digest in digests.items():
+        if stored.get("checkpoints", {}).get(spec, digest) != digest:
+            raise ValueError(f"{out}: method {spec} was scored with another version of that checkpoint file "
+                             "(its SHA-256 changed); score the new one into another --out")
+
+
+def _check_slugs(methods: Sequence[str]) -> None:
+    seen: dict[str, str] = {}
+    for spec in methods:
+        other = seen.setdefault(method_slug(spec), spec)
+        if other != spec:
+            raise ValueError(f"methods {other!r} and {spec!r} would share the sample folder "
+                             f"{method_slug(spec)!r}; rename one of their files or folders")
+
+
+@dataclass(frozen=True)
+class TestPairs:
+    """The seeded photo for every benchmark mask: ``pairs[i] = (photo relative to root, mask file)``,
+    ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the photo count."""
+
+    root: Path
+    pairs: list[tuple[str, str]]
+    masks: list[_Mask]
+    size: int
+    photos: int
+
+
+def test_pairs(images: str, bench: Path, *, seed: int) -> TestPairs:
+    """Pair the photos of the dataset spec ``images`` with the benchmark ``bench``'s masks (seeded, without
+    replacement; see datasets.pairing): what every method of an evaluation is scored on."""
+    name, root, split = parse_spec(images)
+    masks = _benchmark(bench)
+    photos = image_files(name, root, split=split)
+    pairs = assign_masks([photo.relative_to(root).as_posix() for photo in photos],
+                         [mask.file for mask in masks], seed=seed)
+    by_file = {mask.file: mask for mask in masks}
+    ordered = [by_file[mask_name] for _, mask_name in pairs]
+    size = _load_hole(bench, ordered[0]).shape
+    if size[0] != size[1]:
+        raise ValueError(f"{bench}: masks are {size[1]}x{size[0]}; the evaluator needs square masks")
+    return TestPairs(root=root, pairs=pairs, masks=ordered, size=size[0], photos=len(photos))
+
+
+test_pairs.__test__ = False  # a library function, not a pytest test
+
+
 def _prepare(
     config: EvalConfig, feature_note: str
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
     """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one."""
-    name, root, split = parse_spec(config.images)
-    masks = _benchmark(config.masks)
-    photos = image_files(name, root, split=split)
-    pairs = assign_masks([photo.relative_to(root).as_posix() for photo in photos],
-                         [mask.file for mask in masks], seed=config.seed)
-    by_file = {mask.file: mask for mask in masks}
-    ordered = [by_file[mask_name] for _, mask_name in pairs]
-    size = _load_hole(config.masks, ordered[0]).shape
-    if size[0] != size[1]:
-        raise ValueError(f"{config.masks}: masks are {size[1]}x{size[0]}; the evaluator needs square masks")
+    paired = test_pairs(config.images, config.masks, seed=config.seed)
+    pairs, ordered = paired.pairs, paired.masks
     out = Path(config.out)
     pairs_path, config_path = out / PAIRS_NAME, out / CONFIG_NAME
-    meta = {"images": config.images, "masks": str(config.masks), "seed": config.seed, "size": size[0],
-            "photos": len(photos)}
+    meta = {"images": config.images, "masks": str(config.masks), "seed": config.seed, "size": paired.size,
+            "photos": paired.photos}
     if pairs_path.is_file():
         if load_assignment(pairs_path)[0] != pairs:
             raise ValueError(f"{out}: holds an evaluation of other image-mask pairs (its {PAIRS_NAME} "
                              "differs from this dataset, benchmark and seed); choose another --out")
     else:
         save_assignment(pairs_path, pairs, meta=meta)
-    stored = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+    stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
+    digests = _checkpoint_digests(config.methods)
+    if stored:
+        _check_resumable(out, stored, feature_note, digests)
     methods = list(stored["methods"]) if stored else []
     methods += [method for method in config.methods if method not in methods]
-    bins = sorted({(mask.bin, mask.label) for mask in masks})
+    _check_slugs(methods)
+    bins = sorted({(mask.bin, mask.label) for mask in ordered})
     document = {**meta, "methods": methods, "bins": [list(b) for b in bins], "grid_pairs": config.grid_pairs,
-                "inception": feature_note or (stored or {}).get("inception")}
+                "inception": feature_note or (stored or {}).get("inception"),
+                "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests}}
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document, pairs, ordered
 
 
-def _extractor(config: EvalConfig, injected: FeatureExtractor | None) -> tuple[FeatureExtractor | None, str]:
+def _extractor(
+    config: EvalConfig, injected: FeatureExtractor | None, device: torch.device
+) -> tuple[FeatureExtractor | None, str]:
     if injected is not None:
         return injected, "an injected feature extractor"
     path = config.inception_weights or cached_inception_weights()
     if path is None:
         return None, ""
-    extractor = InceptionExtractor(weights=path).to(config.device)
+    extractor = InceptionExtractor(weights=path).to(device)
     return extractor, f"torchvision inception_v3 weights {Path(path).name} (sha256 {sha256_file(path)[:16]}…)"
 
 
@@ -201,10 +269,11 @@ def _evaluate(
     config: EvalConfig, shard: Shard, distributed: bool, extractor: FeatureExtractor | None, progress: bool
 ) -> str | None:
     device = torch.device(config.device)
-    if device.type == "cuda" and distributed:
+    if device.type == "cuda" and distributed:  # each rank on its own GPU, models and extractor alike
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     methods = [parse_method(spec, device=device) for spec in config.methods]
-    features, feature_note = _extractor(config, extractor)
+    features, feature_note = _extractor(config, extractor, device)
     document, pairs, masks = _prepare(config, feature_note)
     _score(config, document, pairs, masks, methods, features, shard=shard, device=device,
            progress=progress and shard.index == 1)
@@ -228,14 +297,19 @@ def _score(
     if extractor is not None:
         names.append(store.REAL)
 
+    shown = set(grid_pairs([(mask.bin, mask.split) for mask in masks], per_cell=config.grid_pairs))
+
+    def lacks_sample(name: str, pair: int) -> bool:
+        return pair in shown and not sample_path(out, name, pair).is_file()
+
     def missing(name: str, pair: int) -> bool:
         if extractor is not None and (name, pair) not in done_features:
             return True
-        return name != store.REAL and (name, pair) not in done
+        return name != store.REAL and ((name, pair) not in done or lacks_sample(name, pair))
 
-    todo = [pair for pair in shard.jobs(len(pairs)) if any(missing(n, pair) for n in names)]
+    todo = [pair for pair in shard.jobs(len(pairs))
+            if any(missing(n, pair) for n in names) or any(lacks_sample(n, pair) for n in (INPUT, TARGET))]
     _check_folders(methods, [pair for pair in todo if any(missing(m.spec, pair) for m in methods)])
-    shown = set(grid_pairs([(mask.bin, mask.split) for mask in masks], per_cell=config.grid_pairs))
     _, root, _ = parse_spec(config.images)
     bar = progress_bar(total=len(todo), desc="eval", unit="pair", enabled=progress)
     for start in range(0, len(todo), config.batch_size):
@@ -260,26 +334,29 @@ def _score(
                 with torch.no_grad():
                     output = method(image, mask, chosen).to(device)
                 composite = mask * image + (1 - mask) * output
-            if extractor is not None:
+            if extractor is not None and any((method_name, pair) not in done_features for pair in chosen):
                 with torch.no_grad():
                     feats, logits = extractor(composite)
                 probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
                 for row, pair in enumerate(chosen):
-                    store.write_features(out, shard, method=method_name, pair=pair,
-                                         features=feats[row].float().cpu().numpy(), probs=probs[row])
+                    if (method_name, pair) not in done_features:
+                        store.write_features(out, shard, method=method_name, pair=pair,
+                                             features=feats[row].float().cpu().numpy(), probs=probs[row])
             if method is None:
                 continue
             scores = {key: value.double().cpu().tolist()
                       for key, value in image_metrics(composite, image).items()}
             for row, pair in enumerate(chosen):
+                if pair in shown:
+                    save_sample(out, method_name, pair, composite[row])
+                if (method_name, pair) in done:  # only its grid sample was missing
+                    continue
                 mask_info = masks[pair]
                 store.write_metrics(out, shard, {
                     "method": method_name, "pair": pair, "image": pairs[pair][0], "mask": pairs[pair][1],
                     "bin": mask_info.bin, "split": mask_info.split, "hole_ratio": mask_info.hole_ratio,
                     "l1": scores["l1"][row], "psnr": min(scores["psnr"][row], PSNR_CAP),
                     "ssim": scores["ssim"][row]})
-                if pair in shown:
-                    save_sample(out, method_name, pair, composite[row])
         bar.update(len(batch))
     bar.close()
 
@@ -320,7 +397,8 @@ def write_report(out: Path, *, progress: bool = True) -> str:
     cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
     features = _feature_sets(out, document["methods"], len(pairs))
     table = aggregate(records, cells, features=features)
-    notes = _notes(document, len(pairs), features is not None)
+    partial = features is None and bool(store.read_features(out))
+    notes = _notes(document, len(pairs), features is not None, partial_features=partial)
     title = (f"Table 1: {document['images']} × {document['masks']} "
              f"({len(pairs)} pairs, seed {document['seed']})")
     markdown = render_table1(table, cells, title=title, notes=notes)
@@ -335,7 +413,7 @@ def write_report(out: Path, *, progress: bool = True) -> str:
     return markdown
 
 
-def _notes(document: dict[str, Any], count: int, inception: bool) -> list[str]:
+def _notes(document: dict[str, Any], count: int, inception: bool, *, partial_features: bool) -> list[str]:
     notes = [
         f"Every method is scored on the same {count} image-mask pairs ({PAIRS_NAME}: one photo per benchmark "
         f"mask, seeded assignment without replacement, seed {document['seed']}), photos centre-cropped to "
@@ -351,10 +429,15 @@ def _notes(document: dict[str, Any], count: int, inception: bool) -> list[str]:
         notes.append(f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
                      f"once per round of {document['photos']} masks.")
     if inception:
-        notes.append(f"IS: 10 splits (fewer when a cell has fewer pairs), mean ± std; FID: composites vs the "
-                     f"same pairs' ground truth, 2048-d pool features, sample covariances (biased upwards "
-                     f"when a cell has fewer than 2048 pairs); "
+        notes.append(f"IS: {IS_SPLITS} splits of at least {IS_MIN_SPLIT_SIZE} pairs, mean ± std (– in cells "
+                     f"of fewer than {IS_SPLITS * IS_MIN_SPLIT_SIZE} pairs); FID: composites vs the same "
+                     f"pairs' ground truth, 2048-d pool features, sample covariances (biased upwards when a "
+                     f"cell has fewer than 2048 pairs); "
                      f"{document.get('inception') or 'Inception-v3 features'}.")
+    elif partial_features:
+        notes.append("IS and FID skipped: some methods were scored in a run without Inception-v3 weights, so "
+                     "their features are missing; run `pconv eval` again on this folder with "
+                     "--inception-weights PATH to add them.")
     else:
         notes.append("IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
                      "torchvision-format inception_v3 state dict; nothing is downloaded).")

@@ -21,7 +21,8 @@ from evaluator.methods import method_slug
 from maskgen.fileio import atomic_write_bytes, encode_png
 from maskgen.progress import progress_bar
 
-__all__ = ["GRIDS_DIR", "INPUT", "SAMPLES_DIR", "TARGET", "TILE", "grid_pairs", "save_sample", "write_grids"]
+__all__ = ["GRIDS_DIR", "INPUT", "SAMPLES_DIR", "TARGET", "TILE", "grid_pairs", "sample_path", "save_sample",
+           "write_grids"]
 
 SAMPLES_DIR = "samples"
 GRIDS_DIR = "grids"
@@ -42,14 +43,15 @@ def grid_pairs(cells: Sequence[tuple[int, str]], *, per_cell: int) -> list[int]:
     return chosen
 
 
-def _sample_path(out: Path, name: str, pair: int) -> Path:
+def sample_path(out: Path, name: str, pair: int) -> Path:
+    """Where the grid sample of ``name`` (a method, INPUT or TARGET) for ``pair`` is kept."""
     return Path(out) / SAMPLES_DIR / method_slug(name) / f"{pair:05d}.png"
 
 
 def save_sample(out: Path, name: str, pair: int, image: Tensor) -> None:
     """Keep ``image`` ``(3, H, W)`` float RGB in [0, 1] as the sample of ``name`` for ``pair`` (8-bit PNG)."""
     pixels = (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    atomic_write_bytes(_sample_path(out, name, pair), encode_png(np.ascontiguousarray(pixels[..., ::-1])))
+    atomic_write_bytes(sample_path(out, name, pair), encode_png(np.ascontiguousarray(pixels[..., ::-1])))
 
 
 def _tile(path: Path, size: int) -> np.ndarray:
@@ -81,7 +83,7 @@ def write_grids(
     if not chosen:
         return []
     names = [INPUT, *methods, TARGET]
-    first = cv2.imread(str(_sample_path(out, INPUT, chosen[0])), cv2.IMREAD_COLOR)
+    first = cv2.imread(str(sample_path(out, INPUT, chosen[0])), cv2.IMREAD_COLOR)
     size = min(TILE, first.shape[0]) if first is not None else TILE
     written = []
     for index in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
@@ -89,7 +91,7 @@ def write_grids(
                 if int(records[pair]["bin"]) == index and records[pair]["split"] == split]
         if not rows:
             continue
-        body = [np.concatenate([_tile(_sample_path(out, name, pair), size) for name in names], 1)
+        body = [np.concatenate([_tile(sample_path(out, name, pair), size) for name in names], 1)
                 for pair in rows]
         grid = np.concatenate([_header(names, size), *body], 0)
         path = Path(out) / GRIDS_DIR / f"bin{index + 1}.png"

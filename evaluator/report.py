@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.inception import fid_from_features, inception_score
+from evaluator.inception import IS_MIN_SPLIT_SIZE, IS_SPLITS, fid_from_features, inception_score
 
 __all__ = [
     "METRICS", "PSNR_CAP", "Cell", "aggregate", "cells_of", "render_csv", "render_json", "render_table1",
@@ -73,10 +73,10 @@ def _cell_result(records: list[Mapping[str, Any]], features: Mapping[str, Any] |
     }
     if features is not None:
         pairs = [int(record["pair"]) for record in records]
-        if pairs:
+        if len(pairs) >= IS_SPLITS * IS_MIN_SPLIT_SIZE:
             probs = np.stack([features["probs"][pair] for pair in pairs])
-            result["is"], result["is_std"] = inception_score(probs)
-        else:
+            result["is"], result["is_std"] = inception_score(probs, min_split_size=IS_MIN_SPLIT_SIZE)
+        else:  # too few pairs for splits that mean anything: shown as "–"
             result["is"], result["is_std"] = None, None
         result["fid"] = (fid_from_features(np.stack([features["fake"][pair] for pair in pairs]),
                                            np.stack([features["real"][pair] for pair in pairs]))

@@ -67,11 +67,11 @@ def make_benchmark(folder: Path) -> Path:
     return folder
 
 
-def make_checkpoint(path: Path, arch: str) -> Path:
+def make_checkpoint(path: Path, arch: str, seed: int = 0) -> Path:
     """An untrained 3-level U-Net checkpoint of ``arch`` in pconv_model's checkpoint format."""
     from pconv_model.checkpoint import build_model, save_checkpoint
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = build_model(arch, layers=3, width=0.125)
     optimizer = torch.optim.Adam(model.parameters())
     save_checkpoint(path, model=model, optimizer=optimizer, scaler_state={}, step=0,
@@ -91,6 +91,9 @@ def bench(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def checkpoint(tmp_path: Path):
-    """``checkpoint(arch)`` writes a tiny untrained checkpoint and returns its path."""
-    return lambda arch: make_checkpoint(tmp_path / f"{arch}.pt", arch)
+    """``checkpoint(arch, seed=0)`` writes a tiny untrained checkpoint and returns its path."""
+    def write(arch: str, seed: int = 0) -> Path:
+        return make_checkpoint(tmp_path / (f"{arch}.pt" if seed == 0 else f"{arch}-{seed}.pt"), arch, seed)
+
+    return write
 

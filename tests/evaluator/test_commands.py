@@ -1,8 +1,13 @@
 import json
 
+import cv2
+import numpy as np
+import pytest
 from click.testing import CliRunner
 
 import cli
+from datasets import load_image
+from maskgen.fileio import read_mask_png
 
 
 def run(*args: str):
@@ -57,3 +62,31 @@ def test_merge_of_a_foreign_folder(tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"Error: {tmp_path}: not an evaluation folder (no config.json); run "
                              "`pconv eval` first\n")
+
+
+def test_exported_inputs_are_the_evaluated_pairs(photos, bench, tmp_path):
+    exported = tmp_path / "inputs"
+    common = ["--images", f"folder:{photos}", "--masks", str(bench)]
+    result = run("eval", "inputs", *common, "--out", str(exported), "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"24 pairs -> {exported}/images and {exported}/masks")
+    pairs = json.loads((exported / "pairs.json").read_text())["pairs"]
+    photo, mask = pairs[0]
+    hole = read_mask_png(bench / mask)
+    assert np.array_equal(read_mask_png(exported / "masks" / "00000.png"), hole)
+    truth = load_image(photos / photo, size=64).permute(1, 2, 0).numpy()
+    expected = (truth * 255).round()
+    expected[hole] = 255
+    image = cv2.imread(str(exported / "images" / "00000.png"))[..., ::-1]
+    assert np.array_equal(image, expected.astype(np.uint8))
+    # scored as a folder method, the exported images are "fill the holes with white" on the same pairs
+    report = tmp_path / "report"
+    result = run("eval", *common, "--method", f"folder:{exported / 'images'}", "--out", str(report),
+                 "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert json.loads((report / "pairs.json").read_text())["pairs"] == pairs
+    lines = (report / "per_pair" / "shard-1-of-1.jsonl").read_text().splitlines()
+    record = next(record for record in map(json.loads, lines) if record["pair"] == 0)
+    assert record["l1"] == pytest.approx((1 - truth[hole]).sum() / truth.size * 100, rel=1e-5)
+    again = run("eval", "inputs", *common, "--out", str(exported), "--seed", "4")
+    assert again.exit_code == 1 and "holds the inputs of other image-mask pairs" in again.output

@@ -13,7 +13,7 @@ from torch import nn
 from datasets import load_image
 from evaluator import store
 from evaluator.evaluate import EvalConfig, evaluate, write_report
-from maskgen.fileio import read_mask_png
+from maskgen.fileio import read_mask_png, sha256_file
 from maskgen.sharding import Shard
 
 
@@ -118,16 +118,72 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
         assert (out / "grids" / f"bin{k}.png").read_bytes() == (single / "grids" / f"bin{k}.png").read_bytes()
 
 
-def test_uniform_classifier_gives_inception_score_one(photos, bench, tmp_path):
+def test_inception_score_only_where_splits_are_large_enough(photos, bench, tmp_path, monkeypatch):
     out = tmp_path / "report"
     table = evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(),
                      progress=False)
     results = json.loads((out / "results.json").read_text())
-    for cell in results["table"]["telea"].values():
-        assert cell["is"] == pytest.approx(1.0) and cell["is_std"] == pytest.approx(0.0, abs=1e-12)
-        assert cell["fid"] >= 0
-    assert "| IS | telea | 1.000 ± 0.000 |" in table
-    assert "| FID | telea |" in table and "IS and FID skipped" not in table
+    for cell in results["table"]["telea"].values():  # 2 or 24 pairs: far below 10 splits of 50
+        assert cell["is"] is None and cell["fid"] >= 0
+    assert "| IS | telea | " + " | ".join(["–"] * 13) + " |" in table
+    assert "IS: 10 splits of at least 50 pairs, mean ± std (– in cells of fewer than 500 pairs)" in table
+    monkeypatch.setattr("evaluator.report.IS_MIN_SPLIT_SIZE", 2)  # the 24-pair "all" cell qualifies
+    results = json.loads(render_only(out))
+    assert results["table"]["telea"]["all"]["is"] == pytest.approx(1.0)  # a uniform classifier scores 1
+    assert results["table"]["telea"]["all"]["is_std"] == pytest.approx(0.0, abs=1e-12)
+    assert results["table"]["telea"]["(0.5,0.6] B"]["is"] is None
+
+
+def render_only(out):
+    write_report(out, progress=False)
+    return (out / "results.json").read_text()
+
+
+def test_growing_grids_on_resume_redraws_only_the_samples(photos, bench, tmp_path):
+    out = tmp_path / "report"
+    evaluate(config_for(photos, bench, out, methods=["telea"], grid_pairs=1), progress=False)
+    metrics = dict(store.read_metrics(out))
+    evaluate(config_for(photos, bench, out, methods=["telea"], grid_pairs=2), progress=False)
+    assert store.read_metrics(out) == metrics
+    assert len(list((out / "samples" / "telea").iterdir())) == 24  # every pair of 2-pair cells is shown
+    assert len(store.metrics_path(out, Shard()).read_text().splitlines()) == 24  # none written twice
+
+
+def test_resume_refuses_other_inception_weights_or_a_changed_checkpoint(photos, bench, tmp_path, checkpoint):
+    out = tmp_path / "report"
+    evaluate(config_for(photos, bench, out, methods=["telea"], inception_weights=None),
+             extractor=UniformClassifier(), progress=False)
+    config = json.loads((out / "config.json").read_text())
+    config["inception"] = "torchvision inception_v3 weights other.pth (sha256 0123…)"
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="its Inception features come from torchvision inception_v3 weights "
+                                         "other.pth"):
+        evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(),
+                 progress=False)
+    model = checkpoint("pconv")
+    scored = tmp_path / "scored"
+    evaluate(config_for(photos, bench, scored, methods=[f"pconv:{model}"]), progress=False)
+    assert json.loads((scored / "config.json").read_text())["checkpoints"] == {
+        f"pconv:{model}": sha256_file(model)}
+    retrained = checkpoint("pconv", seed=1)
+    model.write_bytes(retrained.read_bytes())
+    with pytest.raises(ValueError, match=f"method pconv:{model} was scored with another version"):
+        evaluate(config_for(photos, bench, scored, methods=[f"pconv:{model}"]), progress=False)
+
+
+def test_methods_whose_sample_folders_collide_are_refused(photos, bench, tmp_path):
+    for name in ("a b", "a_b"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(ValueError, match="would share the sample folder"):
+        evaluate(config_for(photos, bench, tmp_path / "report",
+                            methods=[f"folder:{tmp_path}/a b", f"folder:{tmp_path}/a_b"]), progress=False)
+
+
+def test_features_missing_for_some_methods_are_explained(photos, bench, tmp_path):
+    out = tmp_path / "report"
+    evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False)
+    table = evaluate(config_for(photos, bench, out, methods=["ns"]), progress=False)
+    assert "IS and FID skipped: some methods were scored in a run without Inception-v3 weights" in table
 
 
 def test_model_methods(photos, bench, tmp_path, checkpoint):

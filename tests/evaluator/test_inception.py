@@ -88,3 +88,30 @@ def test_inception_extractor_bad_files(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a torch state dict"):
         InceptionExtractor(weights=junk)
+
+
+def test_frechet_distance_equals_the_matrix_square_root_route():
+    import scipy.linalg
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(40, 8)), rng.normal(size=(40, 8)) * 1.5 + 0.3
+    sigma1, sigma2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    mu1, mu2 = a.mean(0), b.mean(0)
+    reference = float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2)
+                      - 2 * np.trace(np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))))
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(reference, rel=1e-9)
+    assert fid_from_features(a, b) == pytest.approx(reference, rel=1e-9)
+
+
+def test_fid_with_fewer_samples_than_dimensions_equals_the_covariance_route():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(12, 30)), rng.normal(size=(9, 30)) + 0.5  # singular covariances
+    via_covariances = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert fid_from_features(a, b) == pytest.approx(via_covariances, rel=1e-8)
+
+
+def test_inception_score_needs_splits_of_the_minimum_size():
+    probs = np.full((19, 3), 1 / 3)
+    with pytest.raises(ValueError, match="10 splits of at least 2 images needs 20 images, got 19"):
+        inception_score(probs, splits=10, min_split_size=2)
+    assert inception_score(probs[:10], splits=10)[0] == pytest.approx(1.0)

@@ -1,0 +1,54 @@
+"""The exact inputs of an evaluation, for models that run outside this toolkit (``pconv eval inputs``).
+
+A ``folder:DIR`` method is scored on outputs named by pair index. To make them, an external model (LaMa,
+DeepFill, ...) needs the photos and masks the evaluator pairs, cropped as it crops them. This writes::
+
+    OUT/pairs.json          the assignment, identical to an evaluation's with the same --images, --masks
+                            and --seed
+    OUT/images/00000.png    pair 0's photo, centre-cropped to the benchmark's size, holes painted white
+                            (so no ground truth reaches the model)
+    OUT/masks/00000.png     pair 0's mask, 8-bit, 255 = hole
+
+Run the model on them, write its results as ``RESULTS/00000.png`` ..., then score them with
+``pconv eval --method folder:RESULTS`` and the same --images, --masks and --seed. Files are written
+atomically and the same request gives the same bytes, so an interrupted export is simply run again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from datasets import load_image
+from datasets.pairing import load_assignment, save_assignment
+from evaluator.evaluate import PAIRS_NAME, test_pairs
+from evaluator.methods import folder_output_name
+from maskgen.bench import load_benchmark_hole
+from maskgen.fileio import atomic_write_bytes, encode_png, write_mask_png
+from maskgen.progress import progress_bar
+
+__all__ = ["export_inputs"]
+
+
+def export_inputs(images: str, bench: Path, out: Path, *, seed: int = 0, progress: bool = False) -> int:
+    """Write every pair's input photo and mask into ``out`` (see the module docstring); return the count.
+
+    Refuses an ``out`` that holds the inputs of other pairs (another dataset, benchmark or seed).
+    """
+    paired = test_pairs(images, Path(bench), seed=seed)
+    out = Path(out)
+    pairs_path = out / PAIRS_NAME
+    if pairs_path.is_file() and load_assignment(pairs_path)[0] != paired.pairs:
+        raise ValueError(f"{out}: holds the inputs of other image-mask pairs; choose another --out")
+    save_assignment(pairs_path, paired.pairs, meta={"images": images, "masks": str(bench), "seed": seed,
+                                                    "size": paired.size, "photos": paired.photos})
+    bar = progress_bar(paired.pairs, desc="inputs", unit="pair", enabled=progress)
+    for pair, (photo, _) in enumerate(bar):
+        hole = load_benchmark_hole(Path(bench), paired.masks[pair].record)
+        rgb = load_image(paired.root / photo, size=paired.size).permute(1, 2, 0).numpy()
+        pixels = (rgb * 255).round().astype(np.uint8)
+        pixels[hole] = 255
+        atomic_write_bytes(out / "images" / folder_output_name(pair), encode_png(pixels[..., ::-1].copy()))
+        write_mask_png(out / "masks" / folder_output_name(pair), hole)
+    return len(paired.pairs)
