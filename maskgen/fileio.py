@@ -37,13 +37,23 @@ MASK_THRESHOLD = 128
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    ``durable`` also flushes the file to disk before the rename (for checkpoints: a machine crash must not
+    leave an empty file under the final name); off by default, since most outputs can be remade.
+    """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     try:
         yield temp
+        if durable:
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(temp, final)
     finally:
         temp.unlink(missing_ok=True)

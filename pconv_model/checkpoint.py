@@ -88,8 +88,11 @@ def save_checkpoint(
     scaler_state: dict[str, Any],
     step: int,
     config: dict[str, Any],
+    counters: dict[str, int] | None = None,
 ) -> None:
-    """Write a checkpoint so that readers see the old file or the whole new one, never half of it."""
+    """Write a checkpoint so that readers see the old file or the whole new one, never half of it (synced to
+    disk before the rename, so a node crash cannot leave an empty file either). ``counters``: run totals
+    a resume carries on (e.g. photos skipped)."""
     document = {
         "format": CHECKPOINT_FORMAT,
         "arch": config["arch"],
@@ -100,8 +103,9 @@ def save_checkpoint(
         "optimizer": optimizer.state_dict(),
         "scaler": scaler_state,
         "rng": capture_rng(),
+        "counters": dict(counters or {}),
     }
-    with atomic_output(path) as temp:
+    with atomic_output(path, durable=True) as temp:
         torch.save(document, temp)
 
 

@@ -17,7 +17,6 @@ from .train import AMP_MODES, PHASE_LR, TrainConfig, train
 
 __all__ = ["inpaint_command", "train_command"]
 
-_EXISTING = click.Path(exists=True, path_type=Path)
 _ANY = click.Path(path_type=Path)
 
 
@@ -85,7 +84,7 @@ def train_command(
 
 
 @click.command("inpaint")
-@click.option("--checkpoint", type=_EXISTING, required=True, help="Checkpoint written by `pconv train`.")
+@click.option("--checkpoint", type=_ANY, required=True, help="Checkpoint written by `pconv train`.")
 @click.option("--image", type=_ANY, required=True, help="A photo, or a folder of photos.")
 @click.option("--mask", type=_ANY, required=True,
               help="A mask, or a folder of masks named like the photos (a.jpg ↔ a.png).")
@@ -96,7 +95,11 @@ def train_command(
 def inpaint_command(
     checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str
 ) -> None:
-    """Fill the holes of photos of any size; valid pixels are kept as they are."""
+    """Fill the holes of photos of any size; valid pixels are kept as they are.
+
+    A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
+    and cropped back, so the output has the photo's exact size (no resizing).
+    """
     inpainter = Inpainter.from_checkpoint(checkpoint, device=pick_device(device, dist_env()))
     written = inpaint_files(inpainter, image=image, mask=mask, out=out, hole_value=int(hole_value),
                             progress=show_progress())

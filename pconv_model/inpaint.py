@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from datasets.images import list_image_folder, read_rgb, to_tensor
@@ -116,6 +117,15 @@ def _files(path: Path, what: str) -> list[Path]:
     return [path]
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` from the file's header, without decoding the pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, Image.DecompressionBombError) as error:
+        raise ValueError(f"{path}: not a readable image ({type(error).__name__})") from None
+
+
 def inpaint_files(
     inpainter: Inpainter, *, image: Path, mask: Path, out: Path, hole_value: int = 255, progress: bool = True
 ) -> list[Path]:
@@ -131,7 +141,14 @@ def inpaint_files(
     if Path(image).is_file():
         targets = [Path(out) / f"{images[0].stem}.png" if Path(out).is_dir() else Path(out)]
     else:
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ValueError(f"{out}: is a file; a folder of photos needs an output folder")
         targets = [Path(out) / f"{photo.stem}.png" for photo, _ in pairs]
+    for photo, mask_file in pairs:  # every size checked before the first output is written
+        photo_size, mask_size = _image_size(photo), _image_size(mask_file)
+        if photo_size != mask_size:
+            raise ValueError(f"{mask_file}: mask is {mask_size[0]}x{mask_size[1]} but photo {photo.name} is "
+                             f"{photo_size[0]}x{photo_size[1]}")
     written = []
     for (photo, mask_file), target in zip(progress_bar(pairs, desc="inpaint", enabled=progress, unit="img"),
                                           targets, strict=True):

@@ -47,6 +47,7 @@ import datasets
 from datasets import celeba_hq
 from datasets.pairing import StepBatchSampler, TrainingPairs
 from maskgen import __version__
+from maskgen.augment import AugmentConfig
 from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_png, read_jsonl
 from maskgen.progress import progress_bar
 from maskgen.training import TrainingMasks
@@ -66,7 +67,7 @@ from .vgg import load_vgg16_features
 
 __all__ = [
     "AMP_MODES", "CHECKPOINT_NAME", "PHASE_LR", "TrainConfig", "TrainResult", "score_composite", "train",
-    "train_step",
+    "train_step", "training_augment",
 ]
 
 PHASE_LR = {"initial": 2e-4, "finetune": 5e-5}
@@ -130,8 +131,6 @@ class TrainConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.phase not in PHASE_LR:
             raise ValueError(f"unknown phase {self.phase!r}; choose initial or finetune")
-        if self.phase == "finetune" and self.init is None:
-            raise ValueError("the finetune phase starts from an initial-phase checkpoint: give --init CK")
         if self.phase == "initial" and self.init is not None:
             raise ValueError("--init is for the finetune phase; the initial phase starts from scratch")
         if self.amp not in AMP_MODES:
@@ -225,8 +224,17 @@ def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
             images.append(datasets.load_image(path, size=config.image_size, crop="center"))
     if not images:
         raise ValueError(f"{config.data}: no readable image in the {split} split for validation")
-    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="test")
+    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="test",
+                          augment=training_augment(config.image_size))
     return torch.stack(images), torch.stack([masks[i % len(masks)] for i in range(len(images))])
+
+
+def training_augment(image_size: int) -> AugmentConfig:
+    """NVIDIA's 9-49 px hole dilation, given for 512-px masks, scaled to ``image_size``: the holes then
+    cover the same share of the image at any training size (256 px: 4-24 px; 512 px: unchanged)."""
+    low, high = AugmentConfig().dilation
+    scale = image_size / 512
+    return AugmentConfig(dilation=(max(1, round(low * scale)), max(1, round(high * scale))))
 
 
 def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
@@ -305,10 +313,42 @@ def _leave_signals_to_the_trainer(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[Tensor, Tensor, int]]:
-    for batch in loader:
-        yield (batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True),
-               int(batch["skipped"].sum()))
+def _worker_error(error: Exception) -> Exception:
+    """A DataLoader worker's error re-raised in the trainer reads "Caught X in DataLoader worker process N.
+    Original Traceback ..."; keep its own last line (which names the bad file) as the message."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("Caught ") or len(lines) < 2:
+        return error
+    name, sep, message = lines[-1].partition(": ")  # "datasets.images.BadImageError: photo.png: ..."
+    return type(error)(message if sep and name.split(".")[-1] == type(error).__name__ else lines[-1])
+
+
+@contextlib.contextmanager
+def _batches(loader: DataLoader, device: torch.device) -> Iterator[Iterator[tuple[Tensor, Tensor, int]]]:
+    """The loader's batches on ``device`` as (image, mask, photos skipped), its workers always shut down.
+
+    The workers ignore SIGTERM (see _leave_signals_to_the_trainer), so they are stopped here, through the
+    iterator, whatever ends the loop: the interpreter's exit would otherwise wait on them for ever.
+    """
+    iterator = iter(loader)
+
+    def batches() -> Iterator[tuple[Tensor, Tensor, int]]:
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except (ValueError, OSError) as error:
+                raise _worker_error(error) from None
+            yield (batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True),
+                   int(batch["skipped"].sum()))
+
+    try:
+        yield batches()
+    finally:
+        shutdown = getattr(iterator, "_shutdown_workers", None)  # absent with workers=0
+        if shutdown is not None:
+            shutdown()
 
 
 def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
@@ -356,6 +396,8 @@ def _train(
     progress: bool,
 ) -> TrainResult:
     checkpoint = config.out / CHECKPOINT_NAME
+    if config.phase == "finetune" and config.init is None and not resume:
+        raise ValueError("the finetune phase starts from an initial-phase checkpoint: give --init CK")
     if resume:
         document: dict[str, Any] | None = load_checkpoint(checkpoint, arch=config.arch)
         _check_resumable(document["config"], config, checkpoint)
@@ -368,7 +410,8 @@ def _train(
     loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
     images = datasets.image_files(config.dataset, config.data,
                                   split=config.split or datasets.TRAIN_SPLITS[config.dataset])
-    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="train")
+    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="train",
+                          augment=training_augment(config.image_size))
     pairs = TrainingPairs(images, masks, size=config.image_size, seed=config.seed,
                           strict=config.strict_images)
     validation = _validation_batch(config) if env.is_main else None
@@ -395,20 +438,24 @@ def _train(
                         pin_memory=device.type == "cuda", worker_init_fn=_leave_signals_to_the_trainer)
 
     def save(step: int) -> None:
+        total = round(distributed.mean_over_ranks({"skipped": float(skipped)}, device)["skipped"]
+                      * env.world_size)
         if env.is_main:
             save_checkpoint(checkpoint, model=model, optimizer=optimizer,
                             scaler_state=scaler.state_dict() if use_scaler else {}, step=step,
-                            config=config.to_json())
+                            config=config.to_json(), counters={"skipped": total})
         distributed.barrier()
 
     model.train()
-    step, losses, skipped, interrupted = start, {}, 0, False
+    # photos skipped so far over all ranks: a resumed run carries the count on (on rank 0, so sums agree)
+    carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
+    step, losses, skipped, interrupted = start, {}, carried, False
     bar = progress_bar(total=config.iterations, desc=f"train {config.arch} {config.phase}", enabled=progress,
                        unit="step")
     bar.update(start)
     last_time, last_step = time.perf_counter(), start
-    with _StopRequest() as stop, bar:
-        for image, mask, bad in _batches(loader, device):
+    with _StopRequest() as stop, bar, _batches(loader, device) as batches:
+        for image, mask, bad in batches:
             terms = train_step(net, loss_fn, optimizer, scaler, image, mask, amp_dtype=amp_dtype)
             step += 1
             skipped += bad

@@ -101,6 +101,10 @@ def test_missing_inputs_give_one_line_errors(workspace, tmp_path, trained):
                                          "--out", str(tmp_path / "o.png")])
     assert mismatch.exit_code == 1
     assert mismatch.output == f"Error: {tmp_path / 'm.png'}: mask is 9x8 but photo a.png is 10x8\n"
+    absent = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(tmp_path / "none.pt"), "--image",
+                                       str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
+                                       "--out", str(tmp_path / "o.png")])
+    assert absent.exit_code == 1 and absent.output == f"Error: {tmp_path / 'none.pt'}: no such checkpoint\n"
 
 
 def test_two_process_torchrun_on_cpu(workspace):
@@ -116,3 +120,20 @@ def test_two_process_torchrun_on_cpu(workspace):
     assert json.loads((run / "config.json").read_text())["world_size"] == 2
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2]
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 2
+
+
+def test_a_bad_photo_in_a_loader_worker_is_named_and_the_process_exits(workspace, tmp_path):
+    """Loader workers ignore SIGTERM (the trainer checkpoints first), so the trainer must stop them itself
+    when a worker's error ends the run; otherwise the interpreter waits on them for ever at exit."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("L", (40, 36)).save(photos / name)
+    Image.new("RGB", (40, 36), (90, 120, 30)).save(photos / "d.png")  # the validation photo
+    args = train_args(workspace, tmp_path / "run", "--workers", "1", "--strict-images")
+    args[args.index("--data") + 1] = str(photos)
+    done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"Error: {photos}/") and done.stderr.endswith(
+        ".png: a grey image (mode L); RGB expected\n")

@@ -82,6 +82,21 @@ def test_mismatched_inputs_give_one_line_errors(checkpoint, tmp_path):
                       progress=False)
 
 
+def test_a_folder_is_checked_whole_before_anything_is_written(checkpoint, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (10, 8)).save(photos / "a.png")
+    Image.new("RGB", (12, 8)).save(photos / "b.png")
+    write_mask_png(tmp_path / "m.png", np.zeros((8, 10), bool))  # fits a.png only
+    inpainter = Inpainter.from_checkpoint(checkpoint)
+    with pytest.raises(ValueError, match="m.png: mask is 10x8 but photo b.png is 12x8"):
+        inpaint_files(inpainter, image=photos, mask=tmp_path / "m.png", out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="file: is a file; a folder of photos needs an output folder"):
+        inpaint_files(inpainter, image=photos, mask=tmp_path / "m.png", out=tmp_path / "file", progress=False)
+
+
 def test_pairing_by_stem(tmp_path):
     photos = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
     assert pair_by_stem(photos, [tmp_path / "b.png", tmp_path / "a.png"]) == [

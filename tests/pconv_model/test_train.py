@@ -15,7 +15,7 @@ from maskgen.fileio import append_jsonl, read_jsonl, write_mask_png
 from maskgen.training import TrainingMasks
 from pconv_model.checkpoint import build_model, load_checkpoint, model_from_checkpoint
 from pconv_model.losses import InpaintingLoss
-from pconv_model.train import TrainConfig, score_composite, train
+from pconv_model.train import TrainConfig, score_composite, train, training_augment
 from pconv_model.vgg import VGG16Pools
 
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
@@ -189,7 +189,6 @@ def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, r
 
 @pytest.mark.parametrize("changes, message", [
     (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
-    (dict(phase="finetune"), "give --init CK"),
     (dict(dataset="coco"), "unknown dataset 'coco'"),
     (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
     (dict(batch_size=0), "batch_size must be at least 1"),
@@ -197,6 +196,20 @@ def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, r
 def test_bad_configs_are_refused(workspace, changes, message):
     with pytest.raises(ValueError, match=message):
         config(workspace, "bad", **changes)
+
+
+def test_finetune_needs_init_unless_it_resumes(workspace, vgg, tmp_path):
+    with pytest.raises(ValueError, match="give --init CK"):
+        train(config(workspace, "finetune-without-init", phase="finetune"), vgg=vgg, progress=False)
+    assert not (workspace / "finetune-without-init" / "checkpoint.pt").exists()
+
+
+def test_training_masks_are_scaled_to_the_image_size_and_mixed(workspace):
+    assert training_augment(512).dilation == (9, 49) and training_augment(256).dilation == (4, 24)
+    masks = TrainingMasks(workspace / "raw", size=32, seed=0, augment=training_augment(32), length=24)
+    valid = [float(masks[i].mean()) for i in range(24)]
+    assert all(0 < share < 1 for share in valid)  # neither all hole nor all valid: a real learning signal
+    assert 0.5 < float(np.mean(valid)) < 0.95
 
 
 def test_score_composite():
@@ -217,6 +230,12 @@ def test_bad_photos_are_skipped_and_counted_or_stop_a_strict_run(workspace, vgg,
         Image.new("L", (40, 40)).save(photos / name)
     train(config(workspace, tmp_path / "run", data=photos, iterations=2), vgg=vgg, progress=False)
     assert read_jsonl(tmp_path / "run" / "log.jsonl")[-1]["skipped"] >= 2  # 4 draws, at most 2 good photos
+    train(config(workspace, tmp_path / "cut", data=photos, iterations=2), vgg=vgg, progress=False)
+    train(config(workspace, tmp_path / "cut", data=photos), vgg=vgg, resume=True, progress=False)
+    train(config(workspace, tmp_path / "whole", data=photos), vgg=vgg, progress=False)
+    counts = [[record["skipped"] for record in read_jsonl(tmp_path / run / "log.jsonl")]
+              for run in ("cut", "whole")]
+    assert counts[0] == counts[1] and counts[0][-1] > counts[0][1]  # the count carries on across a resume
     with pytest.raises(ValueError, match="g\\d.png: a grey image"):
         train(config(workspace, tmp_path / "strict", data=photos, iterations=2, strict_images=True), vgg=vgg,
               progress=False)
