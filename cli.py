@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from datasets.commands import data_group
 from evaluator.commands import eval_command
 from maskgen import __version__
 from maskgen.bench_commands import BENCH_COMMANDS
@@ -34,6 +35,7 @@ for command in BENCH_COMMANDS:
     masks.add_command(command)
 
 
+main.add_command(data_group)
 main.add_command(eval_command)
 main.add_command(train_command)
 main.add_command(inpaint_command)

@@ -44,3 +44,19 @@ def test_split_file_naming_absent_images_is_refused(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder \\(CelebA-HQ images\\)"):
         image_files(tmp_path / "nowhere", split="train")
+
+
+def test_split_command_writes_the_file_train_and_eval_then_use(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    make_folder(tmp_path / "faces")
+    result = CliRunner().invoke(cli.main, ["data", "celeba-split", str(tmp_path / "faces"), "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"18 train and 2 test images (seed 7) -> {tmp_path / 'faces' / SPLIT_NAME}\n"
+    chosen = json.loads((tmp_path / "faces" / SPLIT_NAME).read_text())["test"]
+    assert chosen == make_split([f"{i:05d}.jpg" for i in range(20)], seed=7)["test"]
+    assert [p.name for p in image_files(tmp_path / "faces", split="test")] == chosen  # not seed 0's draw
+    missing = CliRunner().invoke(cli.main, ["data", "celeba-split", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ") and "none" in missing.output
