@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
 import shutil
 import zlib
 from collections.abc import Iterator, Sequence
@@ -310,8 +311,13 @@ def write_mask_set(raw: Path, out: Path, recipe: Recipe, *, workers: int = 1, ov
 
     Resumes an interrupted run of the same request, returns at once when it is already complete, and
     refuses a folder holding a different set unless ``overwrite``. Raises ValueError (naming the bin or
-    mask and what the pool lacks) when the pool cannot make a mask; masks made until then stay for a
-    resume, every file whole.
+    mask and what the pool lacks) when the pool cannot make a mask. What a failure leaves:
+
+    * a fresh build that fails (the pool cannot make a mask, a raw mask is unreadable) leaves nothing,
+      since running it again would fail the same way; an interrupted one keeps its files for a resume;
+    * a resumed build keeps everything it and earlier runs finished, whatever stops it;
+    * with ``overwrite`` the old set is moved aside and comes back if the new one does not complete, so
+      a replacement happens whole or not at all.
     """
     raw, out = Path(raw), Path(out)
     if workers < 1:
@@ -326,17 +332,37 @@ def write_mask_set(raw: Path, out: Path, recipe: Recipe, *, workers: int = 1, ov
     if not done:  # an impossible request fails here, before anything is written or cleared
         for index in recipe.probe_indices():
             recipe.make(main_source, index, 0)
-    if state == "replace":
-        _clear(out, remove_empty=False)
     existed = out.exists()
+    previous = _move_aside(out) if state == "replace" else None
     try:
         _write(raw, out, recipe, identity, main_source, done, workers=workers, progress=progress)
-    except (ValueError, OSError):
-        # The pool cannot make some mask (unfillable bin, unreadable raw mask): running again would fail
-        # the same way, so nothing of this build is kept. An interrupt keeps its files for a resume.
-        _clear(out, remove_empty=not existed)
+    except BaseException as error:
+        if previous is not None:
+            _clear(out, remove_empty=False)
+            _restore(previous, out)
+        elif state == "fresh" and isinstance(error, ValueError | OSError):
+            _clear(out, remove_empty=not existed)
         raise
+    if previous is not None:
+        shutil.rmtree(previous)
     return out
+
+
+def _move_aside(out: Path) -> Path:
+    """Move the set's files into a hidden folder inside ``out`` (same file system: renames only)."""
+    aside = out / f".replaced-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    for path in _set_files(out):
+        if path.exists():
+            path.rename(aside / path.name)
+    return aside
+
+
+def _restore(aside: Path, out: Path) -> None:
+    for path in aside.iterdir():
+        path.rename(out / path.name)
+    aside.rmdir()
 
 
 def _write(raw: Path, out: Path, recipe: Recipe, identity: dict[str, Any], main_source: RawSource,

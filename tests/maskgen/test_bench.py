@@ -8,6 +8,8 @@ import pytest
 from maskgen.augment import AugmentConfig, AugmentParams, Window, augment_hole, raw_distance
 from maskgen.bench import build_benchmark, load_benchmark_hole, read_benchmark
 from maskgen.bins import mask_stats
+from maskgen.fileio import read_jsonl
+from maskgen.maskset import _finish as REAL_FINISH
 from maskgen.pool import RawPool
 
 SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
@@ -218,3 +220,46 @@ def test_a_duplicate_mask_is_drawn_again_with_its_next_attempt(raw_pool, tmp_pat
     assert records[1].sha256 != records[0].sha256
     assert records[1].attempt > records[0].attempt
     assert len({record.sha256 for record in records}) == len(records)
+
+
+def _fail_at(monkeypatch, index, error):
+    """Make writing mask ``index`` raise ``error`` (replacing any earlier such patch)."""
+    import maskgen.maskset
+
+    def finish(out, recipe, made, number):
+        if number == index:
+            raise error
+        return REAL_FINISH(out, recipe, made, number)
+
+    monkeypatch.setattr(maskgen.maskset, "_finish", finish)
+
+
+def test_an_overwrite_failing_mid_build_gives_the_old_benchmark_back(raw_pool, tmp_path, monkeypatch):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    before = {path.relative_to(bench): path.read_bytes() for path in bench.rglob("*") if path.is_file()}
+    for error in (ValueError("disk trouble"), KeyboardInterrupt()):
+        _fail_at(monkeypatch, 20, error)
+        with pytest.raises(type(error)):
+            build_benchmark(raw_pool, bench, workers=1, overwrite=True, **{**SMALL, "per_bin": 4})
+        monkeypatch.undo()
+        after = {path.relative_to(bench): path.read_bytes() for path in bench.rglob("*") if path.is_file()}
+        assert after == before and not list(bench.glob(".replaced-*"))
+
+
+def test_a_resumed_build_that_fails_keeps_its_work(raw_pool, tmp_path, monkeypatch):
+    import maskgen.maskset
+
+    monkeypatch.setattr(maskgen.maskset, "CHUNK", 5)
+    _fail_at(monkeypatch, 12, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    _fail_at(monkeypatch, 27, OSError("disk full"))
+    with pytest.raises(OSError, match="disk full"):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    lines = read_jsonl(tmp_path / "bench" / ".progress.jsonl")
+    listed = [row["index"] for line in lines for row in line["rows"]]
+    assert sorted(listed) == list(range(25))  # both runs' finished chunks, kept for the next resume
+    monkeypatch.undo()
+    build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    whole = build_benchmark(raw_pool, tmp_path / "whole", workers=1, **SMALL)
+    assert _hashes(tmp_path / "bench") == _hashes(whole)
