@@ -53,7 +53,8 @@ from maskgen.fileio import atomic_write_text, read_json_object, sha256_file
 from maskgen.progress import progress_bar
 from maskgen.sharding import Shard
 
-__all__ = ["EvalConfig", "TestPairs", "evaluate", "test_pairs", "torchrun_shard", "write_report"]
+__all__ = ["EvalConfig", "EvalPairs", "eval_pairs", "evaluate", "keep_pairs", "torchrun_shard",
+           "write_report"]
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
@@ -162,7 +163,7 @@ def _check_slugs(methods: Sequence[str]) -> None:
 
 
 @dataclass(frozen=True)
-class TestPairs:
+class EvalPairs:
     """The seeded photo for every benchmark mask: ``pairs[i] = (photo relative to root, mask file)``,
     ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the photo count."""
 
@@ -173,7 +174,7 @@ class TestPairs:
     photos: int
 
 
-def test_pairs(images: str, bench: Path, *, seed: int) -> TestPairs:
+def eval_pairs(images: str, bench: Path, *, seed: int) -> EvalPairs:
     """Pair the photos of the dataset spec ``images`` with the benchmark ``bench``'s masks (seeded, without
     replacement; see datasets.pairing): what every method of an evaluation is scored on."""
     name, root, split = parse_spec(images)
@@ -186,28 +187,30 @@ def test_pairs(images: str, bench: Path, *, seed: int) -> TestPairs:
     size = _load_hole(bench, ordered[0]).shape
     if size[0] != size[1]:
         raise ValueError(f"{bench}: masks are {size[1]}x{size[0]}; the evaluator needs square masks")
-    return TestPairs(root=root, pairs=pairs, masks=ordered, size=size[0], photos=len(photos))
+    return EvalPairs(root=root, pairs=pairs, masks=ordered, size=size[0], photos=len(photos))
 
 
-test_pairs.__test__ = False  # a library function, not a pytest test
+def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: int) -> dict[str, Any]:
+    """Write ``OUT/pairs.json``, or check that the one there holds the same pairs; returns its metadata."""
+    path = Path(out) / PAIRS_NAME
+    meta = {"images": images, "masks": str(bench), "seed": seed, "size": paired.size, "photos": paired.photos}
+    if not path.is_file():
+        save_assignment(path, paired.pairs, meta=meta)
+    elif load_assignment(path)[0] != paired.pairs:
+        raise ValueError(f"{out}: holds other image-mask pairs (its {PAIRS_NAME} differs from this dataset, "
+                         "benchmark and seed); choose another --out")
+    return meta
 
 
 def _prepare(
     config: EvalConfig, feature_note: str
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
     """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one."""
-    paired = test_pairs(config.images, config.masks, seed=config.seed)
+    paired = eval_pairs(config.images, config.masks, seed=config.seed)
     pairs, ordered = paired.pairs, paired.masks
     out = Path(config.out)
-    pairs_path, config_path = out / PAIRS_NAME, out / CONFIG_NAME
-    meta = {"images": config.images, "masks": str(config.masks), "seed": config.seed, "size": paired.size,
-            "photos": paired.photos}
-    if pairs_path.is_file():
-        if load_assignment(pairs_path)[0] != pairs:
-            raise ValueError(f"{out}: holds an evaluation of other image-mask pairs (its {PAIRS_NAME} "
-                             "differs from this dataset, benchmark and seed); choose another --out")
-    else:
-        save_assignment(pairs_path, pairs, meta=meta)
+    config_path = out / CONFIG_NAME
+    meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
     stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
     digests = _checkpoint_digests(config.methods)
     if stored:
@@ -361,9 +364,12 @@ def _score(
     bar.close()
 
 
-def _feature_sets(out: Path, methods: Sequence[str], count: int) -> dict[str, dict[str, Any]] | None:
-    """Per method, every pair's probabilities and features and the ground truth's; None if any lack."""
-    records = store.read_features(out)
+def _feature_sets(
+    records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], count: int
+) -> dict[str, dict[str, Any]] | None:
+    """Per method, every pair's probabilities and features and the ground truth's; None if any lack.
+
+    ``records``: the folder's stored features (``store.read_features``)."""
     needed = [*methods, store.REAL]
     if any((name, pair) not in records for name in needed for pair in range(count)):
         return None
@@ -395,9 +401,10 @@ def write_report(out: Path, *, progress: bool = True) -> str:
                              f"pair {lacking[0]}); run the missing shards before merging")
         records[method] = [done[(method, pair)] for pair in range(len(pairs))]
     cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
-    features = _feature_sets(out, document["methods"], len(pairs))
+    stored_features = store.read_features(out)
+    features = _feature_sets(stored_features, document["methods"], len(pairs))
     table = aggregate(records, cells, features=features)
-    partial = features is None and bool(store.read_features(out))
+    partial = features is None and bool(stored_features)
     notes = _notes(document, len(pairs), features is not None, partial_features=partial)
     title = (f"Table 1: {document['images']} × {document['masks']} "
              f"({len(pairs)} pairs, seed {document['seed']})")

@@ -65,7 +65,7 @@ def _header(names: Sequence[str], size: int) -> np.ndarray:
     strip = np.full((_HEADER, size * len(names), 3), 255, np.uint8)
     for column, name in enumerate(names):
         room = size // 9  # characters that fit a tile at this font size
-        text = name if len(name) <= room else "..." + name[-(room - 3):]
+        text = name if len(name) <= room else ("..." + name[-(room - 3):] if room > 3 else name[:room])
         cv2.putText(strip, text, (column * size + 4, _HEADER - 9),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return strip

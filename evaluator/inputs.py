@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import load_image
-from datasets.pairing import load_assignment, save_assignment
-from evaluator.evaluate import PAIRS_NAME, test_pairs
+from evaluator.evaluate import eval_pairs, keep_pairs
 from evaluator.methods import folder_output_name
 from maskgen.bench import load_benchmark_hole
 from maskgen.fileio import atomic_write_bytes, encode_png, write_mask_png
@@ -36,13 +35,9 @@ def export_inputs(images: str, bench: Path, out: Path, *, seed: int = 0, progres
 
     Refuses an ``out`` that holds the inputs of other pairs (another dataset, benchmark or seed).
     """
-    paired = test_pairs(images, Path(bench), seed=seed)
+    paired = eval_pairs(images, Path(bench), seed=seed)
     out = Path(out)
-    pairs_path = out / PAIRS_NAME
-    if pairs_path.is_file() and load_assignment(pairs_path)[0] != paired.pairs:
-        raise ValueError(f"{out}: holds the inputs of other image-mask pairs; choose another --out")
-    save_assignment(pairs_path, paired.pairs, meta={"images": images, "masks": str(bench), "seed": seed,
-                                                    "size": paired.size, "photos": paired.photos})
+    keep_pairs(out, paired, images=images, bench=Path(bench), seed=seed)
     bar = progress_bar(paired.pairs, desc="inputs", unit="pair", enabled=progress)
     for pair, (photo, _) in enumerate(bar):
         hole = load_benchmark_hole(Path(bench), paired.masks[pair].record)

@@ -37,6 +37,7 @@ __all__ = [
     "AugmentParams",
     "Window",
     "augment_hole",
+    "magnification",
     "random_params",
     "random_window",
     "raw_distance",
@@ -153,6 +154,11 @@ def warp_distance(distance: np.ndarray, window: Window, size: int) -> np.ndarray
     """
     matrix = _window_matrix(window, size, 1.0)
     return cv2.warpAffine(distance, matrix, (size, size), flags=cv2.INTER_NEAREST, borderValue=255)
+
+
+def magnification(raw_shape: tuple[int, int], size: int, angle: float = 0.0) -> float:
+    """Output px per raw px of a ``size``-px window rotated by ``angle`` in a raw mask of ``raw_shape``."""
+    return _fit(angle, raw_shape, size)[0]
 
 
 def raw_limit(dilation: int, scale: float) -> int:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from maskgen.augment import AugmentConfig, sample_in_range
+from maskgen.augment import AugmentConfig, magnification, raw_limit, sample_in_range
 from maskgen.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_bounds, bin_label, check_edges, mask_stats
 from maskgen.cli_common import default_workers
 from maskgen.fileio import read_mask_png
@@ -134,12 +134,14 @@ class BenchRecipe:
                          f"that bin{frame}; the pool lacks {self._lacking(source, low, high)}")
 
     def _lacking(self, source: RawSource, low: float, high: float) -> str:
-        """What the pool misses for (low, high], judged on whole raw masks at the extreme dilations."""
+        """What the pool misses for (low, high], judged on whole raw masks at the extreme dilations (in raw
+        px, as an unrotated window of this size magnifies them)."""
         smallest, largest = [], []
         for number in range(min(len(source), 200)):
-            _, screen = source.load(number)
-            smallest.append(float(np.mean(screen <= self.augment.dilation[0])))
-            largest.append(float(np.mean(screen <= self.augment.dilation[1])))
+            distance, _ = source.load(number)
+            scale = magnification(distance.shape, self.size)
+            smallest.append(float(np.mean(distance <= raw_limit(self.augment.dilation[0], scale))))
+            largest.append(float(np.mean(distance <= raw_limit(self.augment.dilation[1], scale))))
         if max(largest) <= low:
             return f"test masks with denser holes (the densest covers {max(largest):.2f} at full dilation)"
         if min(smallest) > high:

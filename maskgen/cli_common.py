@@ -20,6 +20,7 @@ __all__ = [
     "FriendlyGroup",
     "ShardType",
     "default_workers",
+    "first_line",
     "seed_option",
     "shard_option",
     "show_progress",
@@ -38,8 +39,12 @@ class FriendlyGroup(click.Group):
         except (ValueError, OSError, cv2.error) as error:  # cv2.error: OpenCV refusing an input
             if os.environ.get("PCONV_DEBUG"):
                 raise
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise click.ClickException(message) from None
+            raise click.ClickException(first_line(error)) from None
+
+
+def first_line(error: BaseException) -> str:
+    """The one line a user sees for ``error``: its message's first line, or its type's name."""
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 class ShardType(click.ParamType):

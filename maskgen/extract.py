@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 
 from maskgen import __version__
-from maskgen.cli_common import default_workers
+from maskgen.cli_common import default_workers, first_line
 from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_mask_png, read_jsonl
 from maskgen.flow import flow_size_problem
 from maskgen.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
@@ -47,6 +47,7 @@ __all__ = ["DEFAULT_CONFIG", "RUN_NAME", "SKIPPED_NAME", "ExtractConfig", "Extra
 RUN_NAME = "run.json"
 SKIPPED_NAME = "skipped.jsonl"
 WHOLE_RUN = Shard()
+SHARDING = "contiguous blocks"  # in run.json: shards of runs that split jobs otherwise are refused, not mixed
 FOLDER_CHUNK = 4  # pairs per task for frame folders (random access: small tasks, fine-grained resume)
 
 
@@ -122,16 +123,12 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
-def _one_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
-
-
 def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
     """A source's pairs, or the one-line message saying why it is bad."""
     try:
         info = probe_source(source, step=config.step, max_pairs=config.max_pairs, max_side=config.max_side)
     except (OSError, ValueError, cv2.error) as error:
-        return _one_line(error)
+        return first_line(error)
     problem = flow_size_problem(info.width, info.height, config.occlusion.flow_scale)
     return f"{source}: {problem}" if problem else info
 
@@ -156,7 +153,7 @@ def _task_results(
     except (OSError, ValueError, cv2.error) as error:
         if not skip_bad:
             raise
-        message = _one_line(error)
+        message = first_line(error)
         yield from ({"id": job_id, "source": source, "t": t, "kind": "bad", "error": message}
                     for job_id, t in jobs if job_id not in finished)
 
@@ -227,7 +224,7 @@ def extract_pool(
     workers = workers or default_workers()
     out = Path(out)
     run: dict[str, Any] = {"sources": names, "config": asdict(config), "shard": str(shard),
-                           "version": __version__}
+                           "sharding": SHARDING, "version": __version__}
     with worker_pool(workers) as pool:
         probed = list(pool.map(_probe, names, [config] * len(names))) if pool else \
             [_probe(name, config) for name in names]

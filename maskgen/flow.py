@@ -98,9 +98,10 @@ def scaled_flow(method: str, first: np.ndarray, second: np.ndarray, *, scale: fl
     function = FLOW_METHODS[method]
     first, second = np.ascontiguousarray(first), np.ascontiguousarray(second)  # DIS needs this
     height, width = first.shape
+    problem = flow_size_problem(width, height, scale)
+    if problem:
+        raise ValueError(problem)
     small = (round(width * scale), round(height * scale))
-    if min(small) < MIN_FLOW_SIDE:
-        raise ValueError(flow_size_problem(width, height, scale))
     if scale == 1:
         return function(first, second)
     flow = function(*(cv2.resize(frame, small, interpolation=cv2.INTER_AREA) for frame in (first, second)))

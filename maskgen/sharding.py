@@ -37,9 +37,5 @@ class Shard:
         """This shard's jobs among ``range(total)``: ``[(K-1)·total // N, K·total // N)``."""
         return range((self.index - 1) * total // self.count, self.index * total // self.count)
 
-    def owns(self, job_number: int, total: int) -> bool:
-        """Whether this shard runs job ``job_number`` (0-based position in a list of ``total`` jobs)."""
-        return job_number in self.jobs(total)
-
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

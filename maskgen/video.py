@@ -14,6 +14,7 @@ bury the one-line errors); set ``OPENCV_FFMPEG_LOGLEVEL`` to see them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -91,46 +92,36 @@ def _read_image(path: Path) -> np.ndarray:
     return image
 
 
-def _open_video(path: Path) -> cv2.VideoCapture:
+@contextlib.contextmanager
+def _opened_video(path: Path) -> Iterator[cv2.VideoCapture]:
     capture = cv2.VideoCapture(os.fspath(path))
-    if not capture.isOpened():
-        capture.release()
-        raise ValueError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
-    return capture
-
-
-def _announced_frames(path: Path) -> int:
-    """The frame count a video's header announces (0 when it does not say)."""
-    capture = _open_video(path)
     try:
-        return max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        if not capture.isOpened():
+            raise ValueError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
+        yield capture
     finally:
         capture.release()
 
 
-def _video_frames(
-    path: Path, limit: int | None = None, keep: set[int] | None = None
+def _frames(
+    capture: cv2.VideoCapture, limit: int | None = None, keep: set[int] | None = None
 ) -> Iterator[np.ndarray | None]:
     """Decode frames in order (at most ``limit``), stopping at the end or the first undecodable frame.
 
     With ``keep``, frames outside it are only grabbed (decoded, not converted to BGR) and yielded as None.
     """
-    capture = _open_video(path)
-    try:
-        count = 0
-        while limit is None or count < limit:
-            if keep is not None and count not in keep:
-                if not capture.grab():
-                    return
-                frame = None
-            else:
-                ok, frame = capture.read()
-                if not ok or frame is None:
-                    return
-            count += 1
-            yield frame
-    finally:
-        capture.release()
+    count = 0
+    while limit is None or count < limit:
+        if keep is not None and count not in keep:
+            if not capture.grab():
+                return
+            frame = None
+        else:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+        count += 1
+        yield frame
 
 
 def _needed_frames(step: int, max_pairs: int | None) -> int | None:
@@ -159,15 +150,16 @@ def probe_source(
         count = len(files)
     else:
         count, shape, limit = 0, None, _needed_frames(step, max_pairs)
-        for frame in _video_frames(path, limit):
-            if shape is not None and frame.shape != shape:
-                raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
-                                 f"the first was {shape[1]}x{shape[0]}")
-            shape = frame.shape
-            count += 1
+        with _opened_video(path) as capture:
+            announced = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))  # 0: the header does not say
+            for frame in _frames(capture, limit):
+                if shape is not None and frame.shape != shape:
+                    raise ValueError(f"{path}: frame {count} is {frame.shape[1]}x{frame.shape[0]}, "
+                                     f"the first was {shape[1]}x{shape[0]}")
+                shape = frame.shape
+                count += 1
         if count == 0:
             raise ValueError(f"{path}: no frame could be decoded (corrupt or empty video)")
-        announced = _announced_frames(path)
         if announced > count and (limit is None or count < limit):
             warning = (f"{path}: decoded {count} of the {announced} frames its header announces "
                        "(truncated or damaged?); using those")
@@ -209,13 +201,14 @@ def read_pairs(
     frames: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     t = next(pending)
-    for index, frame in enumerate(_video_frames(path, needed[-1] + 1, keep)):
-        if frame is not None:
-            frames[index] = resize_longer_side(frame, max_side)
-        while t is not None and t + step <= index:
-            yield t, frames[t], frames[t + step]
-            frames = {key: value for key, value in frames.items() if key > t}
-            t = next(pending, None)
-        if t is None:
-            return
+    with _opened_video(path) as capture:
+        for index, frame in enumerate(_frames(capture, needed[-1] + 1, keep)):
+            if frame is not None:
+                frames[index] = resize_longer_side(frame, max_side)
+            while t is not None and t + step <= index:
+                yield t, frames[t], frames[t + step]
+                frames = {key: value for key, value in frames.items() if key > t}
+                t = next(pending, None)
+            if t is None:
+                return
     raise ValueError(f"{path}: the video ended before frame {needed[-1]} (corrupt or truncated)")

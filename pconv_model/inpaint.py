@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from datasets.images import list_image_folder, read_rgb, to_tensor
+from datasets.images import check_image, list_image_folder, read_rgb, to_tensor
 from maskgen.fileio import atomic_write_bytes, encode_png, read_mask_png
 from maskgen.progress import progress_bar
 
@@ -144,7 +144,8 @@ def inpaint_files(
         if Path(out).exists() and not Path(out).is_dir():
             raise ValueError(f"{out}: is a file; a folder of photos needs an output folder")
         targets = [Path(out) / f"{photo.stem}.png" for photo, _ in pairs]
-    for photo, mask_file in pairs:  # every size checked before the first output is written
+    for photo, mask_file in pairs:  # every photo and size checked before the first output is written
+        check_image(photo)
         photo_size, mask_size = _image_size(photo), _image_size(mask_file)
         if photo_size != mask_size:
             raise ValueError(f"{mask_file}: mask is {mask_size[0]}x{mask_size[1]} but photo {photo.name} is "
@@ -154,9 +155,6 @@ def inpaint_files(
                                           targets, strict=True):
         rgb = read_rgb(photo)
         hole = read_mask_png(mask_file, hole_value=hole_value)
-        if hole.shape != rgb.shape[:2]:
-            raise ValueError(f"{mask_file}: mask is {hole.shape[1]}x{hole.shape[0]} but photo {photo.name} "
-                             f"is {rgb.shape[1]}x{rgb.shape[0]}")
         valid = torch.from_numpy(~hole).float()[None, None]
         result = inpainter(to_tensor(rgb)[None], valid)[0]
         pixels = result.mul(255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -249,7 +249,7 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
     torch.manual_seed(config.seed)
     if document is not None:
         return model_from_checkpoint(document, config.out / CHECKPOINT_NAME)
-    if config.init is None:  # the initial phase: TrainConfig pairs finetune with --init
+    if config.init is None:  # the initial phase: _train refuses a new finetune run without --init
         return build_model(config.arch, layers=config.layers, width=config.width)
     start = load_checkpoint(config.init, arch=config.arch)
     if start["phase"] != "initial":

@@ -200,7 +200,7 @@ def test_other_pairs_in_the_same_folder_are_refused(photos, bench, tmp_path):
     out = tmp_path / "report"
     evaluate(config_for(photos, bench, out, methods=["telea"]), progress=False)
     other = EvalConfig(images=f"folder:{photos}", masks=bench, methods=("telea",), out=out, seed=4)
-    with pytest.raises(ValueError, match="holds an evaluation of other image-mask pairs"):
+    with pytest.raises(ValueError, match="holds other image-mask pairs"):
         evaluate(other, progress=False)
 
 

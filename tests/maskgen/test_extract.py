@@ -186,3 +186,14 @@ def test_frames_too_small_for_the_flow_are_a_bad_source(sources, tmp_path):
     coarse = replace(CONFIG, occlusion=replace(CONFIG.occlusion, flow_scale=0.1))
     with pytest.raises(ValueError, match="frames of 192x144 px are too small at flow scale 0.1"):
         extract_pool([sources[0]], tmp_path / "b", config=coarse, workers=1)
+
+
+def test_a_shard_made_with_the_old_job_split_is_refused(full_run, sources, tmp_path):
+    out, _ = full_run
+    shutil.copytree(out, tmp_path / "raw")
+    run = json.loads((tmp_path / "raw" / "run.json").read_text())
+    assert run["sharding"] == "contiguous blocks"
+    del run["sharding"]  # as written before shards became contiguous blocks of jobs
+    (tmp_path / "raw" / "run.json").write_text(json.dumps(run))
+    with pytest.raises(ValueError, match="holds a pool made with other sharding"):
+        extract_pool(sources, tmp_path / "raw", config=CONFIG, workers=1)
