@@ -132,7 +132,7 @@ def crop_square(
     scale = size / min(height, width)
     new_h, new_w = max(size, round(height * scale)), max(size, round(width * scale))
     if (new_h, new_w) != (height, width):
-        rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BICUBIC))
+        rgb = np.array(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BICUBIC))  # writable
     if crop == "random":
         if rng is None:
             raise ValueError("a random crop needs rng (a numpy Generator), so that it can be reproduced")

@@ -89,3 +89,13 @@ def test_folder_listing_is_sorted_recursive_and_skips_hidden(tmp_path):
         (tmp_path / name).write_bytes(b"")
     listed = [path.relative_to(tmp_path).as_posix() for path in list_image_folder(tmp_path)]
     assert listed == ["a.JPG", "b/1.png", "b/2.png"]
+
+
+def test_a_resized_square_photo_loads_without_a_read_only_warning(tmp_path):
+    import warnings
+
+    Image.new("RGB", (80, 80), (10, 200, 30)).save(tmp_path / "square.png")  # the crop keeps whole rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(tmp_path / "square.png", size=64)
+    assert image.shape == (3, 64, 64) and abs(float(image[1].mean()) - 200 / 255) < 1e-6
