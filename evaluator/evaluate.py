@@ -45,7 +45,7 @@ from evaluator.inception import (
     InceptionExtractor,
     cached_inception_weights,
 )
-from evaluator.methods import FolderMethod, Method, method_slug, parse_method
+from evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
 from evaluator.metrics import SSIM_SETTINGS, image_metrics
 from evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
 from maskgen import __version__
@@ -132,14 +132,9 @@ def _versions() -> dict[str, str]:
             "scipy": scipy.__version__}
 
 
-def _checkpoint_digests(methods: Sequence[str]) -> dict[str, str]:
+def _checkpoint_digests(methods: Sequence[Method]) -> dict[str, str]:
     """SHA-256 of every model method's checkpoint file: a resumed run must score the same weights."""
-    digests = {}
-    for spec in methods:
-        kind, _, argument = spec.partition(":")
-        if kind in ("pconv", "conv") and Path(argument).is_file():
-            digests[spec] = sha256_file(argument)
-    return digests
+    return {method.spec: sha256_file(method.checkpoint) for method in methods if isinstance(method, ModelMethod)}
 
 
 def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
@@ -203,7 +198,7 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
 
 
 def _prepare(
-    config: EvalConfig, feature_note: str
+    config: EvalConfig, feature_note: str, digests: dict[str, str]
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
     """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one."""
     paired = eval_pairs(config.images, config.masks, seed=config.seed)
@@ -212,7 +207,6 @@ def _prepare(
     config_path = out / CONFIG_NAME
     meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
     stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
-    digests = _checkpoint_digests(config.methods)
     if stored:
         _check_resumable(out, stored, feature_note, digests)
     methods = list(stored["methods"]) if stored else []
@@ -277,7 +271,7 @@ def _evaluate(
         torch.cuda.set_device(device)
     methods = [parse_method(spec, device=device) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
-    document, pairs, masks = _prepare(config, feature_note)
+    document, pairs, masks = _prepare(config, feature_note, _checkpoint_digests(methods))
     _score(config, document, pairs, masks, methods, features, shard=shard, device=device,
            progress=progress and shard.index == 1)
     if distributed:

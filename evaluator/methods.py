@@ -126,7 +126,7 @@ class ModelMethod:
         from pconv_model.inpaint import Inpainter  # the model stack is loaded only when a model is scored
 
         self.spec = f"{arch}:{checkpoint}"
-        path = Path(checkpoint)
+        self.checkpoint = path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such checkpoint (method {self.spec})")
         self.inpainter = Inpainter.from_checkpoint(path, device=device)

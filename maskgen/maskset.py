@@ -229,9 +229,8 @@ def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> 
 
 def _check_complete(out: Path, recipe: Recipe) -> None:
     """A finished set whose files have gone missing is not silently accepted as done."""
-    missing = [name for name in (mask_file(index, recipe.count) for index in range(recipe.count))
-               if not (out / name).is_file()]
-    missing += [name for name in (HDF5_NAME,) if not (out / name).is_file()]
+    names = [*(mask_file(index, recipe.count) for index in range(recipe.count)), HDF5_NAME]
+    missing = [name for name in names if not (out / name).is_file()]
     if missing:
         raise ValueError(f"{out} holds this {recipe.kind}, but {missing[0]} is missing ({len(missing)} "
                          "files in all); pass --overwrite to build it again")
