@@ -134,7 +134,8 @@ def _versions() -> dict[str, str]:
 
 def _checkpoint_digests(methods: Sequence[Method]) -> dict[str, str]:
     """SHA-256 of every model method's checkpoint file: a resumed run must score the same weights."""
-    return {method.spec: sha256_file(method.checkpoint) for method in methods if isinstance(method, ModelMethod)}
+    return {method.spec: sha256_file(method.checkpoint)
+            for method in methods if isinstance(method, ModelMethod)}
 
 
 def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
