@@ -1,20 +1,20 @@
 """`pconv`: one command for the whole pipeline (masks, training, inference, evaluation).
 
 Each subcommand parses its options, calls one library function and lets the root group turn library
-errors into a one-line message (see maskgen.cli_common). Commands live beside the code they drive.
+errors into a one-line message (see pconv.core.cli). Commands live beside the code they drive.
 """
 
 from __future__ import annotations
 
 import click
-
-from datasets.commands import data_group
-from evaluator.commands import eval_command
-from maskgen import __version__
-from maskgen.bench_commands import BENCH_COMMANDS
-from maskgen.cli_common import FriendlyGroup
-from maskgen.pool_commands import POOL_COMMANDS
-from pconv_model.commands import inpaint_command, train_command
+from pconv.core import __version__
+from pconv.core.cli import FriendlyGroup
+from pconv.datasets.commands import data_group
+from pconv.evaluator.commands import eval_command
+from pconv.maskgen.raw.commands import RAW_COMMANDS
+from pconv.maskgen.release.commands import RELEASE_COMMANDS
+from pconv.maskgen.sets.commands import SET_COMMANDS
+from pconv.pconv_model.commands import inpaint_command, train_command
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,11 +29,8 @@ def masks() -> None:
     """Make hole masks from video, build and publish the binned benchmark, read external mask sets."""
 
 
-for command in POOL_COMMANDS:
+for command in (*RAW_COMMANDS, *SET_COMMANDS, *RELEASE_COMMANDS):
     masks.add_command(command)
-for command in BENCH_COMMANDS:
-    masks.add_command(command)
-
 
 main.add_command(data_group)
 main.add_command(eval_command)

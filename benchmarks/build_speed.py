@@ -18,19 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from maskgen.augment import AugmentConfig
-from maskgen.bench import build_benchmark
-from maskgen.extract import ExtractConfig, extract_pool
-from maskgen.pipeline import (
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool
+from pconv.maskgen.raw.pool import RawPool
+from pconv.maskgen.raw.split import split_pool
+from pconv.maskgen.raw.synth import render_scenes
+from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.bench import build_benchmark
+from pconv.maskgen.sets.default_input import (
     DEFAULT_FRAMES,
     DEFAULT_INPUT_AUGMENT,
     DEFAULT_SCENE_SIZE,
     DEFAULT_SCENES,
     DEFAULT_STEP,
 )
-from maskgen.pool import RawPool
-from maskgen.split import split_pool
-from maskgen.synth import render_scenes
 
 
 def cpu_seconds() -> float:
@@ -41,8 +41,9 @@ def cpu_seconds() -> float:
 
 def default_pool(work: Path) -> Path:
     start = time.perf_counter()
-    folders = render_scenes(work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES,
-                            size=DEFAULT_SCENE_SIZE, seed=0)
+    folders = render_scenes(
+        work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES, size=DEFAULT_SCENE_SIZE, seed=0
+    )
     extract_pool(folders, work / "raw", config=ExtractConfig(step=DEFAULT_STEP), workers=2)
     split_pool(work / "raw", seed=0)
     print(f"default-input pool made in {time.perf_counter() - start:.1f} s (not timed below)")
@@ -54,8 +55,13 @@ def main() -> None:
     parser.add_argument("--pool", type=Path, help="existing raw pool (default: make the default input's)")
     parser.add_argument("--per-bin", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--dilation", type=int, nargs=2, metavar=("MIN", "MAX"),
-                        help="dilation radii in px (default: 9 49 with --pool, else 9 99)")
+    parser.add_argument(
+        "--dilation",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="dilation radii in px (default: 9 49 with --pool, else 9 99)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
@@ -65,22 +71,29 @@ def main() -> None:
         else:
             augment = AugmentConfig() if args.pool else DEFAULT_INPUT_AUGMENT
         test = RawPool(pool).records_in("test")
-        print(f"pool: {pool} ({len(test)} test raw masks), dilation {augment.dilation[0]}-"
-              f"{augment.dilation[1]} px, {12 * args.per_bin} masks of 512x512")
+        print(
+            f"pool: {pool} ({len(test)} test raw masks), dilation {augment.dilation[0]}-"
+            f"{augment.dilation[1]} px, {12 * args.per_bin} masks of 512x512"
+        )
         times = {}
         for workers in (1, args.workers):
             wall, cpu = time.perf_counter(), cpu_seconds()
-            build_benchmark(pool, work / f"bench-{workers}", per_bin=args.per_bin, workers=workers,
-                            augment=augment)
+            build_benchmark(
+                pool, work / f"bench-{workers}", per_bin=args.per_bin, workers=workers, augment=augment
+            )
             times[workers] = time.perf_counter() - wall
             masks = 12 * args.per_bin
-            print(f"workers={workers}: {times[workers]:.1f} s wall ({masks / times[workers]:.0f} masks/s), "
-                  f"{cpu_seconds() - cpu:.1f} s CPU")
+            print(
+                f"workers={workers}: {times[workers]:.1f} s wall ({masks / times[workers]:.0f} masks/s), "
+                f"{cpu_seconds() - cpu:.1f} s CPU"
+            )
         manifests = [(work / f"bench-{workers}" / "manifest.csv").read_bytes() for workers in times]
         same = manifests[0] == manifests[-1]
         verdict = "met" if times[args.workers] <= 60 else "missed"
-        print(f"speed-up with {args.workers} workers: {times[1] / times[args.workers]:.2f}x; "
-              f"identical manifests: {same}; goal <= 60 s with {args.workers} workers: {verdict}")
+        print(
+            f"speed-up with {args.workers} workers: {times[1] / times[args.workers]:.2f}x; "
+            f"identical manifests: {same}; goal <= 60 s with {args.workers} workers: {verdict}"
+        )
 
 
 if __name__ == "__main__":

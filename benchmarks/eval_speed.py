@@ -19,8 +19,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-
-from evaluator.metrics import gaussian_window, image_metrics, l1_percent, psnr
+from pconv.evaluator.metrics import gaussian_window, image_metrics, l1_percent, psnr
 
 
 def conv_ssim(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -33,7 +32,8 @@ def conv_ssim(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     mx, my, xx, yy, xy = maps.chunk(5, 1)
     c1, c2 = 0.01**2, 0.03**2
     ssim_map = ((2 * mx * my + c1) * (2 * (xy - mx * my) + c2)) / (
-        (mx * mx + my * my + c1) * (xx - mx * mx + yy - my * my + c2))
+        (mx * mx + my * my + c1) * (xx - mx * mx + yy - my * my + c2)
+    )
     return ssim_map.flatten(1).mean(1)
 
 
@@ -68,13 +68,17 @@ def main() -> None:
                 torch.cuda.synchronize()
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
-    print(f"l1 + PSNR + SSIM at {args.size}², batch {args.batch}, {args.rounds} rounds, {device}, "
-          f"torch threads {torch.get_num_threads()} (max SSIM difference {check:.1e})")
+    print(
+        f"l1 + PSNR + SSIM at {args.size}², batch {args.batch}, {args.rounds} rounds, {device}, "
+        f"torch threads {torch.get_num_threads()} (max SSIM difference {check:.1e})"
+    )
     rates = {}
     for name, values in times.items():
         rates[name] = args.batch / statistics.median(values)
-        print(f"  {name:17s} {rates[name]:7.1f} pairs/s  (median; best {args.batch / min(values):.1f}); "
-              f"{args.batch / statistics.median(cpu[name]):.1f} pairs per CPU-second")
+        print(
+            f"  {name:17s} {rates[name]:7.1f} pairs/s  (median; best {args.batch / min(values):.1f}); "
+            f"{args.batch / statistics.median(cpu[name]):.1f} pairs per CPU-second"
+        )
     print(f"  ratio evaluator / depthwise conv2d: {rates['evaluator'] / rates['depthwise conv2d']:.2f}x")
     print(f"  goal >= 50 pairs/s: {'met' if rates['evaluator'] >= 50 else 'NOT met'}")
 

@@ -30,10 +30,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from pconv.pconv_model import ConvUNet, PConvUNet
+from pconv.pconv_model.unet import PConvBlock
 from torch import Tensor, nn
-
-from pconv_model import ConvUNet, PConvUNet
-from pconv_model.unet import PConvBlock
 
 
 def official_pconv(x: Tensor, mask: Tensor, conv: nn.Module) -> tuple[Tensor, Tensor]:

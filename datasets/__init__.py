@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from datasets import celeba_hq, folder, imagenet, places2
-from datasets.images import BadImageError, check_image, load_image
+from pconv.datasets import celeba_hq, folder, imagenet, places2
+from pconv.datasets.images import BadImageError, check_image, load_image
 
 __all__ = [
     "DATASETS",

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from datasets.folder import require_folder, require_images, require_split
-from datasets.images import list_image_folder
-from maskgen.fileio import atomic_write_text
+from pconv.core.files import atomic_write_text
+from pconv.datasets.folder import require_folder, require_images, require_split
+from pconv.datasets.images import list_image_folder
 
 __all__ = ["SPLITS", "SPLIT_NAME", "TEST_FRACTION", "image_files", "make_split", "read_split", "write_split"]
 
@@ -79,6 +78,7 @@ def image_files(root: Path, *, split: str, seed: int = 0) -> list[Path]:
     present = set(names)
     missing = [name for name in partition[split] if name not in present]
     if missing:
-        raise ValueError(f"{root}: {len(missing)} file(s) of the {split} split are missing, "
-                         f"e.g. {missing[0]}")
+        raise ValueError(
+            f"{root}: {len(missing)} file(s) of the {split} split are missing, e.g. {missing[0]}"
+        )
     return [root / name for name in partition[split]]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from datasets import celeba_hq
-from maskgen.cli_common import seed_option
+from pconv.core.cli import seed_option
+from pconv.datasets import celeba_hq
 
 __all__ = ["data_group"]
 
@@ -19,8 +18,12 @@ def data_group() -> None:
 
 @data_group.command("celeba-split")
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"Split file to write (default: ROOT/{celeba_hq.SPLIT_NAME}, which train and eval use).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Split file to write (default: ROOT/{celeba_hq.SPLIT_NAME}, which train and eval use).",
+)
 @seed_option(0)
 def celeba_split(root: Path, out: Path | None, seed: int) -> None:
     """Draw CelebA-HQ's seeded 27,000 / 3,000 train/test partition of ROOT and write it as JSON.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from datasets.images import list_image_folder
+from pconv.datasets.images import list_image_folder
 
 __all__ = ["SPLITS", "image_files", "require_folder", "require_images", "require_split"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets.folder import require_folder, require_images, require_split
-from datasets.images import list_image_folder
+from pconv.datasets.folder import require_folder, require_images, require_split
+from pconv.datasets.images import list_image_folder
 
 __all__ = ["SPLITS", "image_files"]
 

@@ -156,4 +156,3 @@ def load_image(
     for a missing one.
     """
     return to_tensor(crop_square(read_rgb(Path(path), min_side=size), size=size, crop=crop, rng=rng))
-

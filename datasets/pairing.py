@@ -26,10 +26,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from pconv.core.files import atomic_write_text
+from pconv.datasets.images import BadImageError, load_image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
-
-from datasets.images import BadImageError, load_image
-from maskgen.fileio import atomic_write_text
 
 __all__ = [
     "ASSIGNMENT_FORMAT",
@@ -91,7 +90,7 @@ def load_assignment(path: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
 
 
 class MaskSource(Protocol):
-    """What training pairs need from a mask dataset (e.g. ``maskgen.training.TrainingMasks``).
+    """What training pairs need from a mask dataset (e.g. ``pconv.maskgen.sets.training.TrainingMasks``).
 
     ``source[i]`` is a float32 ``(1, size, size)`` mask, 1 = valid, whose randomness depends only on
     ``(seed, epoch, i)``; ``set_epoch`` picks the epoch.
@@ -172,8 +171,15 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
     """
 
     def __init__(
-        self, num_images: int, *, batch_size: int, seed: int, rank: int, world_size: int,
-        start_step: int, stop_step: int,
+        self,
+        num_images: int,
+        *,
+        batch_size: int,
+        seed: int,
+        rank: int,
+        world_size: int,
+        start_step: int,
+        stop_step: int,
     ) -> None:
         self.sampler = DistributedSampler(
             range(num_images), num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets.folder import require_split
+from pconv.datasets.folder import require_split
 
 __all__ = ["FOLDERS", "LISTS", "SPLITS", "image_files"]
 
@@ -57,6 +57,7 @@ def image_files(root: Path, *, split: str) -> list[Path]:
     files = [folder / name for name in names]
     for probe in (files[0], files[-1]):
         if not probe.is_file():
-            raise FileNotFoundError(f"{probe}: listed in {listing.name} but missing "
-                                    f"(is {folder.name} complete?)")
+            raise FileNotFoundError(
+                f"{probe}: listed in {listing.name} but missing (is {folder.name} complete?)"
+            )
     return files

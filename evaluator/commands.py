@@ -6,39 +6,77 @@ from pathlib import Path
 
 import click
 import torch
-
-from evaluator.evaluate import EvalConfig, evaluate, write_report
-from evaluator.inputs import export_inputs
-from maskgen.cli_common import seed_option, shard_option, show_progress
-from maskgen.sharding import Shard
+from pconv.core.cli import seed_option, shard_option, show_progress
+from pconv.core.sharding import Shard
+from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
+from pconv.evaluator.inputs import export_inputs
 
 __all__ = ["eval_command"]
 
 
 @click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT | inputs ...]")
-@click.option("--images", metavar="DATASET_SPEC",
-              help="Photos to fill, as NAME:ROOT[:SPLIT], e.g. places2:/data/places365:val or folder:photos.")
-@click.option("--masks", type=click.Path(path_type=Path), metavar="BENCH",
-              help="Benchmark folder from `pconv masks benchmark`.")
-@click.option("--method", "methods", multiple=True, metavar="M",
-              help="telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT; repeat for several.")
-@click.option("--out", type=click.Path(path_type=Path), metavar="REPORT",
-              help="Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.")
+@click.option(
+    "--images",
+    metavar="DATASET_SPEC",
+    help="Photos to fill, as NAME:ROOT[:SPLIT], e.g. places2:/data/places365:val or folder:photos.",
+)
+@click.option(
+    "--masks",
+    type=click.Path(path_type=Path),
+    metavar="BENCH",
+    help="Benchmark folder from `pconv masks benchmark`.",
+)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    metavar="M",
+    help="telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT; repeat for several.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    metavar="REPORT",
+    help="Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.",
+)
 @seed_option()
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Pairs per batch.")
-@click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
-              help="torchvision-format inception_v3 state dict for IS and FID (default: torchvision's "
-                   "cache; without one, IS and FID are skipped). Nothing is downloaded.")
-@click.option("--grid-pairs", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Pairs per bin and split shown in the result grids.")
-@click.option("--device", default="auto", show_default=True,
-              help="cpu, cuda, cuda:1, ... (auto: cuda when there is one).")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Pairs per batch."
+)
+@click.option(
+    "--inception-weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="torchvision-format inception_v3 state dict for IS and FID (default: torchvision's "
+    "cache; without one, IS and FID are skipped). Nothing is downloaded.",
+)
+@click.option(
+    "--grid-pairs",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Pairs per bin and split shown in the result grids.",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="cpu, cuda, cuda:1, ... (auto: cuda when there is one).",
+)
 @shard_option
 @click.pass_context
 def eval_command(
-    ctx: click.Context, images: str | None, masks: Path | None, methods: tuple[str, ...], out: Path | None,
-    seed: int, batch_size: int, inception_weights: Path | None, grid_pairs: int, device: str, shard: Shard,
+    ctx: click.Context,
+    images: str | None,
+    masks: Path | None,
+    methods: tuple[str, ...],
+    out: Path | None,
+    seed: int,
+    batch_size: int,
+    inception_weights: Path | None,
+    grid_pairs: int,
+    device: str,
+    shard: Shard,
 ) -> None:
     """Score inpainting methods on identical image-mask pairs, per hole-ratio bin and border split.
 
@@ -50,15 +88,26 @@ def eval_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    missing = [flag for flag, value in (("--images", images), ("--masks", masks), ("--method", methods),
-                                         ("--out", out)) if not value]
+    missing = [
+        flag
+        for flag, value in (("--images", images), ("--masks", masks), ("--method", methods), ("--out", out))
+        if not value
+    ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    config = EvalConfig(images=images, masks=masks, methods=methods, out=out, seed=seed,
-                        batch_size=batch_size, inception_weights=inception_weights, grid_pairs=grid_pairs,
-                        device=device)
+    config = EvalConfig(
+        images=images,
+        masks=masks,
+        methods=methods,
+        out=out,
+        seed=seed,
+        batch_size=batch_size,
+        inception_weights=inception_weights,
+        grid_pairs=grid_pairs,
+        device=device,
+    )
     table = evaluate(config, shard=shard, progress=show_progress())
     if table is not None:
         click.echo(table, nl=False)
@@ -68,17 +117,28 @@ def eval_command(
 
 @eval_command.command("inputs")
 @click.option("--images", metavar="DATASET_SPEC", required=True, help="Photos, as for `pconv eval`.")
-@click.option("--masks", type=click.Path(path_type=Path), metavar="BENCH", required=True,
-              help="Benchmark folder, as for `pconv eval`.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for pairs.json, images/ and masks/.")
+@click.option(
+    "--masks",
+    type=click.Path(path_type=Path),
+    metavar="BENCH",
+    required=True,
+    help="Benchmark folder, as for `pconv eval`.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for pairs.json, images/ and masks/.",
+)
 @seed_option()
 def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
     """Write each pair's cropped photo (holes white) and mask, named by pair, for a model run elsewhere;
     score its outputs with --method folder:DIR and the same --images, --masks and --seed."""
     count = export_inputs(images, masks, out, seed=seed, progress=show_progress())
-    click.echo(f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
-               f"them with --method folder:DIR")
+    click.echo(
+        f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
+        f"them with --method folder:DIR"
+    )
 
 
 @eval_command.command("merge")

@@ -4,10 +4,11 @@ An evaluation folder ``OUT`` holds::
 
     OUT/config.json        what is scored: dataset spec, benchmark, seed, size, bins, methods (the union of
                            every run into OUT, in order of first appearance)
-    OUT/pairs.json         the seeded image-mask assignment (datasets.pairing), one pair per benchmark mask
-    OUT/per_pair/          per-pair metrics and Inception features, one file per shard (evaluator.store)
+    OUT/pairs.json         the seeded image-mask assignment (pconv.datasets.pairing), one pair per
+                           benchmark mask
+    OUT/per_pair/          per-pair metrics and Inception features, one file per shard (pconv.evaluator.store)
     OUT/samples/METHOD/    composites of the pairs shown in the grids
-    OUT/table1.md, results.csv, results.json, grids/binK.png   the report (evaluator.report / grids)
+    OUT/table1.md, results.csv, results.json, grids/binK.png   the report (pconv.evaluator.report / grids)
 
 Every method sees the identical pairs and is scored on its composite: ``mask·image + (1 − mask)·output``
 with the mask 1 = valid, so valid pixels are the input's whatever the method returns. Metrics are over the
@@ -33,28 +34,34 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from datasets import image_files, load_image, parse_spec
-from datasets.pairing import assign_masks, load_assignment, save_assignment
-from evaluator import store
-from evaluator.grids import INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
-from evaluator.inception import (
+from pconv.core import __version__
+from pconv.core.files import atomic_write_text, read_json_object, sha256_file
+from pconv.core.progress import progress_bar
+from pconv.core.sharding import Shard
+from pconv.datasets import image_files, load_image, parse_spec
+from pconv.datasets.pairing import assign_masks, load_assignment, save_assignment
+from pconv.evaluator import store
+from pconv.evaluator.grids import INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
+from pconv.evaluator.inception import (
     IS_MIN_SPLIT_SIZE,
     IS_SPLITS,
     FeatureExtractor,
     InceptionExtractor,
     cached_inception_weights,
 )
-from evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
-from evaluator.metrics import SSIM_SETTINGS, image_metrics
-from evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
-from maskgen import __version__
-from maskgen.fileio import atomic_write_text, read_json_object, sha256_file
-from maskgen.progress import progress_bar
-from maskgen.sharding import Shard
+from pconv.evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
+from pconv.evaluator.metrics import SSIM_SETTINGS, image_metrics
+from pconv.evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
 
-__all__ = ["EvalConfig", "EvalPairs", "eval_pairs", "evaluate", "keep_pairs", "torchrun_shard",
-           "write_report"]
+__all__ = [
+    "EvalConfig",
+    "EvalPairs",
+    "eval_pairs",
+    "evaluate",
+    "keep_pairs",
+    "torchrun_shard",
+    "write_report",
+]
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
@@ -65,7 +72,7 @@ class EvalConfig:
     """One evaluation; fields match ``pconv eval``'s options.
 
     ``images`` is a dataset spec (``datasets.parse_spec``), ``masks`` a benchmark folder, ``methods``
-    method specs (``evaluator.methods``). ``inception_weights`` None looks in torchvision's cache and
+    method specs (``pconv.evaluator.methods``). ``inception_weights`` None looks in torchvision's cache and
     otherwise skips IS and FID. ``grid_pairs`` pairs per bin and split are shown in the grids.
     """
 
@@ -85,8 +92,9 @@ class EvalConfig:
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"a method is listed twice: {list(self.methods)}")
         if self.batch_size < 1 or self.grid_pairs < 0:
-            raise ValueError(f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, "
-                             f"{self.grid_pairs}")
+            raise ValueError(
+                f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, {self.grid_pairs}"
+            )
 
 
 @dataclass(frozen=True)
@@ -102,16 +110,23 @@ class _Mask:
 
 
 def _benchmark(bench: Path) -> list[_Mask]:
-    from maskgen.bench import read_benchmark
+    from pconv.maskgen.sets.bench import read_benchmark
 
-    return [_Mask(file=record.file, bin=int(record.bin), split=str(record.split),
-                  label=f"({record.bin_low:g},{record.bin_high:g}]", hole_ratio=float(record.hole_ratio),
-                  record=record)
-            for record in read_benchmark(Path(bench))]
+    return [
+        _Mask(
+            file=record.file,
+            bin=int(record.bin),
+            split=str(record.split),
+            label=f"({record.bin_low:g},{record.bin_high:g}]",
+            hole_ratio=float(record.hole_ratio),
+            record=record,
+        )
+        for record in read_benchmark(Path(bench))
+    ]
 
 
 def _load_hole(bench: Path, mask: _Mask) -> np.ndarray:
-    from maskgen.bench import load_benchmark_hole
+    from pconv.maskgen.sets.bench import load_benchmark_hole
 
     return load_benchmark_hole(Path(bench), mask.record)
 
@@ -127,26 +142,37 @@ def _versions() -> dict[str, str]:
     import scipy
     import torchvision
 
-    return {"pconv-toolkit": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__}
+    return {
+        "pconv-toolkit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+    }
 
 
 def _checkpoint_digests(methods: Sequence[Method]) -> dict[str, str]:
     """SHA-256 of every model method's checkpoint file: a resumed run must score the same weights."""
-    return {method.spec: sha256_file(method.checkpoint)
-            for method in methods if isinstance(method, ModelMethod)}
+    return {
+        method.spec: sha256_file(method.checkpoint) for method in methods if isinstance(method, ModelMethod)
+    }
 
 
 def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
     held = stored.get("inception")
     if held and feature_note and held != feature_note:
-        raise ValueError(f"{out}: its Inception features come from {held}, this run would add features from "
-                         f"{feature_note}; use the same --inception-weights or another --out")
+        raise ValueError(
+            f"{out}: its Inception features come from {held}, this run would add features from "
+            f"{feature_note}; use the same --inception-weights or another --out"
+        )
     for spec, digest in digests.items():
         if stored.get("checkpoints", {}).get(spec, digest) != digest:
-            raise ValueError(f"{out}: method {spec} was scored with another version of that checkpoint file "
-                             "(its SHA-256 changed); score the new one into another --out")
+            raise ValueError(
+                f"{out}: method {spec} was scored with another version of that checkpoint file "
+                "(its SHA-256 changed); score the new one into another --out"
+            )
 
 
 def _check_slugs(methods: Sequence[str]) -> None:
@@ -154,8 +180,10 @@ def _check_slugs(methods: Sequence[str]) -> None:
     for spec in methods:
         other = seen.setdefault(method_slug(spec), spec)
         if other != spec:
-            raise ValueError(f"methods {other!r} and {spec!r} would share the sample folder "
-                             f"{method_slug(spec)!r}; rename one of their files or folders")
+            raise ValueError(
+                f"methods {other!r} and {spec!r} would share the sample folder "
+                f"{method_slug(spec)!r}; rename one of their files or folders"
+            )
 
 
 @dataclass(frozen=True)
@@ -172,12 +200,13 @@ class EvalPairs:
 
 def eval_pairs(images: str, bench: Path, *, seed: int) -> EvalPairs:
     """Pair the photos of the dataset spec ``images`` with the benchmark ``bench``'s masks (seeded, without
-    replacement; see datasets.pairing): what every method of an evaluation is scored on."""
+    replacement; see pconv.datasets.pairing): what every method of an evaluation is scored on."""
     name, root, split = parse_spec(images)
     masks = _benchmark(bench)
     photos = image_files(name, root, split=split)
-    pairs = assign_masks([photo.relative_to(root).as_posix() for photo in photos],
-                         [mask.file for mask in masks], seed=seed)
+    pairs = assign_masks(
+        [photo.relative_to(root).as_posix() for photo in photos], [mask.file for mask in masks], seed=seed
+    )
     by_file = {mask.file: mask for mask in masks}
     ordered = [by_file[mask_name] for _, mask_name in pairs]
     size = _load_hole(bench, ordered[0]).shape
@@ -193,8 +222,10 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
     if not path.is_file():
         save_assignment(path, paired.pairs, meta=meta)
     elif load_assignment(path)[0] != paired.pairs:
-        raise ValueError(f"{out}: holds other image-mask pairs (its {PAIRS_NAME} differs from this dataset, "
-                         "benchmark and seed); choose another --out")
+        raise ValueError(
+            f"{out}: holds other image-mask pairs (its {PAIRS_NAME} differs from this dataset, "
+            "benchmark and seed); choose another --out"
+        )
     return meta
 
 
@@ -214,9 +245,14 @@ def _prepare(
     methods += [method for method in config.methods if method not in methods]
     _check_slugs(methods)
     bins = sorted({(mask.bin, mask.label) for mask in ordered})
-    document = {**meta, "methods": methods, "bins": [list(b) for b in bins], "grid_pairs": config.grid_pairs,
-                "inception": feature_note or (stored or {}).get("inception"),
-                "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests}}
+    document = {
+        **meta,
+        "methods": methods,
+        "bins": [list(b) for b in bins],
+        "grid_pairs": config.grid_pairs,
+        "inception": feature_note or (stored or {}).get("inception"),
+        "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests},
+    }
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document, pairs, ordered
@@ -241,7 +277,10 @@ def _check_folders(methods: Sequence[Method], todo: Sequence[int]) -> None:
 
 
 def evaluate(
-    config: EvalConfig, *, shard: Shard | None = None, extractor: FeatureExtractor | None = None,
+    config: EvalConfig,
+    *,
+    shard: Shard | None = None,
+    extractor: FeatureExtractor | None = None,
     progress: bool = True,
 ) -> str | None:
     """Score ``config.methods`` on this shard's pairs; returns Table 1 (Markdown) when it wrote the report.
@@ -273,8 +312,17 @@ def _evaluate(
     methods = [parse_method(spec, device=device) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
     document, pairs, masks = _prepare(config, feature_note, _checkpoint_digests(methods))
-    _score(config, document, pairs, masks, methods, features, shard=shard, device=device,
-           progress=progress and shard.index == 1)
+    _score(
+        config,
+        document,
+        pairs,
+        masks,
+        methods,
+        features,
+        shard=shard,
+        device=device,
+        progress=progress and shard.index == 1,
+    )
     if distributed:
         torch.distributed.barrier()
     if shard.count > 1 and not (distributed and shard.index == 1):
@@ -283,8 +331,15 @@ def _evaluate(
 
 
 def _score(
-    config: EvalConfig, document: dict[str, Any], pairs: list[tuple[str, str]], masks: list[_Mask],
-    methods: list[Method], extractor: FeatureExtractor | None, *, shard: Shard, device: torch.device,
+    config: EvalConfig,
+    document: dict[str, Any],
+    pairs: list[tuple[str, str]],
+    masks: list[_Mask],
+    methods: list[Method],
+    extractor: FeatureExtractor | None,
+    *,
+    shard: Shard,
+    device: torch.device,
     progress: bool,
 ) -> None:
     out = Path(config.out)
@@ -305,13 +360,16 @@ def _score(
             return True
         return name != store.REAL and ((name, pair) not in done or lacks_sample(name, pair))
 
-    todo = [pair for pair in shard.jobs(len(pairs))
-            if any(missing(n, pair) for n in names) or any(lacks_sample(n, pair) for n in (INPUT, TARGET))]
+    todo = [
+        pair
+        for pair in shard.jobs(len(pairs))
+        if any(missing(n, pair) for n in names) or any(lacks_sample(n, pair) for n in (INPUT, TARGET))
+    ]
     _check_folders(methods, [pair for pair in todo if any(missing(m.spec, pair) for m in methods)])
     _, root, _ = parse_spec(config.images)
     bar = progress_bar(total=len(todo), desc="eval", unit="pair", enabled=progress)
     for start in range(0, len(todo), config.batch_size):
-        batch = todo[start:start + config.batch_size]
+        batch = todo[start : start + config.batch_size]
         images = torch.stack([load_image(root / pairs[p][0], size=document["size"]) for p in batch])
         images = images.to(device)
         holes = np.stack([_load_hole(config.masks, masks[p]) for p in batch])
@@ -338,23 +396,41 @@ def _score(
                 probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
                 for row, pair in enumerate(chosen):
                     if (method_name, pair) not in done_features:
-                        store.write_features(out, shard, method=method_name, pair=pair,
-                                             features=feats[row].float().cpu().numpy(), probs=probs[row])
+                        store.write_features(
+                            out,
+                            shard,
+                            method=method_name,
+                            pair=pair,
+                            features=feats[row].float().cpu().numpy(),
+                            probs=probs[row],
+                        )
             if method is None:
                 continue
-            scores = {key: value.double().cpu().tolist()
-                      for key, value in image_metrics(composite, image).items()}
+            scores = {
+                key: value.double().cpu().tolist() for key, value in image_metrics(composite, image).items()
+            }
             for row, pair in enumerate(chosen):
                 if pair in shown:
                     save_sample(out, method_name, pair, composite[row])
                 if (method_name, pair) in done:  # only its grid sample was missing
                     continue
                 mask_info = masks[pair]
-                store.write_metrics(out, shard, {
-                    "method": method_name, "pair": pair, "image": pairs[pair][0], "mask": pairs[pair][1],
-                    "bin": mask_info.bin, "split": mask_info.split, "hole_ratio": mask_info.hole_ratio,
-                    "l1": scores["l1"][row], "psnr": min(scores["psnr"][row], PSNR_CAP),
-                    "ssim": scores["ssim"][row]})
+                store.write_metrics(
+                    out,
+                    shard,
+                    {
+                        "method": method_name,
+                        "pair": pair,
+                        "image": pairs[pair][0],
+                        "mask": pairs[pair][1],
+                        "bin": mask_info.bin,
+                        "split": mask_info.split,
+                        "hole_ratio": mask_info.hole_ratio,
+                        "l1": scores["l1"][row],
+                        "psnr": min(scores["psnr"][row], PSNR_CAP),
+                        "ssim": scores["ssim"][row],
+                    },
+                )
         bar.update(len(batch))
     bar.close()
 
@@ -369,10 +445,14 @@ def _feature_sets(
     if any((name, pair) not in records for name in needed for pair in range(count)):
         return None
     real = {pair: store.decode_array(records[(store.REAL, pair)]["features"]) for pair in range(count)}
-    return {name: {"probs": {p: store.decode_array(records[(name, p)]["probs"]) for p in range(count)},
-                   "fake": {p: store.decode_array(records[(name, p)]["features"]) for p in range(count)},
-                   "real": real}
-            for name in methods}
+    return {
+        name: {
+            "probs": {p: store.decode_array(records[(name, p)]["probs"]) for p in range(count)},
+            "fake": {p: store.decode_array(records[(name, p)]["features"]) for p in range(count)},
+            "real": real,
+        }
+        for name in methods
+    }
 
 
 def write_report(out: Path, *, progress: bool = True) -> str:
@@ -392,8 +472,10 @@ def write_report(out: Path, *, progress: bool = True) -> str:
     for method in document["methods"]:
         lacking = [pair for pair in range(len(pairs)) if (method, pair) not in done]
         if lacking:
-            raise ValueError(f"{out}: method {method} lacks {len(lacking)} of {len(pairs)} pairs (first: "
-                             f"pair {lacking[0]}); run the missing shards before merging")
+            raise ValueError(
+                f"{out}: method {method} lacks {len(lacking)} of {len(pairs)} pairs (first: "
+                f"pair {lacking[0]}); run the missing shards before merging"
+            )
         records[method] = [done[(method, pair)] for pair in range(len(pairs))]
     cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
     stored_features = store.read_features(out)
@@ -401,17 +483,29 @@ def write_report(out: Path, *, progress: bool = True) -> str:
     table = aggregate(records, cells, features=features)
     partial = features is None and bool(stored_features)
     notes = _notes(document, len(pairs), features is not None, partial_features=partial)
-    title = (f"Table 1: {document['images']} × {document['masks']} "
-             f"({len(pairs)} pairs, seed {document['seed']})")
+    title = (
+        f"Table 1: {document['images']} × {document['masks']} ({len(pairs)} pairs, seed {document['seed']})"
+    )
     markdown = render_table1(table, cells, title=title, notes=notes)
-    meta = {"config": document, "versions": _versions(), "notes": notes, "psnr_cap_db": PSNR_CAP,
-            "ssim_settings": vars(SSIM_SETTINGS), "inception": features is not None}
+    meta = {
+        "config": document,
+        "versions": _versions(),
+        "notes": notes,
+        "psnr_cap_db": PSNR_CAP,
+        "ssim_settings": vars(SSIM_SETTINGS),
+        "inception": features is not None,
+    }
     atomic_write_text(out / "results.json", render_json(table, cells, meta=meta))
     atomic_write_text(out / "results.csv", render_csv(table, cells))
     atomic_write_text(out / "table1.md", markdown)
-    write_grids(out, records[document["methods"][0]], document["methods"],
-                bins=[int(index) for index, _ in document["bins"]], per_cell=document["grid_pairs"],
-                progress=progress)
+    write_grids(
+        out,
+        records[document["methods"][0]],
+        document["methods"],
+        bins=[int(index) for index, _ in document["bins"]],
+        per_cell=document["grid_pairs"],
+        progress=progress,
+    )
     return markdown
 
 
@@ -428,19 +522,27 @@ def _notes(document: dict[str, Any], count: int, inception: bool, *, partial_fea
         "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
     ]
     if document["photos"] < count:
-        notes.append(f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
-                     f"once per round of {document['photos']} masks.")
+        notes.append(
+            f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
+            f"once per round of {document['photos']} masks."
+        )
     if inception:
-        notes.append(f"IS: {IS_SPLITS} splits of at least {IS_MIN_SPLIT_SIZE} pairs, mean ± std (– in cells "
-                     f"of fewer than {IS_SPLITS * IS_MIN_SPLIT_SIZE} pairs); FID: composites vs the same "
-                     f"pairs' ground truth, 2048-d pool features, sample covariances (biased upwards when a "
-                     f"cell has fewer than 2048 pairs); "
-                     f"{document.get('inception') or 'Inception-v3 features'}.")
+        notes.append(
+            f"IS: {IS_SPLITS} splits of at least {IS_MIN_SPLIT_SIZE} pairs, mean ± std (– in cells "
+            f"of fewer than {IS_SPLITS * IS_MIN_SPLIT_SIZE} pairs); FID: composites vs the same "
+            f"pairs' ground truth, 2048-d pool features, sample covariances (biased upwards when a "
+            f"cell has fewer than 2048 pairs); "
+            f"{document.get('inception') or 'Inception-v3 features'}."
+        )
     elif partial_features:
-        notes.append("IS and FID skipped: some methods were scored in a run without Inception-v3 weights, so "
-                     "their features are missing; run `pconv eval` again on this folder with "
-                     "--inception-weights PATH to add them.")
+        notes.append(
+            "IS and FID skipped: some methods were scored in a run without Inception-v3 weights, so "
+            "their features are missing; run `pconv eval` again on this folder with "
+            "--inception-weights PATH to add them."
+        )
     else:
-        notes.append("IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
-                     "torchvision-format inception_v3 state dict; nothing is downloaded).")
+        notes.append(
+            "IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
+            "torchvision-format inception_v3 state dict; nothing is downloaded)."
+        )
     return notes

@@ -15,14 +15,23 @@ from typing import Any
 
 import cv2
 import numpy as np
+from pconv.core.files import atomic_write_bytes
+from pconv.core.masks import encode_png
+from pconv.core.progress import progress_bar
+from pconv.evaluator.methods import method_slug
 from torch import Tensor
 
-from evaluator.methods import method_slug
-from maskgen.fileio import atomic_write_bytes, encode_png
-from maskgen.progress import progress_bar
-
-__all__ = ["GRIDS_DIR", "INPUT", "SAMPLES_DIR", "TARGET", "TILE", "grid_pairs", "sample_path", "save_sample",
-           "write_grids"]
+__all__ = [
+    "GRIDS_DIR",
+    "INPUT",
+    "SAMPLES_DIR",
+    "TARGET",
+    "TILE",
+    "grid_pairs",
+    "sample_path",
+    "save_sample",
+    "write_grids",
+]
 
 SAMPLES_DIR = "samples"
 GRIDS_DIR = "grids"
@@ -65,15 +74,28 @@ def _header(names: Sequence[str], size: int) -> np.ndarray:
     strip = np.full((_HEADER, size * len(names), 3), 255, np.uint8)
     for column, name in enumerate(names):
         room = size // 9  # characters that fit a tile at this font size
-        text = name if len(name) <= room else ("..." + name[-(room - 3):] if room > 3 else name[:room])
-        cv2.putText(strip, text, (column * size + 4, _HEADER - 9),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        text = name if len(name) <= room else ("..." + name[-(room - 3) :] if room > 3 else name[:room])
+        cv2.putText(
+            strip,
+            text,
+            (column * size + 4, _HEADER - 9),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
     return strip
 
 
 def write_grids(
-    out: Path, records: Sequence[Mapping[str, Any]], methods: Sequence[str], *, bins: Sequence[int],
-    per_cell: int, progress: bool = True,
+    out: Path,
+    records: Sequence[Mapping[str, Any]],
+    methods: Sequence[str],
+    *,
+    bins: Sequence[int],
+    per_cell: int,
+    progress: bool = True,
 ) -> list[Path]:
     """Draw ``OUT/grids/binK.png`` for each bin index in ``bins`` from the saved samples; returns the paths.
 
@@ -87,12 +109,17 @@ def write_grids(
     size = min(TILE, first.shape[0]) if first is not None else TILE
     written = []
     for index in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
-        rows = [pair for split in ("N", "B") for pair in chosen
-                if int(records[pair]["bin"]) == index and records[pair]["split"] == split]
+        rows = [
+            pair
+            for split in ("N", "B")
+            for pair in chosen
+            if int(records[pair]["bin"]) == index and records[pair]["split"] == split
+        ]
         if not rows:
             continue
-        body = [np.concatenate([_tile(sample_path(out, name, pair), size) for name in names], 1)
-                for pair in rows]
+        body = [
+            np.concatenate([_tile(sample_path(out, name, pair), size) for name in names], 1) for pair in rows
+        ]
         grid = np.concatenate([_header(names, size), *body], 0)
         path = Path(out) / GRIDS_DIR / f"bin{index + 1}.png"
         atomic_write_bytes(path, encode_png(grid))

@@ -68,8 +68,10 @@ class InceptionExtractor(nn.Module):
         net = inception_v3(weights=None, aux_logits=False, transform_input=True, init_weights=False)
         missing, unexpected = net.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise ValueError(f"{path}: not a torchvision inception_v3 state dict "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise ValueError(
+                f"{path}: not a torchvision inception_v3 state dict "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
         self.fc = net.fc
         net.fc = nn.Identity()
         self.net = net.eval()
@@ -104,8 +106,10 @@ def inception_score(
     if probs.ndim != 2 or len(probs) == 0:
         raise ValueError(f"inception score needs (N, K) probabilities with N >= 1, got shape {probs.shape}")
     if len(probs) < splits * min_split_size:
-        raise ValueError(f"inception score of {splits} splits of at least {min_split_size} images needs "
-                         f"{splits * min_split_size} images, got {len(probs)}")
+        raise ValueError(
+            f"inception score of {splits} splits of at least {min_split_size} images needs "
+            f"{splits * min_split_size} images, got {len(probs)}"
+        )
     scores = []
     for part in np.array_split(probs, splits):
         marginal = part.mean(0, keepdims=True)
@@ -136,8 +140,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"Fréchet distance needs equal-sized means and covariances, got {mu1.shape}, "
-                         f"{mu2.shape}, {sigma1.shape}, {sigma2.shape}")
+        raise ValueError(
+            f"Fréchet distance needs equal-sized means and covariances, got {mu1.shape}, "
+            f"{mu2.shape}, {sigma1.shape}, {sigma2.shape}"
+        )
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * _trace_sqrt_product(sigma1, sigma2))
 
@@ -160,5 +166,9 @@ def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
     scale = (len(a) - 1) * (len(b) - 1)
     root_trace = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False).sum() / np.sqrt(scale)
     diff = mean_a - mean_b
-    return float(diff @ diff + (centred_a**2).sum() / (len(a) - 1) + (centred_b**2).sum() / (len(b) - 1)
-                 - 2 * root_trace)
+    return float(
+        diff @ diff
+        + (centred_a**2).sum() / (len(a) - 1)
+        + (centred_b**2).sum() / (len(b) - 1)
+        - 2 * root_trace
+    )

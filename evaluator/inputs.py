@@ -19,13 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from datasets import load_image
-from evaluator.evaluate import eval_pairs, keep_pairs
-from evaluator.methods import folder_output_name
-from maskgen.bench import load_benchmark_hole
-from maskgen.fileio import atomic_write_bytes, encode_png, write_mask_png
-from maskgen.progress import progress_bar
+from pconv.core.files import atomic_write_bytes
+from pconv.core.masks import encode_png, write_mask_png
+from pconv.core.progress import progress_bar
+from pconv.datasets import load_image
+from pconv.evaluator.evaluate import eval_pairs, keep_pairs
+from pconv.evaluator.methods import folder_output_name
+from pconv.maskgen.sets.bench import load_benchmark_hole
 
 __all__ = ["export_inputs"]
 

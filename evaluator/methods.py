@@ -20,9 +20,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 import torch
+from pconv.datasets.images import read_rgb
 from torch import Tensor
-
-from datasets.images import read_rgb
 
 __all__ = [
     "OPENCV_RADIUS",
@@ -81,8 +80,12 @@ class OpenCVMethod:
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
         pixels = _to_uint8(images)
         holes = (masks[:, 0] < 0.5).to(torch.uint8).mul(255).cpu().numpy()
-        filled = np.stack([cv2.inpaint(image, hole, OPENCV_RADIUS, self.flag)
-                           for image, hole in zip(pixels, holes, strict=True)])
+        filled = np.stack(
+            [
+                cv2.inpaint(image, hole, OPENCV_RADIUS, self.flag)
+                for image, hole in zip(pixels, holes, strict=True)
+            ]
+        )
         return _from_uint8(filled, images.device)
 
 
@@ -102,28 +105,35 @@ class FolderMethod:
             raise FileNotFoundError(
                 f"{self.spec}: no output for {len(lacking)} of {len(pairs)} pairs, first pair {lacking[0]} "
                 f"({self.root / folder_output_name(lacking[0])}); outputs are named by their pair's index in "
-                "the evaluation's pairs.json")
+                "the evaluation's pairs.json"
+            )
 
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
         outputs = []
         for pair in pairs:
             path = self.root / folder_output_name(pair)
             if not path.is_file():
-                raise FileNotFoundError(f"{self.spec}: no output for pair {pair} ({path}); outputs are named "
-                                        "by their pair's index in the evaluation's pairs.json")
+                raise FileNotFoundError(
+                    f"{self.spec}: no output for pair {pair} ({path}); outputs are named "
+                    "by their pair's index in the evaluation's pairs.json"
+                )
             rgb = read_rgb(path)
             if rgb.shape[:2] != tuple(images.shape[-2:]):
-                raise ValueError(f"{path}: output is {rgb.shape[1]}x{rgb.shape[0]}, the benchmark's images "
-                                 f"are {images.shape[-1]}x{images.shape[-2]}")
+                raise ValueError(
+                    f"{path}: output is {rgb.shape[1]}x{rgb.shape[0]}, the benchmark's images "
+                    f"are {images.shape[-1]}x{images.shape[-2]}"
+                )
             outputs.append(rgb)
         return _from_uint8(np.stack(outputs), images.device)
 
 
 class ModelMethod:
-    """``pconv:CK`` / ``conv:CK``: a trained PConvUNet or ConvUNet via ``pconv_model.inpaint.Inpainter``."""
+    """``pconv:CK`` / ``conv:CK``: a trained PConvUNet or ConvUNet (``pconv.pconv_model.inpaint``)."""
 
     def __init__(self, *, arch: str, checkpoint: str | Path, device: str | torch.device = "cpu") -> None:
-        from pconv_model.inpaint import Inpainter  # the model stack is loaded only when a model is scored
+        from pconv.pconv_model.inpaint import (
+            Inpainter,  # the model stack is loaded only when a model is scored
+        )
 
         self.spec = f"{arch}:{checkpoint}"
         self.checkpoint = path = Path(checkpoint)
@@ -131,8 +141,10 @@ class ModelMethod:
             raise FileNotFoundError(f"{path}: no such checkpoint (method {self.spec})")
         self.inpainter = Inpainter.from_checkpoint(path, device=device)
         if self.inpainter.arch != arch:
-            raise ValueError(f"{path}: a {self.inpainter.arch} checkpoint, but the method is {arch}: "
-                             f"use {self.inpainter.arch}:{checkpoint}")
+            raise ValueError(
+                f"{path}: a {self.inpainter.arch} checkpoint, but the method is {arch}: "
+                f"use {self.inpainter.arch}:{checkpoint}"
+            )
 
     @torch.no_grad()
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
@@ -148,5 +160,6 @@ def parse_method(spec: str, *, device: str | torch.device = "cpu") -> Method:
         return FolderMethod(root=argument, spec=spec)
     if sep and argument and kind in ("pconv", "conv"):
         return ModelMethod(arch=kind, checkpoint=argument, device=device)
-    raise ValueError(f"unknown method {spec!r}; use telea, ns, folder:DIR, pconv:CHECKPOINT or "
-                     "conv:CHECKPOINT")
+    raise ValueError(
+        f"unknown method {spec!r}; use telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT"
+    )

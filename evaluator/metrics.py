@@ -6,7 +6,7 @@ them the composite, whose valid pixels are the input's, as the paper's Table 1 d
 
 * ℓ1 (%): mean |output − target| over every pixel and RGB channel, × 100.
 * PSNR (dB): 10·log10(data_range² / MSE), MSE over every pixel and RGB channel; identical images give
-  ``+inf`` (the aggregation in :mod:`evaluator.report` caps it, see ``PSNR_CAP``).
+  ``+inf`` (the aggregation in :mod:`pconv.evaluator.report` caps it, see ``PSNR_CAP``).
 * SSIM (Wang et al., IEEE TIP 2004, as their reference ``ssim_index.m``): 11×11 Gaussian window with
   σ = 1.5 (normalized to sum 1), K1 = 0.01, K2 = 0.03, data range 1, population (biased) local variances,
   *valid* filtering (no padding: the map is (H−10)×(W−10)), no downsampling; the map's mean per RGB channel,
@@ -57,8 +57,10 @@ SSIM_SETTINGS = SSIMSettings()
 
 def _check_pair(output: Tensor, target: Tensor) -> None:
     if output.dim() != 4 or output.shape != target.shape:
-        raise ValueError(f"output and target must both be (B, C, H, W) of equal shape, got "
-                         f"{tuple(output.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"output and target must both be (B, C, H, W) of equal shape, got "
+            f"{tuple(output.shape)} and {tuple(target.shape)}"
+        )
 
 
 def gaussian_window(size: int, sigma: float) -> Tensor:
@@ -105,13 +107,13 @@ def _filter_valid_matmul(maps: Tensor, kernel: Tensor) -> Tensor:
     for start in range(0, width, _BLOCK):
         n = min(_BLOCK, width - start)
         matrix = band if n == _BLOCK else _band(n + k - 1, kernel, maps.device)
-        rows.append(maps[..., start:start + n + k - 1] @ matrix)
+        rows.append(maps[..., start : start + n + k - 1] @ matrix)
     horizontal = torch.cat(rows, -1)
     columns = []
     for start in range(0, height, _BLOCK):
         n = min(_BLOCK, height - start)
         matrix = band if n == _BLOCK else _band(n + k - 1, kernel, maps.device)
-        columns.append(matrix.T @ horizontal[..., start:start + n + k - 1, :])
+        columns.append(matrix.T @ horizontal[..., start : start + n + k - 1, :])
     return torch.cat(columns, -2)
 
 
@@ -131,7 +133,7 @@ def _filter_valid_opencv(maps: Tensor, kernel: Tensor) -> Tensor:
         if not np.shares_memory(filtered, target):  # OpenCV allocated instead of writing in place
             target[index] = filtered
     r = k // 2
-    return out.reshape(maps.shape)[..., r:height - r, r:width - r]
+    return out.reshape(maps.shape)[..., r : height - r, r : width - r]
 
 
 def _filter_valid(maps: Tensor, kernel: Tensor) -> Tensor:
@@ -145,8 +147,10 @@ def ssim(output: Tensor, target: Tensor, *, settings: SSIMSettings = SSIM_SETTIN
     """Mean SSIM per image, ``(B,)`` float32 in [−1, 1]; 1 for identical images. See the module notes."""
     _check_pair(output, target)
     if min(output.shape[-2:]) < settings.window:
-        raise ValueError(f"SSIM needs images of at least {settings.window}×{settings.window} pixels, "
-                         f"got {tuple(output.shape[-2:])}")
+        raise ValueError(
+            f"SSIM needs images of at least {settings.window}×{settings.window} pixels, "
+            f"got {tuple(output.shape[-2:])}"
+        )
     x = output.float()
     y = target.float()
     maps = torch.empty((4, *x.shape), dtype=torch.float32, device=x.device)
@@ -155,7 +159,8 @@ def ssim(output: Tensor, target: Tensor, *, settings: SSIMSettings = SSIM_SETTIN
     torch.mul(maps[0], maps[0], out=maps[2])
     torch.mul(maps[1], maps[1], out=maps[3])
     mean_plus, mean_minus, square_plus, square_minus = _filter_valid(
-        maps, gaussian_window(settings.window, settings.sigma)).unbind(0)
+        maps, gaussian_window(settings.window, settings.sigma)
+    ).unbind(0)
     c1 = (settings.k1 * settings.data_range) ** 2
     c2 = (settings.k2 * settings.data_range) ** 2
     # With μ± the filtered x ± y and S± their filtered squares: 2μxμy = (μ+² − μ−²)/2 = D/2,

@@ -20,18 +20,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from evaluator.inception import IS_MIN_SPLIT_SIZE, IS_SPLITS, fid_from_features, inception_score
+from pconv.evaluator.inception import IS_MIN_SPLIT_SIZE, IS_SPLITS, fid_from_features, inception_score
 
 __all__ = [
-    "METRICS", "PSNR_CAP", "Cell", "aggregate", "cells_of", "render_csv", "render_json", "render_table1",
+    "METRICS",
+    "PSNR_CAP",
+    "Cell",
+    "aggregate",
+    "cells_of",
+    "render_csv",
+    "render_json",
+    "render_table1",
 ]
 
 PSNR_CAP = 100.0
 """dB standing in for +∞ (identical images) in PSNR means; 100 dB is an MSE of 1e-10 at data range 1."""
 
 METRICS: tuple[tuple[str, str, int], ...] = (
-    ("l1", "ℓ1 (%)", 2), ("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 3), ("is", "IS", 3), ("fid", "FID", 2),
+    ("l1", "ℓ1 (%)", 2),
+    ("psnr", "PSNR (dB)", 2),
+    ("ssim", "SSIM", 3),
+    ("is", "IS", 3),
+    ("fid", "FID", 2),
 )
 """(key, row label, decimals) in the order of the table's row groups."""
 
@@ -78,9 +88,14 @@ def _cell_result(records: list[Mapping[str, Any]], features: Mapping[str, Any] |
             result["is"], result["is_std"] = inception_score(probs, min_split_size=IS_MIN_SPLIT_SIZE)
         else:  # too few pairs for splits that mean anything: shown as "–"
             result["is"], result["is_std"] = None, None
-        result["fid"] = (fid_from_features(np.stack([features["fake"][pair] for pair in pairs]),
-                                           np.stack([features["real"][pair] for pair in pairs]))
-                         if len(pairs) >= 2 else None)
+        result["fid"] = (
+            fid_from_features(
+                np.stack([features["fake"][pair] for pair in pairs]),
+                np.stack([features["real"][pair] for pair in pairs]),
+            )
+            if len(pairs) >= 2
+            else None
+        )
     return result
 
 
@@ -99,8 +114,10 @@ def aggregate(
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for method, method_records in records.items():
         method_features = None if features is None else features[method]
-        table[method] = {cell.key: _cell_result([r for r in method_records if cell.holds(r)], method_features)
-                         for cell in cells}
+        table[method] = {
+            cell.key: _cell_result([r for r in method_records if cell.holds(r)], method_features)
+            for cell in cells
+        }
     return table
 
 
@@ -111,7 +128,10 @@ def _format(value: float | None, decimals: int) -> str:
 
 
 def render_table1(
-    table: Mapping[str, Mapping[str, Mapping[str, Any]]], cells: Sequence[Cell], *, title: str,
+    table: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    cells: Sequence[Cell],
+    *,
+    title: str,
     notes: Sequence[str],
 ) -> str:
     """Markdown: rows metric × method (metric groups in :data:`METRICS` order), columns the cells."""
@@ -150,9 +170,18 @@ def render_csv(table: Mapping[str, Mapping[str, Mapping[str, Any]]], cells: Sequ
                     continue
                 value = result[key]
                 std = result.get("is_std") if key == "is" else None
-                writer.writerow([method, key, "" if cell.bin is None else cell.bin, cell.label,
-                                 cell.split or "all", result["n"], "" if value is None else repr(value),
-                                 "" if std is None else repr(std)])
+                writer.writerow(
+                    [
+                        method,
+                        key,
+                        "" if cell.bin is None else cell.bin,
+                        cell.label,
+                        cell.split or "all",
+                        result["n"],
+                        "" if value is None else repr(value),
+                        "" if std is None else repr(std),
+                    ]
+                )
     return buffer.getvalue()
 
 
@@ -161,7 +190,8 @@ def render_json(
 ) -> str:
     """``meta`` (configuration, seeds, versions, settings, notes) plus the cells and the table."""
     document = dict(meta)
-    document["cells"] = [{"key": cell.key, "bin": cell.bin, "label": cell.label, "split": cell.split}
-                         for cell in cells]
+    document["cells"] = [
+        {"key": cell.key, "bin": cell.bin, "label": cell.label, "split": cell.split} for cell in cells
+    ]
     document["table"] = table
     return json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from maskgen.fileio import append_jsonl, read_jsonl
-from maskgen.sharding import Shard
+from pconv.core.files import append_jsonl, read_jsonl
+from pconv.core.sharding import Shard
 
 __all__ = [
     "PER_PAIR_DIR",
@@ -110,10 +109,13 @@ def write_metrics(out: Path, shard: Shard, record: dict[str, Any]) -> None:
     append_jsonl(path, record)
 
 
-def write_features(out: Path, shard: Shard, *, method: str, pair: int, features: np.ndarray,
-                   probs: np.ndarray) -> None:
+def write_features(
+    out: Path, shard: Shard, *, method: str, pair: int, features: np.ndarray, probs: np.ndarray
+) -> None:
     """Append one pair's Inception features ``(D,)`` and class probabilities ``(K,)`` (float32)."""
     path = features_path(out, shard)
     path.parent.mkdir(parents=True, exist_ok=True)
-    append_jsonl(path, {"method": method, "pair": pair, "features": encode_array(features),
-                        "probs": encode_array(probs)})
+    append_jsonl(
+        path,
+        {"method": method, "pair": pair, "features": encode_array(features), "probs": encode_array(probs)},
+    )

@@ -1,10 +1,6 @@
-"""Occlusion masks from video and the irregular-hole benchmark built from them.
+"""Occlusion masks from video and the irregular-hole mask sets built from them, in three stages:
 
-Conventions, used across the whole toolkit:
-
-* mask files are 8-bit single-channel PNGs with **255 = hole**, 0 = valid;
-* in memory a ``hole`` array is ``bool`` with ``True`` = hole;
-* tensors handed to models are float ``(B, 1, H, W)`` with **1 = valid** (the paper's M).
+* :mod:`pconv.maskgen.raw`: video (or generated scenes) to a raw mask pool, and its train/test split;
+* :mod:`pconv.maskgen.sets`: a raw pool to mask sets (the binned benchmark, training masks);
+* :mod:`pconv.maskgen.release`: checking, measuring and publishing mask sets, ours or anyone's.
 """
-
-__version__ = "0.1.0"

@@ -22,9 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from pconv.core.files import atomic_output
 from torch import nn
-
-from maskgen.fileio import atomic_output
 
 from .unet import ConvUNet, PConvUNet
 
@@ -59,8 +58,12 @@ def capture_rng() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"key": torch.from_numpy(state["key"].astype(np.int64)), "pos": int(state["pos"]),
-                  "has_gauss": int(numpy_state["has_gauss"]), "gauss": float(numpy_state["gauss"])},
+        "numpy": {
+            "key": torch.from_numpy(state["key"].astype(np.int64)),
+            "pos": int(state["pos"]),
+            "has_gauss": int(numpy_state["has_gauss"]),
+            "gauss": float(numpy_state["gauss"]),
+        },
         "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
     }
 
@@ -71,11 +74,14 @@ def restore_rng(state: dict[str, Any]) -> None:
     if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
     numpy = state["numpy"]
-    np.random.set_state({
-        "bit_generator": "MT19937",
-        "state": {"key": numpy["key"].numpy().astype(np.uint32), "pos": numpy["pos"]},
-        "has_gauss": numpy["has_gauss"], "gauss": numpy["gauss"],
-    })
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": numpy["key"].numpy().astype(np.uint32), "pos": numpy["pos"]},
+            "has_gauss": numpy["has_gauss"],
+            "gauss": numpy["gauss"],
+        }
+    )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
 

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import click
-
-import datasets
-from maskgen.cli_common import default_workers, seed_option, show_progress
+from pconv import datasets
+from pconv.core.cli import seed_option, show_progress
+from pconv.core.distributed import dist_env, pick_device
+from pconv.core.workers import default_workers
 
 from .checkpoint import ARCHS
-from .distributed import dist_env, pick_device
 from .inpaint import Inpainter, inpaint_files
 from .train import AMP_MODES, PHASE_LR, TrainConfig, train
 
@@ -32,49 +32,118 @@ def _loader_workers() -> int:
 @click.option("--out", type=_ANY, required=True, help="Run folder: checkpoint, logs, samples.")
 @click.option("--iterations", type=click.IntRange(min=1), required=True, help="Train up to this many steps.")
 @click.option("--arch", type=click.Choice(list(ARCHS)), default="pconv", show_default=True)
-@click.option("--phase", type=click.Choice(list(PHASE_LR)), default="initial", show_default=True,
-              help="initial: lr 2e-4, BN on; finetune: lr 5e-5 from --init, encoder BN frozen.")
+@click.option(
+    "--phase",
+    type=click.Choice(list(PHASE_LR)),
+    default="initial",
+    show_default=True,
+    help="initial: lr 2e-4, BN on; finetune: lr 5e-5 from --init, encoder BN frozen.",
+)
 @click.option("--init", type=_ANY, default=None, help="Initial-phase checkpoint that finetuning starts from.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint, exactly.")
 @click.option("--split", default=None, help="Training split (default: the dataset's training split).")
 @click.option("--val-split", default=None, help="Validation split (default: the dataset's test split).")
-@click.option("--val-count", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Photos in the fixed validation subset.")
+@click.option(
+    "--val-count",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Photos in the fixed validation subset.",
+)
 @click.option("--lr", type=float, default=None, help="Learning rate (default: the phase's).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Photos per step and process.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=6,
+    show_default=True,
+    help="Photos per step and process.",
+)
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--sample-every", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--validate-every", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--vgg-weights", type=_ANY, default=None,
-              help="torchvision-format VGG16 state dict (default: torchvision's cached ImageNet weights).")
+@click.option(
+    "--vgg-weights",
+    type=_ANY,
+    default=None,
+    help="torchvision-format VGG16 state dict (default: torchvision's cached ImageNet weights).",
+)
 @seed_option()
 @click.option("--image-size", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option("--layers", type=click.IntRange(min=1), default=8, show_default=True, help="U-Net depth.")
 @click.option("--width", type=float, default=1.0, show_default=True, help="Channel multiplier.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--amp", type=click.Choice(AMP_MODES), default="bf16", show_default=True,
-              help="Mixed precision on CUDA (fp16 uses a gradient scaler).")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Data-loading processes per training process; 0 loads in the training process "
-                   "(default: the cores divided among the processes of this node).")
+@click.option(
+    "--amp",
+    type=click.Choice(AMP_MODES),
+    default="bf16",
+    show_default=True,
+    help="Mixed precision on CUDA (fp16 uses a gradient scaler).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Data-loading processes per training process; 0 loads in the training process "
+    "(default: the cores divided among the processes of this node).",
+)
 @click.option("--strict-images", is_flag=True, help="Stop at a bad photo instead of skipping and counting.")
 def train_command(
-    dataset: str, data: Path, masks: Path, out: Path, iterations: int, arch: str, phase: str,
-    init: Path | None, resume: bool, split: str | None, val_split: str | None, val_count: int,
-    lr: float | None, batch_size: int,
-    checkpoint_every: int, sample_every: int, validate_every: int, log_every: int, vgg_weights: Path | None,
-    seed: int, image_size: int, layers: int, width: float, device: str, amp: str, workers: int | None,
+    dataset: str,
+    data: Path,
+    masks: Path,
+    out: Path,
+    iterations: int,
+    arch: str,
+    phase: str,
+    init: Path | None,
+    resume: bool,
+    split: str | None,
+    val_split: str | None,
+    val_count: int,
+    lr: float | None,
+    batch_size: int,
+    checkpoint_every: int,
+    sample_every: int,
+    validate_every: int,
+    log_every: int,
+    vgg_weights: Path | None,
+    seed: int,
+    image_size: int,
+    layers: int,
+    width: float,
+    device: str,
+    amp: str,
+    workers: int | None,
     strict_images: bool,
 ) -> None:
     """Train the PConv U-Net (or the Conv baseline); run under torchrun for several GPUs or nodes."""
     config = TrainConfig(
-        dataset=dataset, data=data, masks=masks, out=out, iterations=iterations, arch=arch, phase=phase,
-        init=init, split=split, val_split=val_split, val_count=val_count, lr=lr, batch_size=batch_size,
-        checkpoint_every=checkpoint_every, sample_every=sample_every, validate_every=validate_every,
-        log_every=log_every, vgg_weights=vgg_weights, seed=seed, image_size=image_size, layers=layers,
-        width=width, device=device, amp=amp, workers=_loader_workers() if workers is None else workers,
+        dataset=dataset,
+        data=data,
+        masks=masks,
+        out=out,
+        iterations=iterations,
+        arch=arch,
+        phase=phase,
+        init=init,
+        split=split,
+        val_split=val_split,
+        val_count=val_count,
+        lr=lr,
+        batch_size=batch_size,
+        checkpoint_every=checkpoint_every,
+        sample_every=sample_every,
+        validate_every=validate_every,
+        log_every=log_every,
+        vgg_weights=vgg_weights,
+        seed=seed,
+        image_size=image_size,
+        layers=layers,
+        width=width,
+        device=device,
+        amp=amp,
+        workers=_loader_workers() if workers is None else workers,
         strict_images=strict_images,
     )
     result = train(config, resume=resume, progress=show_progress())
@@ -86,11 +155,20 @@ def train_command(
 @click.command("inpaint")
 @click.option("--checkpoint", type=_ANY, required=True, help="Checkpoint written by `pconv train`.")
 @click.option("--image", type=_ANY, required=True, help="A photo, or a folder of photos.")
-@click.option("--mask", type=_ANY, required=True,
-              help="A mask, or a folder of masks named like the photos (a.jpg ↔ a.png).")
+@click.option(
+    "--mask",
+    type=_ANY,
+    required=True,
+    help="A mask, or a folder of masks named like the photos (a.jpg ↔ a.png).",
+)
 @click.option("--out", type=_ANY, required=True, help="Output PNG (one photo) or folder (for a folder).")
-@click.option("--hole-value", type=click.Choice(["255", "0"]), default="255", show_default=True,
-              help="Mask value meaning hole: 255 (white = hole) or 0 (black = hole).")
+@click.option(
+    "--hole-value",
+    type=click.Choice(["255", "0"]),
+    default="255",
+    show_default=True,
+    help="Mask value meaning hole: 255 (white = hole) or 0 (black = hole).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 def inpaint_command(
     checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str
@@ -101,6 +179,7 @@ def inpaint_command(
     and cropped back, so the output has the photo's exact size (no resizing).
     """
     inpainter = Inpainter.from_checkpoint(checkpoint, device=pick_device(device, dist_env()))
-    written = inpaint_files(inpainter, image=image, mask=mask, out=out, hole_value=int(hole_value),
-                            progress=show_progress())
+    written = inpaint_files(
+        inpainter, image=image, mask=mask, out=out, hole_value=int(hole_value), progress=show_progress()
+    )
     click.echo(f"wrote {len(written)} image(s) to {out}")

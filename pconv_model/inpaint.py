@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pconv.core.files import atomic_write_bytes
+from pconv.core.masks import encode_png, read_mask_png
+from pconv.core.progress import progress_bar
+from pconv.datasets.images import check_image, list_image_folder, read_rgb, to_tensor
 from PIL import Image
 from torch import Tensor
-
-from datasets.images import check_image, list_image_folder, read_rgb, to_tensor
-from maskgen.fileio import atomic_write_bytes, encode_png, read_mask_png
-from maskgen.progress import progress_bar
 
 from .checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -74,8 +74,9 @@ class Inpainter:
             raise ValueError(f"image must have shape (B, 3, H, W), got {tuple(image.shape)}")
         b, _, h, w = image.shape
         if tuple(mask.shape) != (b, 1, h, w):
-            raise ValueError(f"mask must have shape ({b}, 1, {h}, {w}) to match the image, got "
-                             f"{tuple(mask.shape)}")
+            raise ValueError(
+                f"mask must have shape ({b}, 1, {h}, {w}) to match the image, got {tuple(mask.shape)}"
+            )
         if not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask values must be 0 (hole) or 1 (valid)")
         step = 2**self.layers
@@ -132,7 +133,7 @@ def inpaint_files(
     """Inpaint one photo (``out`` is the PNG to write) or a folder of them (``out`` is a folder).
 
     Masks may be in either file convention (``hole_value`` 255: white = hole; 0: black = hole; see
-    ``maskgen.fileio.read_mask_png``) and must have the photo's size. Returns the files written.
+    ``pconv.core.files.read_mask_png``) and must have the photo's size. Returns the files written.
     """
     images, masks = _files(Path(image), "image"), _files(Path(mask), "mask")
     if Path(image).is_file() and len(masks) != 1:
@@ -148,11 +149,14 @@ def inpaint_files(
         check_image(photo)
         photo_size, mask_size = _image_size(photo), _image_size(mask_file)
         if photo_size != mask_size:
-            raise ValueError(f"{mask_file}: mask is {mask_size[0]}x{mask_size[1]} but photo {photo.name} is "
-                             f"{photo_size[0]}x{photo_size[1]}")
+            raise ValueError(
+                f"{mask_file}: mask is {mask_size[0]}x{mask_size[1]} but photo {photo.name} is "
+                f"{photo_size[0]}x{photo_size[1]}"
+            )
     written = []
-    for (photo, mask_file), target in zip(progress_bar(pairs, desc="inpaint", enabled=progress, unit="img"),
-                                          targets, strict=True):
+    for (photo, mask_file), target in zip(
+        progress_bar(pairs, desc="inpaint", enabled=progress, unit="img"), targets, strict=True
+    ):
         rgb = read_rgb(photo)
         hole = read_mask_png(mask_file, hole_value=hole_value)
         valid = torch.from_numpy(~hole).float()[None, None]

@@ -79,7 +79,7 @@ class InpaintingLoss(nn.Module):
     """total = valid + 6·hole + 0.05·perceptual + 120·(style_out + style_comp) + 0.1·tv; weights configurable.
 
     ``vgg_features`` maps (B, 3, H, W) images in [0, 1] to a sequence of feature maps (the paper: VGG16
-    pool1-3, see :func:`~pconv_model.vgg.load_vgg16_features`, which also applies the ImageNet
+    pool1-3, see :func:`~pconv.pconv_model.vgg.load_vgg16_features`, which also applies the ImageNet
     normalisation). It is frozen here (no gradients to its parameters, kept in eval mode) while gradients
     flow through it to the output image.
 

@@ -7,13 +7,13 @@ frozen (so the hole statistics of the encoder no longer move). Both are counted 
 A run folder ``RUN`` holds::
 
     RUN/config.json        the TrainConfig, world size, versions (rewritten at every start)
-    RUN/checkpoint.pt      the latest checkpoint (see pconv_model.checkpoint), replaced atomically
+    RUN/checkpoint.pt      the latest checkpoint (see pconv.pconv_model.checkpoint), replaced atomically
     RUN/log.jsonl          every loss term, lr, images/s, bad photos skipped so far (all processes)
     RUN/val.jsonl          ℓ1 and PSNR of the composite on a fixed validation subset
     RUN/samples/step_XXXXXXXX.png   rows: input (holes white), output, composite, ground truth
 
 Exact resume: every random choice of the data (which photo, which crop, which mask) is a function of
-``(seed, step)`` (see datasets.pairing), the model starts from ``torch.manual_seed(seed)``, and the
+``(seed, step)`` (see pconv.datasets.pairing), the model starts from ``torch.manual_seed(seed)``, and the
 checkpoint keeps the model, Adam, the grad scaler and the global RNG states. On the CPU a resumed run
 therefore logs the very losses the uninterrupted run logs (same batch size and world size). SIGINT and
 SIGTERM finish the current step, write a checkpoint and return; a second SIGINT aborts at once.
@@ -39,20 +39,20 @@ from typing import Any
 
 import torch
 import torchvision
+from pconv import datasets
+from pconv.core import __version__, distributed
+from pconv.core.distributed import DistEnv
+from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
+from pconv.core.masks import encode_png
+from pconv.core.progress import progress_bar
+from pconv.datasets import celeba_hq
+from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
+from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.training import TrainingMasks
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-import datasets
-from datasets import celeba_hq
-from datasets.pairing import StepBatchSampler, TrainingPairs
-from maskgen import __version__
-from maskgen.augment import AugmentConfig
-from maskgen.fileio import append_jsonl, atomic_write_bytes, atomic_write_text, encode_png, read_jsonl
-from maskgen.progress import progress_bar
-from maskgen.training import TrainingMasks
-
-from . import distributed
 from .checkpoint import (
     ARCHS,
     build_model,
@@ -61,13 +61,19 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from .distributed import DistEnv
 from .losses import InpaintingLoss
 from .vgg import load_vgg16_features
 
 __all__ = [
-    "AMP_MODES", "CHECKPOINT_NAME", "PHASE_LR", "TrainConfig", "TrainResult", "score_composite", "train",
-    "train_step", "training_augment",
+    "AMP_MODES",
+    "CHECKPOINT_NAME",
+    "PHASE_LR",
+    "TrainConfig",
+    "TrainResult",
+    "score_composite",
+    "train",
+    "train_step",
+    "training_augment",
 ]
 
 PHASE_LR = {"initial": 2e-4, "finetune": 5e-5}
@@ -80,8 +86,20 @@ SAMPLES_DIR = "samples"
 MAX_PSNR = 100.0
 """PSNR of a perfect composite (MSE clamped at 1e-10), so logs stay finite JSON."""
 
-RESUME_MUST_MATCH = ("dataset", "split", "arch", "phase", "lr", "batch_size", "seed", "image_size", "layers",
-                     "width", "val_split", "val_count")
+RESUME_MUST_MATCH = (
+    "dataset",
+    "split",
+    "arch",
+    "phase",
+    "lr",
+    "batch_size",
+    "seed",
+    "image_size",
+    "layers",
+    "width",
+    "val_split",
+    "val_count",
+)
 """Fields a resumed run must share with its checkpoint; the others (paths, intervals, iterations,
 device, workers) may change."""
 
@@ -125,8 +143,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.dataset not in datasets.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; choose one of "
-                             f"{', '.join(datasets.DATASETS)}")
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; choose one of {', '.join(datasets.DATASETS)}"
+            )
         if self.arch not in ARCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}")
         if self.phase not in PHASE_LR:
@@ -135,15 +154,25 @@ class TrainConfig:
             raise ValueError("--init is for the finetune phase; the initial phase starts from scratch")
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
-        for name in ("iterations", "batch_size", "checkpoint_every", "sample_every", "validate_every",
-                     "log_every", "image_size", "layers", "val_count"):
+        for name in (
+            "iterations",
+            "batch_size",
+            "checkpoint_every",
+            "sample_every",
+            "validate_every",
+            "log_every",
+            "image_size",
+            "layers",
+            "val_count",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.image_size % 2**self.layers:
-            raise ValueError(f"image size {self.image_size} is not a multiple of 2**layers "
-                             f"= {2**self.layers}")
+            raise ValueError(
+                f"image size {self.image_size} is not a multiple of 2**layers = {2**self.layers}"
+            )
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
 
@@ -224,8 +253,13 @@ def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
             images.append(datasets.load_image(path, size=config.image_size, crop="center"))
     if not images:
         raise ValueError(f"{config.data}: no readable image in the {split} split for validation")
-    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="test",
-                          augment=training_augment(config.image_size))
+    masks = TrainingMasks(
+        config.masks,
+        size=config.image_size,
+        seed=config.seed,
+        part="test",
+        augment=training_augment(config.image_size),
+    )
     return torch.stack(images), torch.stack([masks[i % len(masks)] for i in range(len(images))])
 
 
@@ -241,8 +275,10 @@ def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
     wanted = config.to_json()
     for name in RESUME_MUST_MATCH:
         if saved.get(name) != wanted[name]:
-            raise ValueError(f"{path}: cannot resume with {name}={wanted[name]!r}; the run was started with "
-                             f"{name}={saved.get(name)!r}")
+            raise ValueError(
+                f"{path}: cannot resume with {name}={wanted[name]!r}; the run was started with "
+                f"{name}={saved.get(name)!r}"
+            )
 
 
 def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.Module:
@@ -253,12 +289,15 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
         return build_model(config.arch, layers=config.layers, width=config.width)
     start = load_checkpoint(config.init, arch=config.arch)
     if start["phase"] != "initial":
-        raise ValueError(f"{config.init}: a {start['phase']}-phase checkpoint; --init needs one from the "
-                         "initial phase (to continue fine-tuning, use --resume)")
+        raise ValueError(
+            f"{config.init}: a {start['phase']}-phase checkpoint; --init needs one from the "
+            "initial phase (to continue fine-tuning, use --resume)"
+        )
     for name in ("layers", "width"):
         if start["config"][name] != getattr(config, name):
-            raise ValueError(f"{config.init}: trained with {name}={start['config'][name]}, "
-                             f"not {getattr(config, name)}")
+            raise ValueError(
+                f"{config.init}: trained with {name}={start['config'][name]}, not {getattr(config, name)}"
+            )
     return model_from_checkpoint(start, config.init)
 
 
@@ -273,8 +312,13 @@ def _precision(config: TrainConfig, device: torch.device) -> tuple[torch.dtype |
 
 def _write_run_files(config: TrainConfig, env: DistEnv, start: int) -> None:
     config.out.mkdir(parents=True, exist_ok=True)
-    info = {"config": config.to_json(), "world_size": env.world_size, "start_step": start,
-            "version": __version__, "torch": torch.__version__}
+    info = {
+        "config": config.to_json(),
+        "world_size": env.world_size,
+        "start_step": start,
+        "version": __version__,
+        "torch": torch.__version__,
+    }
     atomic_write_text(config.out / CONFIG_NAME, json.dumps(info, indent=1, sort_keys=True) + "\n")
     if config.dataset == "celeba-hq":
         stored = Path(config.data) / celeba_hq.SPLIT_NAME
@@ -319,7 +363,7 @@ def _worker_error(error: Exception) -> Exception:
     lines = [line for line in str(error).splitlines() if line.strip()]
     if not lines or not lines[0].startswith("Caught ") or len(lines) < 2:
         return error
-    name, sep, message = lines[-1].partition(": ")  # "datasets.images.BadImageError: photo.png: ..."
+    name, sep, message = lines[-1].partition(": ")  # "pconv.datasets.images.BadImageError: photo.png: ..."
     return type(error)(message if sep and name.split(".")[-1] == type(error).__name__ else lines[-1])
 
 
@@ -340,8 +384,11 @@ def _batches(loader: DataLoader, device: torch.device) -> Iterator[Iterator[tupl
                 return
             except (ValueError, OSError) as error:
                 raise _worker_error(error) from None
-            yield (batch["image"].to(device, non_blocking=True), batch["mask"].to(device, non_blocking=True),
-                   int(batch["skipped"].sum()))
+            yield (
+                batch["image"].to(device, non_blocking=True),
+                batch["mask"].to(device, non_blocking=True),
+                int(batch["skipped"].sum()),
+            )
 
     try:
         yield batches()
@@ -357,8 +404,14 @@ def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.auto
 
 
 def train_step(
-    net: nn.Module, loss_fn: InpaintingLoss, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-    image: Tensor, mask: Tensor, *, amp_dtype: torch.dtype | None,
+    net: nn.Module,
+    loss_fn: InpaintingLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    image: Tensor,
+    mask: Tensor,
+    *,
+    amp_dtype: torch.dtype | None,
 ) -> dict[str, Tensor]:
     """One Adam step on a batch: forward (under autocast when ``amp_dtype`` is set), loss, backward.
 
@@ -375,7 +428,11 @@ def train_step(
 
 
 def _evaluate(
-    model: nn.Module, validation: tuple[Tensor, Tensor], config: TrainConfig, step: int, device: torch.device,
+    model: nn.Module,
+    validation: tuple[Tensor, Tensor],
+    config: TrainConfig,
+    step: int,
+    device: torch.device,
     amp_dtype: torch.dtype | None,
 ) -> None:
     """Score the validation subset and/or write its sample grid, as due at ``step`` (rank 0 only)."""
@@ -387,12 +444,18 @@ def _evaluate(
     if step % config.validate_every == 0 or step == config.iterations:
         append_jsonl(config.out / VAL_LOG_NAME, {"step": step, **score_composite(output, image, mask)})
     if step % config.sample_every == 0 or step == config.iterations:
-        atomic_write_bytes(config.out / SAMPLES_DIR / f"step_{step:08d}.png",
-                           _sample_grid(output[:4], image[:4], mask[:4]))
+        atomic_write_bytes(
+            config.out / SAMPLES_DIR / f"step_{step:08d}.png", _sample_grid(output[:4], image[:4], mask[:4])
+        )
 
 
 def _train(
-    config: TrainConfig, env: DistEnv, device: torch.device, *, resume: bool, vgg: nn.Module | None,
+    config: TrainConfig,
+    env: DistEnv,
+    device: torch.device,
+    *,
+    resume: bool,
+    vgg: nn.Module | None,
     progress: bool,
 ) -> TrainResult:
     checkpoint = config.out / CHECKPOINT_NAME
@@ -403,17 +466,26 @@ def _train(
         _check_resumable(document["config"], config, checkpoint)
         start = int(document["step"])
     elif checkpoint.exists():
-        raise ValueError(f"{config.out} already holds a run ({CHECKPOINT_NAME}); pass --resume to "
-                         "continue it or choose another --out")
+        raise ValueError(
+            f"{config.out} already holds a run ({CHECKPOINT_NAME}); pass --resume to "
+            "continue it or choose another --out"
+        )
     else:
         document, start = None, 0
     loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
-    images = datasets.image_files(config.dataset, config.data,
-                                  split=config.split or datasets.TRAIN_SPLITS[config.dataset])
-    masks = TrainingMasks(config.masks, size=config.image_size, seed=config.seed, part="train",
-                          augment=training_augment(config.image_size))
-    pairs = TrainingPairs(images, masks, size=config.image_size, seed=config.seed,
-                          strict=config.strict_images)
+    images = datasets.image_files(
+        config.dataset, config.data, split=config.split or datasets.TRAIN_SPLITS[config.dataset]
+    )
+    masks = TrainingMasks(
+        config.masks,
+        size=config.image_size,
+        seed=config.seed,
+        part="train",
+        augment=training_augment(config.image_size),
+    )
+    pairs = TrainingPairs(
+        images, masks, size=config.image_size, seed=config.seed, strict=config.strict_images
+    )
     validation = _validation_batch(config) if env.is_main else None
 
     model = _initial_model(config, document)
@@ -428,30 +500,53 @@ def _train(
         if use_scaler and document["scaler"]:
             scaler.load_state_dict(document["scaler"])
         restore_rng(document["rng"])
-    net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
-        if env.distributed else model
+    net = (
+        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if env.distributed
+        else model
+    )
     if env.is_main:
         _write_run_files(config, env, start)
-    sampler = StepBatchSampler(len(images), batch_size=config.batch_size, seed=config.seed, rank=env.rank,
-                               world_size=env.world_size, start_step=start, stop_step=config.iterations)
-    loader = DataLoader(pairs, batch_sampler=sampler, num_workers=config.workers,
-                        pin_memory=device.type == "cuda", worker_init_fn=_leave_signals_to_the_trainer)
+    sampler = StepBatchSampler(
+        len(images),
+        batch_size=config.batch_size,
+        seed=config.seed,
+        rank=env.rank,
+        world_size=env.world_size,
+        start_step=start,
+        stop_step=config.iterations,
+    )
+    loader = DataLoader(
+        pairs,
+        batch_sampler=sampler,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_leave_signals_to_the_trainer,
+    )
 
     def save(step: int) -> None:
-        total = round(distributed.mean_over_ranks({"skipped": float(skipped)}, device)["skipped"]
-                      * env.world_size)
+        total = round(
+            distributed.mean_over_ranks({"skipped": float(skipped)}, device)["skipped"] * env.world_size
+        )
         if env.is_main:
-            save_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                            scaler_state=scaler.state_dict() if use_scaler else {}, step=step,
-                            config=config.to_json(), counters={"skipped": total})
+            save_checkpoint(
+                checkpoint,
+                model=model,
+                optimizer=optimizer,
+                scaler_state=scaler.state_dict() if use_scaler else {},
+                step=step,
+                config=config.to_json(),
+                counters={"skipped": total},
+            )
         distributed.barrier()
 
     model.train()
     # photos skipped so far over all ranks: a resumed run carries the count on (on rank 0, so sums agree)
     carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
     step, losses, skipped, interrupted = start, {}, carried, False
-    bar = progress_bar(total=config.iterations, desc=f"train {config.arch} {config.phase}", enabled=progress,
-                       unit="step")
+    bar = progress_bar(
+        total=config.iterations, desc=f"train {config.arch} {config.phase}", enabled=progress, unit="step"
+    )
     bar.update(start)
     last_time, last_step = time.perf_counter(), start
     with _StopRequest() as stop, bar, _batches(loader, device) as batches:
@@ -463,20 +558,38 @@ def _train(
             if step % config.log_every == 0 or step == config.iterations:
                 now = time.perf_counter()
                 losses = distributed.mean_over_ranks(
-                    {**{k: v.item() for k, v in terms.items()}, "skipped": float(skipped)}, device)
+                    {**{k: v.item() for k, v in terms.items()}, "skipped": float(skipped)}, device
+                )
                 total_skipped = round(losses.pop("skipped") * env.world_size)
                 speed = (step - last_step) * config.batch_size * env.world_size / (now - last_time)
                 last_time, last_step = now, step
                 if env.is_main:
-                    append_jsonl(config.out / LOG_NAME, {"step": step, "lr": config.learning_rate, **losses,
-                                                         "images_per_s": speed, "skipped": total_skipped})
-                bar.set_postfix(total=f"{losses['total']:.4f}", hole=f"{losses['hole']:.4f}",
-                                img_s=f"{speed:.1f}", refresh=False)
+                    append_jsonl(
+                        config.out / LOG_NAME,
+                        {
+                            "step": step,
+                            "lr": config.learning_rate,
+                            **losses,
+                            "images_per_s": speed,
+                            "skipped": total_skipped,
+                        },
+                    )
+                bar.set_postfix(
+                    total=f"{losses['total']:.4f}",
+                    hole=f"{losses['hole']:.4f}",
+                    img_s=f"{speed:.1f}",
+                    refresh=False,
+                )
                 if not math.isfinite(losses["total"]):
-                    raise ValueError(f"the loss became {losses['total']} at step {step}; lower --lr or use "
-                                     "--amp off / bf16")
-            if validation is not None and (step % config.validate_every == 0
-                                           or step % config.sample_every == 0 or step == config.iterations):
+                    raise ValueError(
+                        f"the loss became {losses['total']} at step {step}; lower --lr or use "
+                        "--amp off / bf16"
+                    )
+            if validation is not None and (
+                step % config.validate_every == 0
+                or step % config.sample_every == 0
+                or step == config.iterations
+            ):
                 _evaluate(model, validation, config, step, device, amp_dtype)
             interrupted = distributed.all_ranks_any(stop.signal is not None, device)
             if interrupted or step % config.checkpoint_every == 0 or step == config.iterations:

@@ -100,7 +100,7 @@ def vgg16_cache_path() -> Path:
 
 
 def load_vgg16_features(weights: str | Path | None = None, *, download: bool = False) -> VGG16Pools:
-    """Load the frozen VGG16 pool1-3 extractor for :class:`~pconv_model.losses.InpaintingLoss`.
+    """Load the frozen VGG16 pool1-3 extractor for :class:`~pconv.pconv_model.losses.InpaintingLoss`.
 
     Args:
         weights: path to a torchvision-format VGG16 state dict (``features.*`` keys suffice), or None for

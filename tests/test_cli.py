@@ -1,7 +1,6 @@
 import click
 from click.testing import CliRunner
-
-import cli
+from pconv import cli
 
 
 def test_version_and_help():
@@ -31,14 +30,17 @@ def test_opencv_refusals_become_one_line(monkeypatch):
 
     @cli.main.command("opencv-for-test")
     def refuse() -> None:
-        raise cv2.error("OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) width >= 12 in "
-                        "function 'calc'\n")
+        raise cv2.error(
+            "OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) width >= 12 in function 'calc'\n"
+        )
 
     try:
         monkeypatch.delenv("PCONV_DEBUG", raising=False)
         result = CliRunner().invoke(cli.main, ["opencv-for-test"])
         assert result.exit_code == 1
-        assert result.output == ("Error: OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) "
-                                 "width >= 12 in function 'calc'\n")
+        assert result.output == (
+            "Error: OpenCV(4.12.0) dis.cpp:1404: error: (-215:Assertion failed) "
+            "width >= 12 in function 'calc'\n"
+        )
     finally:
         cli.main.commands.pop("opencv-for-test")

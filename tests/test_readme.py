@@ -4,8 +4,7 @@ import re
 from pathlib import Path
 
 import click
-
-import cli
+from pconv import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

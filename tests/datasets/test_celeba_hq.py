@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from datasets.celeba_hq import SPLIT_NAME, image_files, make_split, read_split, write_split
+from pconv.datasets.celeba_hq import SPLIT_NAME, image_files, make_split, read_split, write_split
 
 
 def test_split_is_deterministic_disjoint_and_ninety_ten():
@@ -48,8 +47,7 @@ def test_missing_folder(tmp_path):
 
 def test_split_command_writes_the_file_train_and_eval_then_use(tmp_path):
     from click.testing import CliRunner
-
-    import cli
+    from pconv import cli
 
     make_folder(tmp_path / "faces")
     result = CliRunner().invoke(cli.main, ["data", "celeba-split", str(tmp_path / "faces"), "--seed", "7"])

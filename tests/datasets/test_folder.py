@@ -1,7 +1,6 @@
 import pytest
+from pconv.datasets.folder import image_files
 from PIL import Image
-
-from datasets.folder import image_files
 
 
 def test_all_and_named_splits(tmp_path):

@@ -1,6 +1,5 @@
 import pytest
-
-from datasets.imagenet import image_files
+from pconv.datasets.imagenet import image_files
 
 
 def touch(root, *names):
@@ -10,9 +9,15 @@ def touch(root, *names):
 
 
 def test_original_splits(tmp_path):
-    touch(tmp_path, "train/n02/n02_1.JPEG", "train/n01/n01_2.JPEG", "train/n01/n01_1.JPEG",
-          "val/ILSVRC2012_val_00000002.JPEG", "val/ILSVRC2012_val_00000001.JPEG",
-          "test/ILSVRC2012_test_1.JPEG")
+    touch(
+        tmp_path,
+        "train/n02/n02_1.JPEG",
+        "train/n01/n01_2.JPEG",
+        "train/n01/n01_1.JPEG",
+        "val/ILSVRC2012_val_00000002.JPEG",
+        "val/ILSVRC2012_val_00000001.JPEG",
+        "test/ILSVRC2012_test_1.JPEG",
+    )
     train = [p.name for p in image_files(tmp_path, split="train")]
     assert train == ["n01_1.JPEG", "n01_2.JPEG", "n02_1.JPEG"]
     assert image_files(tmp_path, split="val")[0].name == "ILSVRC2012_val_00000001.JPEG"

@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
 import torch
+from pconv.datasets.images import (
+    BadImageError,
+    check_image,
+    crop_square,
+    list_image_folder,
+    load_image,
+    read_rgb,
+)
 from PIL import Image
-
-from datasets.images import BadImageError, check_image, crop_square, list_image_folder, load_image, read_rgb
 
 
 def write(path, mode, size=(12, 8), **save):
@@ -44,12 +50,15 @@ def test_jpeg_draft_decoding_keeps_enough_resolution(tmp_path):
     assert load_image(tmp_path / "big.jpg", size=64).shape == (3, 64, 64)
 
 
-@pytest.mark.parametrize("name, mode, message", [
-    ("grey.png", "L", "grey image"),
-    ("grey_alpha.png", "LA", "grey image"),
-    ("cmyk.jpg", "CMYK", "colour mode CMYK"),
-    ("deep.png", "I;16", "16/32-bit"),
-])
+@pytest.mark.parametrize(
+    "name, mode, message",
+    [
+        ("grey.png", "L", "grey image"),
+        ("grey_alpha.png", "LA", "grey image"),
+        ("cmyk.jpg", "CMYK", "colour mode CMYK"),
+        ("deep.png", "I;16", "16/32-bit"),
+    ],
+)
 def test_bad_modes_are_refused_naming_file_and_reason(tmp_path, name, mode, message):
     path = write(tmp_path / name, mode)
     with pytest.raises(BadImageError, match=message) as caught:

@@ -3,16 +3,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
-from datasets.images import BadImageError
-from datasets.pairing import (
+from pconv.datasets.images import BadImageError
+from pconv.datasets.pairing import (
     StepBatchSampler,
     TrainingPairs,
     assign_masks,
     load_assignment,
     save_assignment,
 )
+from PIL import Image
 
 
 def test_every_mask_once_images_without_replacement():
@@ -73,8 +72,9 @@ class FakeMasks:
 
 def test_step_batches_resume_where_they_stopped_and_split_ranks():
     def keys(rank, world, start, stop):
-        sampler = StepBatchSampler(7, batch_size=3, seed=1, rank=rank, world_size=world, start_step=start,
-                                   stop_step=stop)
+        sampler = StepBatchSampler(
+            7, batch_size=3, seed=1, rank=rank, world_size=world, start_step=start, stop_step=stop
+        )
         batches = list(sampler)
         assert len(batches) == len(sampler) == stop - start
         return [key for batch in batches for key in batch]

@@ -1,6 +1,5 @@
 import pytest
-
-from datasets.places2 import image_files
+from pconv.datasets.places2 import image_files
 
 
 def make_places(root, folder="data_256"):
@@ -17,7 +16,9 @@ def test_official_lists_resolve_to_sorted_files(tmp_path):
     make_places(tmp_path)
     train = image_files(tmp_path, split="train")
     assert [p.relative_to(tmp_path).as_posix() for p in train] == [
-        "data_256/a/abbey/00000002.jpg", "data_256/b/bar/00000001.jpg"]
+        "data_256/a/abbey/00000002.jpg",
+        "data_256/b/bar/00000001.jpg",
+    ]
     assert image_files(tmp_path, split="val") == [tmp_path / "val_256" / "Places365_val_00000001.jpg"]
 
 
@@ -29,14 +30,23 @@ def test_large_images_are_preferred(tmp_path):
     assert image_files(tmp_path, split="train")[0].parent.parent.parent.name == "data_large"
 
 
-@pytest.mark.parametrize("breakage, error, message", [
-    (lambda root: (root / "places365_val.txt").unlink(), FileNotFoundError, "no places365_val.txt"),
-    (lambda root: (root / "val_256" / "Places365_val_00000001.jpg").unlink(), FileNotFoundError,
-     "listed in places365_val.txt but missing"),
-    (lambda root: (root / "val_256").rename(root / "val_small"), FileNotFoundError,
-     "neither val_large nor val_256 exists"),
-    (lambda root: (root / "places365_val.txt").write_text("\n"), ValueError, "file list is empty"),
-])
+@pytest.mark.parametrize(
+    "breakage, error, message",
+    [
+        (lambda root: (root / "places365_val.txt").unlink(), FileNotFoundError, "no places365_val.txt"),
+        (
+            lambda root: (root / "val_256" / "Places365_val_00000001.jpg").unlink(),
+            FileNotFoundError,
+            "listed in places365_val.txt but missing",
+        ),
+        (
+            lambda root: (root / "val_256").rename(root / "val_small"),
+            FileNotFoundError,
+            "neither val_large nor val_256 exists",
+        ),
+        (lambda root: (root / "places365_val.txt").write_text("\n"), ValueError, "file list is empty"),
+    ],
+)
 def test_malformed_layouts_give_one_line_errors(tmp_path, breakage, error, message):
     make_places(tmp_path)
     breakage(tmp_path)

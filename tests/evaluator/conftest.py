@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from maskgen.bins import BIN_EDGES, border_distance
-from maskgen.fileio import sha256_file, write_mask_png
+from pconv.core.files import sha256_file
+from pconv.core.masks import write_mask_png
+from pconv.maskgen.sets.bins import BIN_EDGES, border_distance
 
 SIZE = 64
 PER_CELL = 2
@@ -35,12 +35,12 @@ def _hole(ratio: float, split: str, rng: np.random.Generator) -> np.ndarray:
         top = left = (SIZE - side) // 2
     else:
         top, left = 0, int(rng.integers(0, SIZE - side))
-    hole[top:top + side, left:left + side] = True
+    hole[top : top + side, left : left + side] = True
     return hole
 
 
 def make_benchmark(folder: Path) -> Path:
-    """A benchmark in `pconv masks benchmark`'s layout (maskgen.bench): 6 bins × N/B × PER_CELL 64-px masks.
+    """A benchmark in `pconv masks benchmark`'s layout: 6 bins × N/B × PER_CELL 64-px masks.
 
     The N/B split here uses a 10-px border band (a 50-px band does not fit 64-px masks).
     """
@@ -55,11 +55,28 @@ def make_benchmark(folder: Path) -> Path:
                 ratio = float(hole.mean())
                 name = f"masks/{len(rows):05d}.png"
                 write_mask_png(folder / name, hole)
-                rows.append({"file": name, "bin": index, "bin_low": low, "bin_high": high, "split": split,
-                             "hole_ratio": ratio, "border_distance": border_distance(hole), "raw_id": 0,
-                             "source": "test", "frame": 0, "dilation": 0, "angle": 0.0, "scale": 1.0,
-                             "crop_x": 0.0, "crop_y": 0.0, "seed": 0, "attempt": 0,
-                             "sha256": sha256_file(folder / name)})
+                rows.append(
+                    {
+                        "file": name,
+                        "bin": index,
+                        "bin_low": low,
+                        "bin_high": high,
+                        "split": split,
+                        "hole_ratio": ratio,
+                        "border_distance": border_distance(hole),
+                        "raw_id": 0,
+                        "source": "test",
+                        "frame": 0,
+                        "dilation": 0,
+                        "angle": 0.0,
+                        "scale": 1.0,
+                        "crop_x": 0.0,
+                        "crop_y": 0.0,
+                        "seed": 0,
+                        "attempt": 0,
+                        "sha256": sha256_file(folder / name),
+                    }
+                )
     with open(folder / "manifest.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -69,13 +86,19 @@ def make_benchmark(folder: Path) -> Path:
 
 def make_checkpoint(path: Path, arch: str, seed: int = 0) -> Path:
     """An untrained 3-level U-Net checkpoint of ``arch`` in pconv_model's checkpoint format."""
-    from pconv_model.checkpoint import build_model, save_checkpoint
+    from pconv.pconv_model.checkpoint import build_model, save_checkpoint
 
     torch.manual_seed(seed)
     model = build_model(arch, layers=3, width=0.125)
     optimizer = torch.optim.Adam(model.parameters())
-    save_checkpoint(path, model=model, optimizer=optimizer, scaler_state={}, step=0,
-                    config={"arch": arch, "phase": "initial", "layers": 3, "width": 0.125})
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scaler_state={},
+        step=0,
+        config={"arch": arch, "phase": "initial", "layers": 3, "width": 0.125},
+    )
     return path
 
 
@@ -92,8 +115,8 @@ def bench(tmp_path: Path) -> Path:
 @pytest.fixture
 def checkpoint(tmp_path: Path):
     """``checkpoint(arch, seed=0)`` writes a tiny untrained checkpoint and returns its path."""
+
     def write(arch: str, seed: int = 0) -> Path:
         return make_checkpoint(tmp_path / (f"{arch}.pt" if seed == 0 else f"{arch}-{seed}.pt"), arch, seed)
 
     return write
-

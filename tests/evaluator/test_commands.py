@@ -4,10 +4,9 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-import cli
-from datasets import load_image
-from maskgen.fileio import read_mask_png
+from pconv import cli
+from pconv.core.masks import read_mask_png
+from pconv.datasets import load_image
 
 
 def run(*args: str):
@@ -21,35 +20,69 @@ def test_eval_needs_its_options():
 
 
 def test_unknown_method_is_one_line(photos, bench, tmp_path):
-    result = run("eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", "lama",
-                 "--out", str(tmp_path / "report"))
+    result = run(
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        "lama",
+        "--out",
+        str(tmp_path / "report"),
+    )
     assert result.exit_code == 1
-    assert result.output == ("Error: unknown method 'lama'; use telea, ns, folder:DIR, pconv:CHECKPOINT or "
-                             "conv:CHECKPOINT\n")
+    assert result.output == (
+        "Error: unknown method 'lama'; use telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT\n"
+    )
 
 
 def test_folder_method_with_missing_output(photos, bench, tmp_path):
     outputs = tmp_path / "outputs"
     outputs.mkdir()
-    result = run("eval", "--images", f"folder:{photos}", "--masks", str(bench),
-                 "--method", f"folder:{outputs}", "--out", str(tmp_path / "report"))
+    result = run(
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        f"folder:{outputs}",
+        "--out",
+        str(tmp_path / "report"),
+    )
     assert result.exit_code == 1
-    assert result.output == (f"Error: folder:{outputs}: no output for 24 of 24 pairs, first pair 0 "
-                             f"({outputs}/00000.png); outputs are named by their pair's index in the "
-                             "evaluation's pairs.json\n")
+    assert result.output == (
+        f"Error: folder:{outputs}: no output for 24 of 24 pairs, first pair 0 "
+        f"({outputs}/00000.png); outputs are named by their pair's index in the "
+        "evaluation's pairs.json\n"
+    )
 
 
 def test_shards_then_merge(photos, bench, tmp_path):
     out = tmp_path / "report"
-    common = ["eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", "telea",
-              "--out", str(out), "--device", "cpu"]
+    common = [
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        "telea",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     first = run(*common, "--shard", "1/2")
     assert first.exit_code == 0, first.output
     assert first.output == f"shard 1/2 done; when every shard is, run: pconv eval merge {out}\n"
     early = run("eval", "merge", str(out))
     assert early.exit_code == 1
-    assert early.output == (f"Error: {out}: method telea lacks 12 of 24 pairs (first: pair 12); run the "
-                            "missing shards before merging\n")
+    assert early.output == (
+        f"Error: {out}: method telea lacks 12 of 24 pairs (first: pair 12); run the "
+        "missing shards before merging\n"
+    )
     assert run(*common, "--shard", "2/2").exit_code == 0
     merged = run("eval", "merge", str(out))
     assert merged.exit_code == 0, merged.output
@@ -60,8 +93,9 @@ def test_shards_then_merge(photos, bench, tmp_path):
 def test_merge_of_a_foreign_folder(tmp_path):
     result = run("eval", "merge", str(tmp_path))
     assert result.exit_code == 1
-    assert result.output == (f"Error: {tmp_path}: not an evaluation folder (no config.json); run "
-                             "`pconv eval` first\n")
+    assert result.output == (
+        f"Error: {tmp_path}: not an evaluation folder (no config.json); run `pconv eval` first\n"
+    )
 
 
 def test_exported_inputs_are_the_evaluated_pairs(photos, bench, tmp_path):
@@ -81,8 +115,9 @@ def test_exported_inputs_are_the_evaluated_pairs(photos, bench, tmp_path):
     assert np.array_equal(image, expected.astype(np.uint8))
     # scored as a folder method, the exported images are "fill the holes with white" on the same pairs
     report = tmp_path / "report"
-    result = run("eval", *common, "--method", f"folder:{exported / 'images'}", "--out", str(report),
-                 "--seed", "3")
+    result = run(
+        "eval", *common, "--method", f"folder:{exported / 'images'}", "--out", str(report), "--seed", "3"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((report / "pairs.json").read_text())["pairs"] == pairs
     lines = (report / "per_pair" / "shard-1-of-1.jsonl").read_text().splitlines()

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pconv.core.files import sha256_file
+from pconv.core.masks import read_mask_png
+from pconv.core.sharding import Shard
+from pconv.datasets import load_image
+from pconv.evaluator import store
+from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
 from torch import nn
-
-from datasets import load_image
-from evaluator import store
-from evaluator.evaluate import EvalConfig, evaluate, write_report
-from maskgen.fileio import read_mask_png, sha256_file
-from maskgen.sharding import Shard
 
 
 class UniformClassifier(nn.Module):
@@ -25,8 +25,9 @@ class UniformClassifier(nn.Module):
 
 
 def config_for(photos, bench, out, methods=("telea", "ns"), **extra) -> EvalConfig:
-    return EvalConfig(images=f"folder:{photos}", masks=bench, methods=tuple(methods), out=out, seed=3,
-                      batch_size=5, **extra)
+    return EvalConfig(
+        images=f"folder:{photos}", masks=bench, methods=tuple(methods), out=out, seed=3, batch_size=5, **extra
+    )
 
 
 def test_single_run_writes_table1(photos, bench, tmp_path):
@@ -36,14 +37,33 @@ def test_single_run_writes_table1(photos, bench, tmp_path):
     lines = table.splitlines()
     header = next(line for line in lines if line.startswith("| Metric"))
     columns = [c.strip() for c in header.strip("|").split("|")]
-    assert columns == ["Metric", "Method", "(0.01,0.1] N", "(0.01,0.1] B", "(0.1,0.2] N", "(0.1,0.2] B",
-                       "(0.2,0.3] N", "(0.2,0.3] B", "(0.3,0.4] N", "(0.3,0.4] B", "(0.4,0.5] N",
-                       "(0.4,0.5] B", "(0.5,0.6] N", "(0.5,0.6] B", "all"]
+    assert columns == [
+        "Metric",
+        "Method",
+        "(0.01,0.1] N",
+        "(0.01,0.1] B",
+        "(0.1,0.2] N",
+        "(0.1,0.2] B",
+        "(0.2,0.3] N",
+        "(0.2,0.3] B",
+        "(0.3,0.4] N",
+        "(0.3,0.4] B",
+        "(0.4,0.5] N",
+        "(0.4,0.5] B",
+        "(0.5,0.6] N",
+        "(0.5,0.6] B",
+        "all",
+    ]
     assert "| n | | " + " | ".join(["2"] * 12 + ["24"]) + " |" in lines
     rows = [line.split("|")[1:3] for line in lines if line.startswith("| ") and "Method" not in line]
     assert [(m.strip(), n.strip()) for m, n in rows[1:]] == [
-        ("ℓ1 (%)", "telea"), ("ℓ1 (%)", "ns"), ("PSNR (dB)", "telea"), ("PSNR (dB)", "ns"),
-        ("SSIM", "telea"), ("SSIM", "ns")]
+        ("ℓ1 (%)", "telea"),
+        ("ℓ1 (%)", "ns"),
+        ("PSNR (dB)", "telea"),
+        ("PSNR (dB)", "ns"),
+        ("SSIM", "telea"),
+        ("SSIM", "ns"),
+    ]
     assert "IS and FID skipped: no Inception-v3 weights" in table
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["methods"] == ["telea", "ns"] and results["config"]["seed"] == 3
@@ -120,14 +140,15 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
 
 def test_inception_score_only_where_splits_are_large_enough(photos, bench, tmp_path, monkeypatch):
     out = tmp_path / "report"
-    table = evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(),
-                     progress=False)
+    table = evaluate(
+        config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False
+    )
     results = json.loads((out / "results.json").read_text())
     for cell in results["table"]["telea"].values():  # 2 or 24 pairs: far below 10 splits of 50
         assert cell["is"] is None and cell["fid"] >= 0
     assert "| IS | telea | " + " | ".join(["–"] * 13) + " |" in table
     assert "IS: 10 splits of at least 50 pairs, mean ± std (– in cells of fewer than 500 pairs)" in table
-    monkeypatch.setattr("evaluator.report.IS_MIN_SPLIT_SIZE", 2)  # the 24-pair "all" cell qualifies
+    monkeypatch.setattr("pconv.evaluator.report.IS_MIN_SPLIT_SIZE", 2)  # the 24-pair "all" cell qualifies
     results = json.loads(render_only(out))
     assert results["table"]["telea"]["all"]["is"] == pytest.approx(1.0)  # a uniform classifier scores 1
     assert results["table"]["telea"]["all"]["is_std"] == pytest.approx(0.0, abs=1e-12)
@@ -151,20 +172,26 @@ def test_growing_grids_on_resume_redraws_only_the_samples(photos, bench, tmp_pat
 
 def test_resume_refuses_other_inception_weights_or_a_changed_checkpoint(photos, bench, tmp_path, checkpoint):
     out = tmp_path / "report"
-    evaluate(config_for(photos, bench, out, methods=["telea"], inception_weights=None),
-             extractor=UniformClassifier(), progress=False)
+    evaluate(
+        config_for(photos, bench, out, methods=["telea"], inception_weights=None),
+        extractor=UniformClassifier(),
+        progress=False,
+    )
     config = json.loads((out / "config.json").read_text())
     config["inception"] = "torchvision inception_v3 weights other.pth (sha256 0123…)"
     (out / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="its Inception features come from torchvision inception_v3 weights "
-                                         "other.pth"):
-        evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(),
-                 progress=False)
+    with pytest.raises(
+        ValueError, match="its Inception features come from torchvision inception_v3 weights other.pth"
+    ):
+        evaluate(
+            config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False
+        )
     model = checkpoint("pconv")
     scored = tmp_path / "scored"
     evaluate(config_for(photos, bench, scored, methods=[f"pconv:{model}"]), progress=False)
     assert json.loads((scored / "config.json").read_text())["checkpoints"] == {
-        f"pconv:{model}": sha256_file(model)}
+        f"pconv:{model}": sha256_file(model)
+    }
     retrained = checkpoint("pconv", seed=1)
     model.write_bytes(retrained.read_bytes())
     with pytest.raises(ValueError, match=f"method pconv:{model} was scored with another version"):
@@ -175,8 +202,15 @@ def test_methods_whose_sample_folders_collide_are_refused(photos, bench, tmp_pat
     for name in ("a b", "a_b"):
         (tmp_path / name).mkdir()
     with pytest.raises(ValueError, match="would share the sample folder"):
-        evaluate(config_for(photos, bench, tmp_path / "report",
-                            methods=[f"folder:{tmp_path}/a b", f"folder:{tmp_path}/a_b"]), progress=False)
+        evaluate(
+            config_for(
+                photos,
+                bench,
+                tmp_path / "report",
+                methods=[f"folder:{tmp_path}/a b", f"folder:{tmp_path}/a_b"],
+            ),
+            progress=False,
+        )
 
 
 def test_features_missing_for_some_methods_are_explained(photos, bench, tmp_path):
@@ -209,10 +243,31 @@ def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
     single = tmp_path / "single"
     evaluate(config_for(photos, bench, single, methods=["telea"]), progress=False)
     out = tmp_path / "torchrun"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               str(Path(sys.executable).with_name("pconv")), "-q", "eval", "--images", f"folder:{photos}",
-               "--masks", str(bench), "--method", "telea", "--out", str(out), "--seed", "3",
-               "--batch-size", "5", "--device", "cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(Path(sys.executable).with_name("pconv")),
+        "-q",
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        "telea",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--batch-size",
+        "5",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
     assert result.returncode == 0, result.stderr[-2000:]

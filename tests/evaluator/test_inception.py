@@ -1,15 +1,14 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
-from torchvision.models import inception_v3
-
-from evaluator.inception import (
+from pconv.evaluator.inception import (
     InceptionExtractor,
     fid_from_features,
     frechet_distance,
     inception_score,
 )
+from torch import nn
+from torchvision.models import inception_v3
 
 
 class UniformClassifier(nn.Module):
@@ -97,8 +96,12 @@ def test_frechet_distance_equals_the_matrix_square_root_route():
     a, b = rng.normal(size=(40, 8)), rng.normal(size=(40, 8)) * 1.5 + 0.3
     sigma1, sigma2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     mu1, mu2 = a.mean(0), b.mean(0)
-    reference = float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2)
-                      - 2 * np.trace(np.real(scipy.linalg.sqrtm(sigma1 @ sigma2))))
+    reference = float(
+        ((mu1 - mu2) ** 2).sum()
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2 * np.trace(np.real(scipy.linalg.sqrtm(sigma1 @ sigma2)))
+    )
     assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(reference, rel=1e-9)
     assert fid_from_features(a, b) == pytest.approx(reference, rel=1e-9)
 

@@ -4,9 +4,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from pconv.evaluator.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
 from scipy.signal import correlate2d
-
-from evaluator.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
 
 
 def naive_ssim(x: np.ndarray, y: np.ndarray) -> float:
@@ -93,8 +92,14 @@ def test_ssim_against_skimage(pair):
     got = ssim(torch.from_numpy(output).float(), torch.from_numpy(target).float()).numpy()
     for i in range(2):
         expected = structural_similarity(
-            output[i].transpose(1, 2, 0), target[i].transpose(1, 2, 0), gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False, data_range=1, channel_axis=-1)
+            output[i].transpose(1, 2, 0),
+            target[i].transpose(1, 2, 0),
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=1,
+            channel_axis=-1,
+        )
         assert got[i] == pytest.approx(expected, abs=2e-5)
 
 
@@ -114,9 +119,10 @@ def test_bad_shapes_and_settings():
 
 def test_gpu_filter_path_equals_cpu_path():
     """The banded-matmul filtering used on GPUs gives the OpenCV (CPU) path's values."""
-    from evaluator.metrics import _filter_valid_matmul, _filter_valid_opencv
+    from pconv.evaluator.metrics import _filter_valid_matmul, _filter_valid_opencv
 
     maps = torch.rand(2, 3, 150, 141, generator=torch.Generator().manual_seed(4))
     kernel = gaussian_window(11, 1.5)
-    torch.testing.assert_close(_filter_valid_matmul(maps, kernel), _filter_valid_opencv(maps, kernel),
-                               atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        _filter_valid_matmul(maps, kernel), _filter_valid_opencv(maps, kernel), atol=1e-6, rtol=1e-5
+    )

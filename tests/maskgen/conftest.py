@@ -1,12 +1,12 @@
-"""Fixtures shared by the benchmark tests: small raw pools written in the pool layout (maskgen.pool)."""
+"""Fixtures shared by the benchmark tests: small raw pools in the pool layout (pconv.maskgen.raw.pool)."""
 
 import json
 
 import cv2
 import numpy as np
 import pytest
-
-from maskgen.fileio import append_jsonl, write_mask_png
+from pconv.core.files import append_jsonl
+from pconv.core.masks import write_mask_png
 
 
 def _scribble(rng, height, width, strokes, blobs):
@@ -32,10 +32,20 @@ def write_raw_pool(root, *, sources=4, per_source=6, height=144, width=192, seed
             amount = density[t % len(density)]
             hole = _scribble(rng, height, width, strokes=amount, blobs=amount)
             write_mask_png(root / "masks" / f"{number:06d}.png", hole)
-            append_jsonl(root / "manifest.jsonl", {
-                "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": t, "step": 1,
-                "method": "dis", "hole_ratio": float(hole.mean()), "height": height, "width": width,
-            })
+            append_jsonl(
+                root / "manifest.jsonl",
+                {
+                    "id": number,
+                    "file": f"masks/{number:06d}.png",
+                    "source": source,
+                    "t": t,
+                    "step": 1,
+                    "method": "dis",
+                    "hole_ratio": float(hole.mean()),
+                    "height": height,
+                    "width": width,
+                },
+            )
             number += 1
     (root / "split.json").write_text(json.dumps({"sources": split}))
     return root

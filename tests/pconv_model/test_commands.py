@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from pconv.cli import main
+from pconv.core.files import append_jsonl
+from pconv.core.masks import write_mask_png
 from PIL import Image
 from torchvision.models.vgg import make_layers
-
-from cli import main
-from maskgen.fileio import append_jsonl, write_mask_png
 
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 
@@ -37,9 +37,20 @@ def workspace(tmp_path_factory):
         hole = np.zeros((40, 40), bool)
         hole[5 + number : 20, 8:25] = True
         write_mask_png(root / "raw" / "masks" / f"{number:06d}.png", hole)
-        append_jsonl(root / "raw" / "manifest.jsonl", {
-            "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": number, "step": 1,
-            "method": "test", "hole_ratio": float(hole.mean()), "height": 40, "width": 40})
+        append_jsonl(
+            root / "raw" / "manifest.jsonl",
+            {
+                "id": number,
+                "file": f"masks/{number:06d}.png",
+                "source": source,
+                "t": number,
+                "step": 1,
+                "method": "test",
+                "hole_ratio": float(hole.mean()),
+                "height": 40,
+                "width": 40,
+            },
+        )
     (root / "raw" / "split.json").write_text(json.dumps({"sources": {"a.mp4": "train", "b.mp4": "test"}}))
     torch.manual_seed(0)
     torch.save({f"features.{k}": v for k, v in make_layers(VGG_POOL3).state_dict().items()}, root / "vgg.pth")
@@ -47,10 +58,35 @@ def workspace(tmp_path_factory):
 
 
 def train_args(root, out, *extra):
-    return ["-q", "train", "--dataset", "folder", "--data", str(root / "photos"),
-            "--masks", str(root / "raw"), "--out", str(root / out), "--iterations", "2", "--batch-size", "2",
-            "--image-size", "32", "--layers", "5", "--width", "0.125", "--workers", "0", "--device", "cpu",
-            "--vgg-weights", str(root / "vgg.pth"), *extra]
+    return [
+        "-q",
+        "train",
+        "--dataset",
+        "folder",
+        "--data",
+        str(root / "photos"),
+        "--masks",
+        str(root / "raw"),
+        "--out",
+        str(root / out),
+        "--iterations",
+        "2",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--layers",
+        "5",
+        "--width",
+        "0.125",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--vgg-weights",
+        str(root / "vgg.pth"),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +103,25 @@ def test_train_then_inpaint_an_odd_sized_photo(workspace, trained, tmp_path):
     hole = np.zeros((21, 27), bool)
     hole[4:10, 6:20] = True
     write_mask_png(tmp_path / "m.png", ~hole)  # stored with 0 = hole
-    result = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(trained), "--image",
-                                       str(tmp_path / "p.png"), "--mask", str(tmp_path / "m.png"),
-                                       "--out", str(tmp_path / "o.png"), "--hole-value", "0",
-                                       "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "inpaint",
+            "--checkpoint",
+            str(trained),
+            "--image",
+            str(tmp_path / "p.png"),
+            "--mask",
+            str(tmp_path / "m.png"),
+            "--out",
+            str(tmp_path / "o.png"),
+            "--hole-value",
+            "0",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output == f"wrote 1 image(s) to {tmp_path / 'o.png'}\n"
     output = np.asarray(Image.open(tmp_path / "o.png"))
@@ -80,8 +131,10 @@ def test_train_then_inpaint_an_odd_sized_photo(workspace, trained, tmp_path):
 def test_resume_and_refusal_to_overwrite(workspace, trained):
     again = CliRunner().invoke(main, train_args(workspace, "run"))
     assert again.exit_code == 1
-    assert again.output == (f"Error: {workspace / 'run'} already holds a run (checkpoint.pt); pass --resume "
-                            "to continue it or choose another --out\n")
+    assert again.output == (
+        f"Error: {workspace / 'run'} already holds a run (checkpoint.pt); pass --resume "
+        "to continue it or choose another --out\n"
+    )
     resumed = CliRunner().invoke(main, train_args(workspace, "run", "--resume"))
     assert resumed.exit_code == 0 and resumed.output.startswith("step 2 of 2 (done)")
 
@@ -96,24 +149,63 @@ def test_missing_inputs_give_one_line_errors(workspace, tmp_path, trained):
     assert no_data.output == f"Error: {missing}: no such folder (images of split train)\n"
     Image.new("RGB", (10, 8)).save(tmp_path / "a.png")
     write_mask_png(tmp_path / "m.png", np.zeros((8, 9), bool))
-    mismatch = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(trained), "--image",
-                                         str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
-                                         "--out", str(tmp_path / "o.png")])
+    mismatch = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "inpaint",
+            "--checkpoint",
+            str(trained),
+            "--image",
+            str(tmp_path / "a.png"),
+            "--mask",
+            str(tmp_path / "m.png"),
+            "--out",
+            str(tmp_path / "o.png"),
+        ],
+    )
     assert mismatch.exit_code == 1
     assert mismatch.output == f"Error: {tmp_path / 'm.png'}: mask is 9x8 but photo a.png is 10x8\n"
-    absent = CliRunner().invoke(main, ["-q", "inpaint", "--checkpoint", str(tmp_path / "none.pt"), "--image",
-                                       str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
-                                       "--out", str(tmp_path / "o.png")])
+    absent = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "inpaint",
+            "--checkpoint",
+            str(tmp_path / "none.pt"),
+            "--image",
+            str(tmp_path / "a.png"),
+            "--mask",
+            str(tmp_path / "m.png"),
+            "--out",
+            str(tmp_path / "o.png"),
+        ],
+    )
     assert absent.exit_code == 1 and absent.output == f"Error: {tmp_path / 'none.pt'}: no such checkpoint\n"
 
 
 def test_two_process_torchrun_on_cpu(workspace):
     """CI's distributed smoke test: torchrun, gloo, DistributedDataParallel, rank-0 logging, 2 steps."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "cli", *train_args(workspace, "ddp", "--log-every", "1")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env,
-                          cwd=os.path.dirname(sys.modules["cli"].__file__))
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "pconv.cli",
+        *train_args(workspace, "ddp", "--log-every", "1"),
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=workspace,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("step 2 of 2 (done)") == 1  # rank 0 alone reports
     run = workspace / "ddp"
@@ -132,8 +224,14 @@ def test_a_bad_photo_in_a_loader_worker_is_named_and_the_process_exits(workspace
     Image.new("RGB", (40, 36), (90, 120, 30)).save(photos / "d.png")  # the validation photo
     args = train_args(workspace, tmp_path / "run", "--workers", "1", "--strict-images")
     args[args.index("--data") + 1] = str(photos)
-    done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "from pconv.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1
     assert done.stderr.startswith(f"Error: {photos}/") and done.stderr.endswith(
-        ".png: a grey image (mode L); RGB expected\n")
+        ".png: a grey image (mode L); RGB expected\n"
+    )

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from pconv.core.masks import write_mask_png
+from pconv.pconv_model.checkpoint import build_model, save_checkpoint
+from pconv.pconv_model.inpaint import Inpainter, inpaint_files, pad_reflect, pair_by_stem
 from PIL import Image
-
-from maskgen.fileio import write_mask_png
-from pconv_model.checkpoint import build_model, save_checkpoint
-from pconv_model.inpaint import Inpainter, inpaint_files, pad_reflect, pair_by_stem
 
 
 @pytest.fixture(scope="module")
@@ -14,8 +13,14 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model("pconv", layers=4, width=0.125)
     optimizer = torch.optim.Adam(model.parameters())
-    save_checkpoint(path, model=model, optimizer=optimizer, scaler_state={}, step=1,
-                    config={"arch": "pconv", "phase": "initial", "layers": 4, "width": 0.125})
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        scaler_state={},
+        step=1,
+        config={"arch": "pconv", "phase": "initial", "layers": 4, "width": 0.125},
+    )
     return path
 
 
@@ -61,12 +66,14 @@ def test_files_and_folders_with_both_hole_conventions(checkpoint, tmp_path):
     (written,) = inpaint_files(inpainter, image=photo, mask=mask, out=tmp_path / "one.png", progress=False)
     result = np.asarray(Image.open(written))
     assert result.shape == rgb.shape and np.array_equal(result[~hole], rgb[~hole])
-    written = inpaint_files(inpainter, image=tmp_path / "photos", mask=tmp_path / "masks",
-                            out=tmp_path / "out", progress=False)
+    written = inpaint_files(
+        inpainter, image=tmp_path / "photos", mask=tmp_path / "masks", out=tmp_path / "out", progress=False
+    )
     assert [path.name for path in written] == ["a.png", "b.png"]
     # the same file read as 0 = hole swaps holes and valid pixels
-    (flipped,) = inpaint_files(inpainter, image=photo, mask=mask, out=tmp_path / "flip.png", hole_value=0,
-                               progress=False)
+    (flipped,) = inpaint_files(
+        inpainter, image=photo, mask=mask, out=tmp_path / "flip.png", hole_value=0, progress=False
+    )
     assert np.array_equal(np.asarray(Image.open(flipped))[hole], rgb[hole])
 
 
@@ -75,11 +82,21 @@ def test_mismatched_inputs_give_one_line_errors(checkpoint, tmp_path):
     write_mask_png(tmp_path / "m.png", np.zeros((8, 9), bool))
     inpainter = Inpainter.from_checkpoint(checkpoint)
     with pytest.raises(ValueError, match="m.png: mask is 9x8 but photo a.png is 10x8"):
-        inpaint_files(inpainter, image=tmp_path / "a.png", mask=tmp_path / "m.png", out=tmp_path / "o.png",
-                      progress=False)
+        inpaint_files(
+            inpainter,
+            image=tmp_path / "a.png",
+            mask=tmp_path / "m.png",
+            out=tmp_path / "o.png",
+            progress=False,
+        )
     with pytest.raises(FileNotFoundError, match="absent: no such image file or folder"):
-        inpaint_files(inpainter, image=tmp_path / "absent", mask=tmp_path / "m.png", out=tmp_path / "o.png",
-                      progress=False)
+        inpaint_files(
+            inpainter,
+            image=tmp_path / "absent",
+            mask=tmp_path / "m.png",
+            out=tmp_path / "o.png",
+            progress=False,
+        )
 
 
 def test_a_folder_is_checked_whole_before_anything_is_written(checkpoint, tmp_path):
@@ -100,7 +117,9 @@ def test_a_folder_is_checked_whole_before_anything_is_written(checkpoint, tmp_pa
 def test_pairing_by_stem(tmp_path):
     photos = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
     assert pair_by_stem(photos, [tmp_path / "b.png", tmp_path / "a.png"]) == [
-        (photos[0], tmp_path / "a.png"), (photos[1], tmp_path / "b.png")]
+        (photos[0], tmp_path / "a.png"),
+        (photos[1], tmp_path / "b.png"),
+    ]
     assert pair_by_stem(photos, [tmp_path / "m.png"]) == [(p, tmp_path / "m.png") for p in photos]
     with pytest.raises(ValueError, match="no mask named like b.jpg"):
         pair_by_stem(photos, [tmp_path / "a.png", tmp_path / "c.png"])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
-from pconv_model import PartialConv2d, partial_conv2d, partial_conv2d_cat
-from pconv_model.layers import _window_sum
+from pconv.pconv_model import PartialConv2d, partial_conv2d, partial_conv2d_cat
+from pconv.pconv_model.layers import _window_sum
 
 
 def naive_pconv(x, mask, weight, bias, stride, padding, dilation, multi_channel):
@@ -242,8 +241,14 @@ def test_bfloat16_window_counts_are_exact():
     mask[:, 0] = 1
     weight = torch.zeros(1, c, 3, 3)
     weight[0, 0, 1, 1] = 1
-    out, new_mask = partial_conv2d(torch.ones(2, c, 12, 12, dtype=torch.bfloat16), mask.bfloat16(),
-                                   weight.bfloat16(), None, padding=1, multi_channel=True)
+    out, new_mask = partial_conv2d(
+        torch.ones(2, c, 12, 12, dtype=torch.bfloat16),
+        mask.bfloat16(),
+        weight.bfloat16(),
+        None,
+        padding=1,
+        multi_channel=True,
+    )
     count = F.conv2d(mask.double(), torch.ones(1, c, 3, 3, dtype=torch.float64), padding=1)
     assert count.max() > 1500 and torch.equal(new_mask.double(), (count > 0).double())
     expected = (c * 9 / count).float().bfloat16()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from pconv.pconv_model import InpaintingLoss, LossWeights, gram_matrix, hole_border_region, total_variation
 from torch import nn
-
-from pconv_model import InpaintingLoss, LossWeights, gram_matrix, hole_border_region, total_variation
 
 KEYS = {"valid", "hole", "perceptual", "style_out", "style_comp", "tv", "total"}
 
@@ -169,7 +168,7 @@ def test_a_batch_of_two_is_the_mean_of_its_samples():
     mask[1, :, 2:6, 2:6] = 0  # a different hole per sample
     loss = InpaintingLoss(TinyExtractor())
     batch = loss(output, target, mask)
-    single = [loss(output[i:i + 1], target[i:i + 1], mask[i:i + 1]) for i in range(2)]
+    single = [loss(output[i : i + 1], target[i : i + 1], mask[i : i + 1]) for i in range(2)]
     for key in KEYS:
         assert batch[key].item() == pytest.approx((single[0][key] + single[1][key]).item() / 2, rel=1e-5), key
     features = torch.rand(2, 4, 3, 5, generator=gen)

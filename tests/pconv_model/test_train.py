@@ -7,16 +7,16 @@ import time
 import numpy as np
 import pytest
 import torch
+from pconv.core.files import append_jsonl, read_jsonl
+from pconv.core.masks import write_mask_png
+from pconv.datasets.pairing import TrainingPairs
+from pconv.maskgen.sets.training import TrainingMasks
+from pconv.pconv_model.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from pconv.pconv_model.losses import InpaintingLoss
+from pconv.pconv_model.train import TrainConfig, score_composite, train, training_augment
+from pconv.pconv_model.vgg import VGG16Pools
 from PIL import Image
 from torchvision.models.vgg import make_layers
-
-from datasets.pairing import TrainingPairs
-from maskgen.fileio import append_jsonl, read_jsonl, write_mask_png
-from maskgen.training import TrainingMasks
-from pconv_model.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-from pconv_model.losses import InpaintingLoss
-from pconv_model.train import TrainConfig, score_composite, train, training_augment
-from pconv_model.vgg import VGG16Pools
 
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 
@@ -48,9 +48,20 @@ def write_pool(root, per_source=3):
             top, left = rng.integers(0, 30), rng.integers(0, 40)
             hole[top : top + 10, left : left + 14] = True
             write_mask_png(root / "masks" / f"{number:06d}.png", hole)
-            append_jsonl(root / "manifest.jsonl", {
-                "id": number, "file": f"masks/{number:06d}.png", "source": source, "t": number, "step": 1,
-                "method": "test", "hole_ratio": float(hole.mean()), "height": 48, "width": 64})
+            append_jsonl(
+                root / "manifest.jsonl",
+                {
+                    "id": number,
+                    "file": f"masks/{number:06d}.png",
+                    "source": source,
+                    "t": number,
+                    "step": 1,
+                    "method": "test",
+                    "hole_ratio": float(hole.mean()),
+                    "height": 48,
+                    "width": 64,
+                },
+            )
             number += 1
     (root / "split.json").write_text(json.dumps({"sources": {"train.mp4": "train", "test.mp4": "test"}}))
 
@@ -78,9 +89,24 @@ def vgg():
 
 
 def config(workspace, out, **changes):
-    fields = dict(dataset="folder", data=workspace / "photos", masks=workspace / "raw", out=workspace / out,
-                  iterations=4, batch_size=2, image_size=32, layers=5, width=0.125, workers=0, log_every=1,
-                  checkpoint_every=2, sample_every=2, validate_every=2, val_count=2, device="cpu")
+    fields = dict(
+        dataset="folder",
+        data=workspace / "photos",
+        masks=workspace / "raw",
+        out=workspace / out,
+        iterations=4,
+        batch_size=2,
+        image_size=32,
+        layers=5,
+        width=0.125,
+        workers=0,
+        log_every=1,
+        checkpoint_every=2,
+        sample_every=2,
+        validate_every=2,
+        val_count=2,
+        device="cpu",
+    )
     fields.update(changes)
     return TrainConfig(**fields)
 
@@ -105,17 +131,35 @@ def test_run_writes_checkpoint_logs_samples_and_validation(workspace, reference)
     assert load_checkpoint(run / "checkpoint.pt", arch="pconv")["step"] == 6
     assert [r["step"] for r in read_jsonl(run / "val.jsonl")] == [2, 4, 6]
     assert sorted(path.name for path in (run / "samples").iterdir()) == [
-        "step_00000002.png", "step_00000004.png", "step_00000006.png"]
+        "step_00000002.png",
+        "step_00000004.png",
+        "step_00000006.png",
+    ]
     grid = Image.open(run / "samples" / "step_00000002.png")
     assert grid.size == (4 * 34 + 2, 2 * 34 + 2)  # 4 columns, 2 validation rows, 2-px padding
     assert json.loads((run / "config.json").read_text())["config"]["seed"] == 0
 
 
 def test_a_few_steps_lower_the_loss(workspace, vgg):
-    train(config(workspace, "learn", iterations=24, lr=2e-3, checkpoint_every=100, sample_every=100,
-                 validate_every=100), vgg=vgg, progress=False)
-    pairs = TrainingPairs(sorted((workspace / "photos").glob("*.png")),
-                          TrainingMasks(workspace / "raw", size=32, seed=5), size=32, seed=5)
+    train(
+        config(
+            workspace,
+            "learn",
+            iterations=24,
+            lr=2e-3,
+            checkpoint_every=100,
+            sample_every=100,
+            validate_every=100,
+        ),
+        vgg=vgg,
+        progress=False,
+    )
+    pairs = TrainingPairs(
+        sorted((workspace / "photos").glob("*.png")),
+        TrainingMasks(workspace / "raw", size=32, seed=5),
+        size=32,
+        seed=5,
+    )
     items = [pairs[(i, 1000 + i)] for i in range(6)]  # a fixed batch of draws the run never saw
     image, mask = torch.stack([it["image"] for it in items]), torch.stack([it["mask"] for it in items])
     loss = InpaintingLoss(vgg)
@@ -146,8 +190,9 @@ def test_sigint_saves_a_checkpoint_and_resume_continues_exactly(workspace, vgg, 
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_after_first_step, daemon=True).start()
-    stopped = train(config(workspace, "interrupted", iterations=1000, checkpoint_every=1000), vgg=vgg,
-                    progress=False)
+    stopped = train(
+        config(workspace, "interrupted", iterations=1000, checkpoint_every=1000), vgg=vgg, progress=False
+    )
     assert stopped.interrupted and 1 <= stopped.step < 6
     assert load_checkpoint(run / "checkpoint.pt")["step"] == stopped.step
     train(config(workspace, "interrupted", iterations=6), vgg=vgg, resume=True, progress=False)
@@ -156,8 +201,9 @@ def test_sigint_saves_a_checkpoint_and_resume_continues_exactly(workspace, vgg, 
 
 def test_finetune_starts_from_initial_weights_with_encoder_bn_frozen(workspace, vgg):
     initial = workspace / "reference" / "checkpoint.pt"
-    train(config(workspace, "finetune", phase="finetune", init=initial, iterations=2), vgg=vgg,
-          progress=False)
+    train(
+        config(workspace, "finetune", phase="finetune", init=initial, iterations=2), vgg=vgg, progress=False
+    )
     before = load_checkpoint(initial)["model"]
     after = load_checkpoint(workspace / "finetune" / "checkpoint.pt")
     assert after["phase"] == "finetune" and losses(workspace / "finetune")[0]["lr"] == 5e-5
@@ -166,11 +212,15 @@ def test_finetune_starts_from_initial_weights_with_encoder_bn_frozen(workspace, 
     assert encoder_bn and all(torch.equal(before[k], after["model"][k]) for k in encoder_bn)
     assert any(not torch.equal(before[k], after["model"][k]) for k in decoder_bn)
     with pytest.raises(ValueError, match="a finetune-phase checkpoint; --init needs one from the initial"):
-        train(config(workspace, "again", phase="finetune", init=workspace / "finetune" / "checkpoint.pt"),
-              vgg=vgg, progress=False)
+        train(
+            config(workspace, "again", phase="finetune", init=workspace / "finetune" / "checkpoint.pt"),
+            vgg=vgg,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="a pconv checkpoint, but the architecture asked for is conv"):
-        train(config(workspace, "again", arch="conv", phase="finetune", init=initial), vgg=vgg,
-              progress=False)
+        train(
+            config(workspace, "again", arch="conv", phase="finetune", init=initial), vgg=vgg, progress=False
+        )
 
 
 def test_conv_baseline_trains(workspace, vgg):
@@ -187,12 +237,15 @@ def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, r
         train(config(workspace, "nothing"), vgg=vgg, resume=True, progress=False)
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
-    (dict(dataset="coco"), "unknown dataset 'coco'"),
-    (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
-    (dict(batch_size=0), "batch_size must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
+        (dict(dataset="coco"), "unknown dataset 'coco'"),
+        (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
+        (dict(batch_size=0), "batch_size must be at least 1"),
+    ],
+)
 def test_bad_configs_are_refused(workspace, changes, message):
     with pytest.raises(ValueError, match=message):
         config(workspace, "bad", **changes)
@@ -233,9 +286,13 @@ def test_bad_photos_are_skipped_and_counted_or_stop_a_strict_run(workspace, vgg,
     train(config(workspace, tmp_path / "cut", data=photos, iterations=2), vgg=vgg, progress=False)
     train(config(workspace, tmp_path / "cut", data=photos), vgg=vgg, resume=True, progress=False)
     train(config(workspace, tmp_path / "whole", data=photos), vgg=vgg, progress=False)
-    counts = [[record["skipped"] for record in read_jsonl(tmp_path / run / "log.jsonl")]
-              for run in ("cut", "whole")]
+    counts = [
+        [record["skipped"] for record in read_jsonl(tmp_path / run / "log.jsonl")] for run in ("cut", "whole")
+    ]
     assert counts[0] == counts[1] and counts[0][-1] > counts[0][1]  # the count carries on across a resume
     with pytest.raises(ValueError, match="g\\d.png: a grey image"):
-        train(config(workspace, tmp_path / "strict", data=photos, iterations=2, strict_images=True), vgg=vgg,
-              progress=False)
+        train(
+            config(workspace, tmp_path / "strict", data=photos, iterations=2, strict_images=True),
+            vgg=vgg,
+            progress=False,
+        )

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from pconv.pconv_model import InpaintingLoss, load_vgg16_features
+from pconv.pconv_model.vgg import IMAGENET_MEAN, IMAGENET_STD, POOL_INDICES, vgg16_cache_path
 from torchvision.models.vgg import cfgs, make_layers
-
-from pconv_model import InpaintingLoss, load_vgg16_features
-from pconv_model.vgg import IMAGENET_MEAN, IMAGENET_STD, POOL_INDICES, vgg16_cache_path
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg16_imagenet_features.pth"
 

@@ -1,0 +1,124 @@
+"""File I/O shared by every stage: atomic writes, JSON lines and checksums.
+
+Every output goes through a temporary name in the destination folder and an ``os.replace``, so an
+interrupted job never leaves a half-written file behind and a resumed job can trust what it finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "append_jsonl",
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_json_object",
+    "read_jsonl",
+    "sha256_file",
+]
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    ``durable`` also flushes the file to disk before the rename (for checkpoints: a machine crash must not
+    leave an empty file under the final name); off by default, since most outputs can be remade.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield temp
+        if durable:
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+    with atomic_output(path) as temp:
+        temp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Text flavour of :func:`atomic_write_bytes` (UTF-8, newlines untouched)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one JSON object as a line with a single write and fsync.
+
+    A crash can at worst leave a final line without its newline; :func:`read_jsonl` drops it.
+    """
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a JSON-lines file, ignoring a trailing line cut short by an interrupted writer."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    complete = lines[:-1]  # whatever follows the last newline was never finished
+    records = []
+    for number, line in enumerate(complete, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
+        records.append(record)
+    return records
+
+
+def read_json_object(
+    path: str | os.PathLike[str], *, required: dict[str, type] | None = None
+) -> dict[str, Any]:
+    """A JSON file that must hold an object with the ``required`` keys of the given types.
+
+    Raises a one-line ValueError naming the file for unreadable JSON, another top-level type, or a
+    missing or mistyped key, so a damaged metadata file never surfaces as a KeyError traceback.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    for key, kind in (required or {}).items():
+        if not isinstance(data.get(key), kind):
+            found = "nothing" if key not in data else type(data[key]).__name__
+            raise ValueError(f"{path}: {key!r} should be {kind.__name__}, found {found}")
+    return data
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks so large archives do not fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,359 @@
+"""`pconv masks synth|extract|validate|merge|split`: the raw mask pool from the command line.
+
+Each command parses its options, calls one library function and prints a one-line summary; library
+errors become a one-line ``Error: ...`` through the root group.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_option
+from pconv.core.sharding import Shard
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
+from pconv.maskgen.raw.flow import FLOW_METHODS
+from pconv.maskgen.raw.occlusion import OcclusionConfig
+from pconv.maskgen.raw.split import split_pool
+from pconv.maskgen.raw.synth import SCENE_FILE, render_scenes
+from pconv.maskgen.raw.validate import format_scores, validate_methods
+
+__all__ = ["RAW_COMMANDS", "extract", "merge", "split", "synth", "validate"]
+
+
+class SizeType(click.ParamType):
+    """``WxH`` parsed into ``(width, height)``."""
+
+    name = "WxH"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
+        if not match:
+            self.fail(f"size must look like WxH (e.g. 768x576), got {value!r}", param, ctx)
+        return int(match.group(1)), int(match.group(2))
+
+
+def _scene_options(func: F) -> F:
+    """--scenes/--frames/--size/--seed, shared by synth and validate."""
+    for option in reversed(
+        [
+            click.option(
+                "--scenes", type=click.IntRange(min=1), default=8, show_default=True, help="Scenes."
+            ),
+            click.option(
+                "--frames",
+                type=click.IntRange(min=2),
+                default=40,
+                show_default=True,
+                help="Frames per scene (pairs = frames - 1).",
+            ),
+            click.option(
+                "--size", type=SizeType(), default="768x576", show_default=True, help="Frame size WxH."
+            ),
+            seed_option(0),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _check_options(func: F) -> F:
+    """Flow scale, the forward-backward check and the clean-up (OcclusionConfig's fields), shared by extract
+    and validate; the command receives them as one ``check: OcclusionConfig``."""
+    default = OcclusionConfig()
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        flow_scale: float,
+        alpha1: float,
+        alpha2: float,
+        motion_boundaries: bool,
+        soft_sigma: float,
+        soft_threshold: float,
+        close_radius: int,
+        open_radius: int,
+        min_area: int,
+        **options: Any,
+    ) -> Any:
+        check = replace(
+            default,
+            flow_scale=flow_scale,
+            alpha1=alpha1,
+            alpha2=alpha2,
+            motion_boundaries=motion_boundaries,
+            soft_sigma=soft_sigma,
+            soft_threshold=soft_threshold,
+            close_radius=close_radius,
+            open_radius=open_radius,
+            min_area=min_area,
+        )
+        return func(*args, check=check, **options)
+
+    for option in reversed(
+        [
+            click.option(
+                "--flow-scale",
+                type=click.FloatRange(0, 1, min_open=True),
+                default=default.flow_scale,
+                show_default=True,
+                help="Compute flow at this fraction of the frame size.",
+            ),
+            click.option(
+                "--alpha1",
+                type=click.FloatRange(min=0),
+                default=default.alpha1,
+                show_default=True,
+                help="Consistency check: tolerance relative to the flow's size (Sundaram: 0.01).",
+            ),
+            click.option(
+                "--alpha2",
+                type=click.FloatRange(min=0),
+                default=default.alpha2,
+                show_default=True,
+                help="Consistency check: absolute tolerance in px² (Sundaram: 0.5; the default is the "
+                "measured best).",
+            ),
+            click.option(
+                "--motion-boundaries/--no-motion-boundaries",
+                default=default.motion_boundaries,
+                show_default=True,
+                help="Also mark motion boundaries as holes (Sundaram does).",
+            ),
+            click.option(
+                "--soft-sigma",
+                type=click.FloatRange(min=0),
+                default=default.soft_sigma,
+                show_default=True,
+                help="Gaussian sigma (px) of the soft hole map; 0 turns it off.",
+            ),
+            click.option(
+                "--soft-threshold",
+                type=click.FloatRange(0, 1),
+                default=default.soft_threshold,
+                show_default=True,
+                help="Where the soft map becomes a hole (NVIDIA: 0.6).",
+            ),
+            click.option(
+                "--close-radius",
+                type=click.IntRange(min=0),
+                default=default.close_radius,
+                show_default=True,
+                help="Morphological closing radius in px; 0 turns it off.",
+            ),
+            click.option(
+                "--open-radius",
+                type=click.IntRange(min=0),
+                default=default.open_radius,
+                show_default=True,
+                help="Morphological opening radius in px; 0 turns it off.",
+            ),
+            click.option(
+                "--min-area",
+                type=click.IntRange(min=0),
+                default=default.min_area,
+                show_default=True,
+                help="Remove hole components smaller than this many pixels.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command  # type: ignore[return-value]
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the scenes (resumes if it holds some).",
+)
+@_scene_options
+@workers_option
+def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int, workers: int | None) -> None:
+    """Render layered scenes with exact ground-truth occlusion maps (frames folders usable as SOURCE)."""
+    folders = render_scenes(
+        out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress(), workers=workers
+    )
+    click.echo(f"{len(folders)} scenes of {frames} frames at {size[0]}x{size[1]} in {out}")
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Raw pool folder (re-running on it resumes).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(list(FLOW_METHODS)),
+    default=OcclusionConfig.method,
+    show_default=True,
+    help="Optical flow method.",
+)
+@_check_options
+@click.option(
+    "--step", type=click.IntRange(min=1), default=1, show_default=True, help="Pair frame t with t+STEP."
+)
+@click.option(
+    "--max-pairs", type=click.IntRange(min=1), default=None, help="At most this many pairs per source."
+)
+@click.option(
+    "--max-side",
+    type=click.IntRange(min=16),
+    default=None,
+    help="Shrink frames whose longer side exceeds this (masks are made at that size).",
+)
+@click.option(
+    "--min-hole-ratio",
+    type=click.FloatRange(0, 1),
+    default=OcclusionConfig.min_hole_ratio,
+    show_default=True,
+    help="Pairs with fewer holes are static: no mask.",
+)
+@click.option(
+    "--max-hole-ratio",
+    type=click.FloatRange(0, 1),
+    default=OcclusionConfig.max_hole_ratio,
+    show_default=True,
+    help="Pairs with more holes are scene cuts: no mask.",
+)
+@click.option("--skip-bad", is_flag=True, help="Report sources that cannot be read and go on with the rest.")
+@workers_option
+@shard_option
+def extract(
+    sources: tuple[str, ...],
+    out: Path,
+    method: str,
+    check: OcclusionConfig,
+    step: int,
+    max_pairs: int | None,
+    max_side: int | None,
+    min_hole_ratio: float,
+    max_hole_ratio: float,
+    skip_bad: bool,
+    workers: int | None,
+    shard: Shard,
+) -> None:
+    """Occlusion masks of every frame pair of video files or frame folders into a raw pool."""
+    occlusion = replace(check, method=method, min_hole_ratio=min_hole_ratio, max_hole_ratio=max_hole_ratio)
+    config = ExtractConfig(occlusion=occlusion, step=step, max_pairs=max_pairs, max_side=max_side)
+    report = extract_pool(
+        list(sources),
+        out,
+        config=config,
+        workers=workers,
+        shard=shard,
+        skip_bad=skip_bad,
+        progress=show_progress(),
+    )
+    for message in report.warnings:
+        click.echo(f"warning: {message}", err=True)
+    for message in report.bad_sources:
+        click.echo(f"skipped bad source: {message}", err=True)
+    bad_pairs = f" ({report.skipped_bad} pairs)" if report.skipped_bad else ""
+    click.echo(
+        f"{report.pairs} pairs: {report.masks_written} masks written, {report.skipped_static} static, "
+        f"{report.skipped_cut} scene cuts, {report.resumed} done before; "
+        f"{len(report.bad_sources)} bad sources{bad_pairs} -> {out}"
+    )
+
+
+@click.command()
+@click.argument("scenes_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--methods",
+    default=",".join(FLOW_METHODS),
+    show_default=True,
+    help="Comma-separated flow methods to score.",
+)
+@click.option(
+    "--max-pairs", type=click.IntRange(min=1), default=None, help="At most this many pairs per scene."
+)
+@_check_options
+@_scene_options
+def validate(
+    scenes_dir: Path | None,
+    methods: str,
+    max_pairs: int | None,
+    check: OcclusionConfig,
+    scenes: int,
+    frames: int,
+    size: tuple[int, int],
+    seed: int,
+) -> None:
+    """Score each flow method's masks against ground truth: precision, recall, F1, IoU, time per pair.
+
+    SCENES_DIR is a folder made by `pconv masks synth`; without it, scenes are rendered into a
+    temporary folder from --scenes/--frames/--size/--seed.
+    """
+    names = [name.strip() for name in methods.split(",") if name.strip()]
+    unknown = [name for name in names if name not in FLOW_METHODS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown method {', '.join(unknown) or '(none)'}; choose from {', '.join(FLOW_METHODS)}",
+            param_hint="--methods",
+        )
+    with tempfile.TemporaryDirectory(prefix="pconv-scenes-") as temp:
+        if scenes_dir is None:
+            folders = render_scenes(
+                Path(temp), scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress()
+            )
+        else:
+            folders = sorted(info.parent / "frames" for info in scenes_dir.glob(f"scene_*/{SCENE_FILE}"))
+            if not folders:
+                raise FileNotFoundError(
+                    f"{scenes_dir}: no scene_*/{SCENE_FILE}; make scenes with `pconv masks synth`"
+                )
+        scores = validate_methods(
+            folders, methods=names, config=check, max_pairs=max_pairs, progress=show_progress()
+        )
+    click.echo(format_scores(scores))
+
+
+@click.command()
+@click.argument(
+    "shards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the merged pool.",
+)
+def merge(shards: tuple[Path, ...], out: Path) -> None:
+    """Join the outputs of `extract --shard K/N` (all N) into the pool a single run writes."""
+    count = merge_pools(list(shards), out)
+    click.echo(f"merged {len(shards)} shards: {count} masks -> {out}")
+
+
+@click.command()
+@click.argument("raw", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--test-fraction",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="Share of sources (not masks) that go to test.",
+)
+@seed_option(0)
+def split(raw: Path, test_fraction: float, seed: int) -> None:
+    """Assign whole sources of a raw pool to train or test (RAW/split.json)."""
+    sides = split_pool(raw, test_fraction=test_fraction, seed=seed)
+    test = sum(1 for side in sides.values() if side == "test")
+    click.echo(f"{len(sides) - test} train and {test} test sources -> {raw / 'split.json'}")
+
+
+RAW_COMMANDS = (synth, extract, validate, merge, split)
+"""The commands of this module, in help order, for ``cli.py`` to add to the ``masks`` group."""

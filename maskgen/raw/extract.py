@@ -1,0 +1,396 @@
+"""The raw pool writer: occlusion masks of every frame pair of every source (``pconv masks extract``).
+
+Jobs are the pairs ``(source, t)`` of all good sources in the order given, numbered from 0; a job's
+number is its mask id, so a single run, any worker count and the merge of all shards give the same
+pool. Besides the reader's layout (see :mod:`pconv.maskgen.raw.pool`) a pool folder holds::
+
+    RAW/run.json        sources (and which were bad), every setting, job count and shard: a re-run
+                        must match it to resume
+    RAW/skipped.jsonl   one line per pair that made no mask: {"id", "source", "t", "reason", "hole_ratio"}
+                        with reason "static" (hole ratio below min) or "cut" (above max: scene cut),
+                        or {"id", "source", "t", "reason": "bad", "error"} for the pairs a source that
+                        broke mid-way (a corrupt frame) left undone under ``skip_bad``
+
+A job is done when its id is in ``manifest.jsonl`` or ``skipped.jsonl``; each mask PNG is renamed into
+place before its manifest line is appended, so an interrupted run never leaves a half-written mask or
+line, and a re-run with the same settings does only the jobs left. When all of a run's jobs are done,
+both files are rewritten sorted by id, so finished pools compare byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+from pconv.core import __version__
+from pconv.core.errors import first_line
+from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
+from pconv.core.masks import encode_mask_png
+from pconv.core.progress import progress_bar
+from pconv.core.sharding import Shard
+from pconv.core.workers import default_workers, worker_processes
+from pconv.maskgen.raw.flow import flow_size_problem
+from pconv.maskgen.raw.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
+from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR
+from pconv.maskgen.raw.video import SourceInfo, probe_source, read_pairs
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "RUN_NAME",
+    "SKIPPED_NAME",
+    "ExtractConfig",
+    "ExtractReport",
+    "extract_pool",
+    "finished_ids",
+    "jsonl_text",
+    "mask_file",
+    "merge_pools",
+    "read_run",
+]
+
+RUN_NAME = "run.json"
+SKIPPED_NAME = "skipped.jsonl"
+WHOLE_RUN = Shard()
+SHARDING = "contiguous blocks"  # in run.json: shards of runs that split jobs otherwise are refused, not mixed
+FOLDER_CHUNK = 4  # pairs per task for frame folders (random access: small tasks, fine-grained resume)
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Every setting of an extraction: how pairs are read, then how a pair becomes a hole map.
+
+    ``step``: pair (t, t + step); ``max_pairs``: per source (None = all); ``max_side``: shrink frames whose
+    longer side is larger (None = source resolution), masks are made at that working size.
+    """
+
+    occlusion: OcclusionConfig = field(default_factory=OcclusionConfig)
+    step: int = 1
+    max_pairs: int | None = None
+    max_side: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.step < 1:
+            raise ValueError(f"frame step must be at least 1, got {self.step}")
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ValueError(f"max pairs must be at least 1, got {self.max_pairs}")
+        if self.max_side is not None and self.max_side < 16:
+            raise ValueError(f"max side must be at least 16 pixels, got {self.max_side}")
+
+
+DEFAULT_CONFIG = ExtractConfig()
+"""The measured best settings (see the README's table)."""
+
+
+@dataclass(frozen=True)
+class ExtractReport:
+    """What a run did. ``pairs``: jobs this shard owns; ``resumed``: of those, done by an earlier run;
+    the other counts are this run's; ``bad_sources``: one message per source skipped with skip_bad (bad
+    from the start, or broken mid-way: ``skipped_bad`` pairs); ``warnings``: e.g. truncated videos."""
+
+    pairs: int
+    masks_written: int
+    skipped_static: int
+    skipped_cut: int
+    resumed: int
+    bad_sources: tuple[str, ...] = ()
+    skipped_bad: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def mask_file(job_id: int) -> str:
+    """The manifest's ``file`` of a mask id (relative to the pool folder)."""
+    return f"{MASK_DIR}/{job_id:06d}.png"
+
+
+def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
+    """JSON lines sorted by id, formatted as :func:`~pconv.core.files.append_jsonl` writes them."""
+    ordered = sorted(records, key=lambda record: record["id"])
+    return "".join(json.dumps(record, sort_keys=True) + "\n" for record in ordered)
+
+
+def read_run(raw: Path) -> dict[str, Any] | None:
+    """A pool folder's ``run.json``, or None when there is none yet."""
+    path = raw / RUN_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def finished_ids(raw: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The manifest and skipped records already in ``raw`` (missing files count as empty)."""
+    lists = []
+    for name in (MANIFEST_NAME, SKIPPED_NAME):
+        path = raw / name
+        lists.append(read_jsonl(path) if path.is_file() else [])
+    return lists[0], lists[1]
+
+
+def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
+    """A source's pairs, or the one-line message saying why it is bad."""
+    try:
+        info = probe_source(source, step=config.step, max_pairs=config.max_pairs, max_side=config.max_side)
+    except (OSError, ValueError, cv2.error) as error:
+        return first_line(error)
+    problem = flow_size_problem(info.width, info.height, config.occlusion.flow_scale)
+    return f"{source}: {problem}" if problem else info
+
+
+def _run_task(
+    source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool
+) -> list[dict[str, Any]]:
+    """Masks of ``jobs`` = [(id, t), ...] of one source, as results ready for the writer."""
+    return list(_task_results(source, jobs, config, skip_bad))
+
+
+def _task_results(
+    source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool
+) -> Iterator[dict[str, Any]]:
+    """:func:`_iter_results`; with ``skip_bad``, a source that breaks mid-way (a corrupt frame, a size
+    change) ends its task with a "bad" result for each pair left, so the run goes on and a re-run does
+    not retry them."""
+    finished = set()
+    try:
+        for result in _iter_results(source, jobs, config):
+            finished.add(result["id"])
+            yield result
+    except (OSError, ValueError, cv2.error) as error:
+        if not skip_bad:
+            raise
+        message = first_line(error)
+        yield from (
+            {"id": job_id, "source": source, "t": t, "kind": "bad", "error": message}
+            for job_id, t in jobs
+            if job_id not in finished
+        )
+
+
+def _iter_results(
+    source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig
+) -> Iterator[dict[str, Any]]:
+    ids = dict((t, job_id) for job_id, t in jobs)
+    for t, first, second in read_pairs(source, sorted(ids), step=config.step, max_side=config.max_side):
+        hole = occlusion_from_frames(first, second, config.occlusion)
+        kind = classify_pair(hole, config.occlusion)
+        result: dict[str, Any] = {
+            "id": ids[t],
+            "source": source,
+            "t": t,
+            "kind": kind,
+            "hole_ratio": float(hole.mean()),
+            "height": hole.shape[0],
+            "width": hole.shape[1],
+        }
+        if kind == "mask":
+            result["png"] = encode_mask_png(hole)
+        yield result
+
+
+def _check_run(raw: Path, run: dict[str, Any]) -> None:
+    found = read_run(raw)
+    if found is None:
+        if (raw / MANIFEST_NAME).is_file():
+            raise ValueError(f"{raw}: holds a mask pool without {RUN_NAME}; choose a new --out")
+        atomic_write_text(raw / RUN_NAME, json.dumps(run, indent=1, sort_keys=True) + "\n")
+    elif found != run:
+        differing = sorted(key for key in run.keys() | found.keys() if run.get(key) != found.get(key))
+        raise ValueError(
+            f"{raw}: holds a pool made with other {', '.join(differing)}; "
+            "re-run with the same sources and settings to resume, or choose a new --out"
+        )
+
+
+def _tasks(infos: Sequence[SourceInfo], shard: Shard, done: set[int], workers: int) -> list[tuple[str, list]]:
+    """Owned, unfinished jobs grouped per source into tasks (a video is decoded once per task)."""
+    tasks, job_id = [], 0
+    owned = shard.jobs(sum(len(info.starts) for info in infos))
+    for info in infos:
+        jobs = []
+        for t in info.starts:
+            if job_id in owned and job_id not in done:
+                jobs.append((job_id, t))
+            job_id += 1
+        chunk = FOLDER_CHUNK
+        if not Path(info.source).is_dir():  # decoding restarts at frame 0 for every task of a video
+            chunk = max(FOLDER_CHUNK, -(-len(jobs) // (2 * workers)))
+        tasks += [(info.source, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
+    return tasks
+
+
+def extract_pool(
+    sources: Sequence[str | Path],
+    out: Path,
+    *,
+    config: ExtractConfig = DEFAULT_CONFIG,
+    workers: int | None = None,
+    shard: Shard = WHOLE_RUN,
+    skip_bad: bool = False,
+    progress: bool = False,
+) -> ExtractReport:
+    """Write the occlusion mask of every pair of ``sources`` this shard owns into the pool folder ``out``.
+
+    Resumes when ``out`` holds an unfinished run with the same sources, settings and shard; refuses a
+    folder made otherwise. A bad source raises a one-line ValueError naming it, unless ``skip_bad``.
+    """
+    names = [os.fspath(source) for source in sources]
+    if not names:
+        raise ValueError("no source given: name video files or frame folders")
+    seen: dict[str, str] = {}
+    for name in names:  # one video under two spellings would land in both train and test
+        key = os.path.realpath(name)
+        if key in seen:
+            same = "" if seen[key] == name else f" (as {seen[key]!r} and {name!r})"
+            raise ValueError(f"source given twice: {name}{same}")
+        seen[key] = name
+    workers = workers or default_workers()
+    out = Path(out)
+    run: dict[str, Any] = {
+        "sources": names,
+        "config": asdict(config),
+        "shard": str(shard),
+        "sharding": SHARDING,
+        "version": __version__,
+    }
+    with worker_processes(workers) as pool:
+        probed = (
+            list(pool.map(_probe, names, [config] * len(names)))
+            if pool
+            else [_probe(name, config) for name in names]
+        )
+        bad = tuple(item for item in probed if isinstance(item, str))
+        if bad and not skip_bad:
+            raise ValueError(bad[0])
+        infos = [item for item in probed if isinstance(item, SourceInfo)]
+        if not infos:
+            raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
+        run["bad_sources"] = [name for name, item in zip(names, probed, strict=True) if isinstance(item, str)]
+        run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
+        out.mkdir(parents=True, exist_ok=True)
+        _check_run(out, run)
+        for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
+            leftover.unlink()
+        manifest, skipped = finished_ids(out)
+        _rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
+        done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
+        owned = len(shard.jobs(run["jobs"]))
+        counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
+        broken: dict[str, str] = {}
+        tasks = _tasks(infos, shard, done, workers)
+        bar = progress_bar(total=owned, desc="extract masks", enabled=progress, unit="pair")
+        bar.update(len(done))
+        if pool:
+            futures = [pool.submit(_run_task, source, jobs, config, skip_bad) for source, jobs in tasks]
+            results: Iterator[dict[str, Any]] = (result for future in futures for result in future.result())
+        else:
+            results = (
+                result for source, jobs in tasks for result in _task_results(source, jobs, config, skip_bad)
+            )
+        try:
+            for result in results:
+                _write_result(out, result, config)
+                counts[result["kind"]] += 1
+                if result["kind"] == "bad":
+                    broken.setdefault(result["source"], result["error"])
+                bar.update(1)
+        except BaseException:
+            if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
+    _rewrite_lists(out, *finished_ids(out))
+    return ExtractReport(
+        pairs=owned,
+        masks_written=counts["mask"],
+        skipped_static=counts["static"],
+        skipped_cut=counts["cut"],
+        resumed=len(done),
+        bad_sources=bad + tuple(broken.values()),
+        skipped_bad=counts["bad"],
+        warnings=tuple(info.warning for info in infos if info.warning),
+    )
+
+
+def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
+    """Write both job lists sorted by id, atomically."""
+    atomic_write_text(out / MANIFEST_NAME, jsonl_text(manifest))
+    atomic_write_text(out / SKIPPED_NAME, jsonl_text(skipped))
+
+
+def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> None:
+    """Rename the mask into place, then append its manifest line (or the skipped line)."""
+    common = {"id": result["id"], "source": result["source"], "t": result["t"]}
+    if result["kind"] == "bad":
+        append_jsonl(out / SKIPPED_NAME, {**common, "reason": "bad", "error": result["error"]})
+        return
+    common["hole_ratio"] = result["hole_ratio"]
+    if result["kind"] != "mask":
+        append_jsonl(out / SKIPPED_NAME, {**common, "reason": result["kind"]})
+        return
+    atomic_write_bytes(out / mask_file(result["id"]), result["png"])
+    append_jsonl(
+        out / MANIFEST_NAME,
+        {
+            **common,
+            "file": mask_file(result["id"]),
+            "step": config.step,
+            "method": config.occlusion.method,
+            "height": result["height"],
+            "width": result["width"],
+            "params": asdict(config),
+            "version": __version__,
+        },
+    )
+
+
+def merge_pools(shards: Sequence[Path], out: Path) -> int:
+    """Join the finished outputs of shards 1/N … N/N of one run into the pool a single run would write.
+
+    Every shard must come from the same sources and settings and be complete; the merged folder's
+    masks, manifest, skipped list and run.json are byte-identical to a single run's. Returns the mask
+    count. Mask files are copied (the shard folders stay as they were).
+    """
+    if not shards:
+        raise ValueError("no shard folder given to merge")
+    runs = []
+    for folder in map(Path, shards):
+        run = read_run(folder)
+        if run is None:
+            raise ValueError(f"{folder}: not a shard of `pconv masks extract` (no {RUN_NAME})")
+        runs.append(run)
+    first = {key: value for key, value in runs[0].items() if key != "shard"}
+    parsed = [Shard.parse(run["shard"]) for run in runs]
+    for folder, run in zip(shards, runs, strict=True):
+        if {key: value for key, value in run.items() if key != "shard"} != first:
+            raise ValueError(f"{folder}: made from other sources or settings than {shards[0]}")
+    count = parsed[0].count
+    if sorted(shard.index for shard in parsed) != list(range(1, count + 1)) or any(
+        shard.count != count for shard in parsed
+    ):
+        raise ValueError(
+            f"need each shard 1/{count} … {count}/{count} exactly once, got "
+            f"{', '.join(run['shard'] for run in runs)}"
+        )
+    merged_run = {**first, "shard": str(WHOLE_RUN)}
+    if read_run(Path(out)) not in (None, merged_run):
+        raise ValueError(f"{out}: holds another pool; merge into a new folder")
+    manifest, skipped = [], []
+    for folder, shard in zip(map(Path, shards), parsed, strict=True):
+        records, skips = finished_ids(folder)
+        owned = set(shard.jobs(first["jobs"]))
+        found = {record["id"] for record in records} | {record["id"] for record in skips}
+        if found != owned:
+            raise ValueError(
+                f"{folder}: shard {shard} is unfinished ({len(owned - found)} of {len(owned)} "
+                "pairs left); re-run it to resume"
+            )
+        for record in records:
+            atomic_write_bytes(Path(out) / record["file"], (folder / record["file"]).read_bytes())
+        manifest += records
+        skipped += skips
+    out = Path(out)
+    _rewrite_lists(out, manifest, skipped)
+    atomic_write_text(out / RUN_NAME, json.dumps(merged_run, indent=1, sort_keys=True) + "\n")
+    return len(manifest)

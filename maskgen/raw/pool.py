@@ -1,0 +1,122 @@
+"""The raw mask pool: the hand-off between mask extraction and the benchmark builder.
+
+Layout of a pool folder ``RAW``::
+
+    RAW/masks/NNNNNN.png    uint8, single channel, 255 = hole, at the source's resolution
+    RAW/manifest.jsonl      one JSON object per mask (see RawMaskRecord)
+    RAW/split.json          optional, written by `pconv masks split`: which sources are train / test
+
+The manifest is the truth: a PNG without a manifest line is an unfinished leftover and is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pconv.core.files import read_json_object, read_jsonl
+from pconv.core.masks import read_mask_png
+
+__all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split"]
+
+MANIFEST_NAME = "manifest.jsonl"
+SPLIT_NAME = "split.json"
+MASK_DIR = "masks"
+
+Split = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class RawMaskRecord:
+    """One raw mask: where it came from and how it was made.
+
+    ``t`` is the index of the first frame of the pair (t, t + step) in the source; ``hole_ratio`` is
+    hole pixels / all pixels of the raw mask.
+    """
+
+    id: int
+    file: str
+    source: str
+    t: int
+    step: int
+    method: str
+    hole_ratio: float
+    height: int
+    width: int
+    params: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RawMaskRecord:
+        missing = [
+            name
+            for name in ("id", "file", "source", "t", "hole_ratio", "height", "width")
+            if name not in data
+        ]
+        if missing:
+            raise ValueError(f"manifest record lacks {', '.join(missing)}: {json.dumps(data)[:200]}")
+        return cls(
+            id=int(data["id"]),
+            file=str(data["file"]),
+            source=str(data["source"]),
+            t=int(data["t"]),
+            step=int(data.get("step", 1)),
+            method=str(data.get("method", "")),
+            hole_ratio=float(data["hole_ratio"]),
+            height=int(data["height"]),
+            width=int(data["width"]),
+            params=dict(data.get("params", {})),
+            version=str(data.get("version", "")),
+        )
+
+
+class RawPool:
+    """Read access to a raw mask pool folder; raises a one-line ValueError for anything that is not one."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root}: no such raw mask pool folder")
+        manifest = self.root / MANIFEST_NAME
+        if not manifest.is_file():
+            raise ValueError(
+                f"{self.root}: not a raw mask pool (no {MANIFEST_NAME}; make one with `pconv masks extract`)"
+            )
+        records = [RawMaskRecord.from_json(item) for item in read_jsonl(manifest)]
+        if not records:
+            raise ValueError(f"{self.root}: the raw mask pool is empty ({MANIFEST_NAME} has no masks)")
+        self.records: list[RawMaskRecord] = sorted(records, key=lambda record: record.id)
+        self.split: dict[str, Split] | None = self._read_split()
+
+    def _read_split(self) -> dict[str, Split] | None:
+        path = self.root / SPLIT_NAME
+        if not path.is_file():
+            return None
+        sources = read_json_object(path, required={"sources": dict})["sources"]
+        wrong = sorted(str(source) for source, part in sources.items() if part not in ("train", "test"))
+        if wrong:
+            raise ValueError(f"{path}: sources must be assigned to 'train' or 'test', not so: {wrong[0]}")
+        return {str(source): part for source, part in sources.items()}
+
+    def records_in(self, part: Split) -> list[RawMaskRecord]:
+        """The records whose source belongs to ``part``; needs a split (``pconv masks split``)."""
+        if self.split is None:
+            raise ValueError(f"{self.root}: the pool has no {SPLIT_NAME}; run `pconv masks split` first")
+        chosen = [record for record in self.records if self.split.get(record.source) == part]
+        if not chosen:
+            raise ValueError(f"{self.root}: the {part} split of the pool holds no masks")
+        return chosen
+
+    def load_hole(self, record: RawMaskRecord) -> np.ndarray:
+        """The raw mask as a hole map: ``(height, width)`` bool, True = hole."""
+        hole = read_mask_png(self.root / record.file)
+        if hole.shape != (record.height, record.width):
+            raise ValueError(
+                f"{self.root / record.file}: size {hole.shape[1]}x{hole.shape[0]} differs from "
+                f"the manifest's {record.width}x{record.height}"
+            )
+        return hole

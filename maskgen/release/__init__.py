@@ -1,0 +1,1 @@
+"""Stage 3: checking, measuring and publishing mask sets (verify, stats, bin, publish)."""

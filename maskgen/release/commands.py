@@ -1,0 +1,96 @@
+"""`pconv masks publish | verify | stats | bin`: commands that check, measure and publish mask sets.
+
+Each command parses its options, calls one library function and lets the root group turn ValueError /
+OSError into a one-line ``Error: ...`` (see pconv.core.cli).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from pconv.core.cli import show_progress
+from pconv.maskgen.sets.commands import BORDER, OVERWRITE
+
+__all__ = ["RELEASE_COMMANDS"]
+
+HOLE_VALUE = click.option(
+    "--hole-value",
+    type=click.Choice(["255", "0"]),
+    default="255",
+    show_default=True,
+    help="Pixel value of holes: 255 (NVIDIA's test masks, ours) or 0 (NVIDIA's training masks, Quick Draw).",
+)
+
+
+@click.command("publish")
+@click.argument("bench", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Release folder.")
+@click.option(
+    "--license",
+    "license_name",
+    default="CC-BY-4.0",
+    show_default=True,
+    help="Licence written into the dataset card.",
+)
+@OVERWRITE
+def publish_command(bench: Path, out: Path, license_name: str, overwrite: bool) -> None:
+    """Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, archive."""
+    from pconv.maskgen.release.publish import publish_benchmark
+
+    publish_benchmark(bench, out, license_name=license_name, overwrite=overwrite, progress=show_progress())
+    click.echo(f"release in {out}")
+
+
+@click.command("verify")
+@click.argument("folder", type=click.Path(path_type=Path))
+def verify_command(folder: Path) -> None:
+    """Recompute checksums and every invariant of a benchmark or release; exit 1 listing violations."""
+    from pconv.maskgen.release.verify import verify_benchmark
+
+    problems = verify_benchmark(folder, progress=show_progress())
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise click.ClickException(f"{len(problems)} violation{'s' if len(problems) > 1 else ''} in {folder}")
+    click.echo(f"{folder}: every check passed")
+
+
+@click.command("stats")
+@click.argument("folder", type=click.Path(path_type=Path))
+@HOLE_VALUE
+@BORDER
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write every mask's measurements to this CSV file.",
+)
+def stats_command(folder: Path, hole_value: str, border: int, csv_path: Path | None) -> None:
+    """Hole ratios, border distances and bin counts of any mask folder (searched recursively)."""
+    from pconv.maskgen.release.external import measure_masks, stats_table, write_measures_csv
+
+    measures = measure_masks(folder, hole_value=int(hole_value), border=border, progress=show_progress())
+    if csv_path is not None:
+        write_measures_csv(csv_path, measures)
+    click.echo(stats_table(measures))
+
+
+@click.command("bin")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="New folder for the sorted copies."
+)
+@HOLE_VALUE
+@BORDER
+def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:
+    """Copy any mask folder's masks into OUT/binK_LOW-HIGH/N|B/ (and OUT/outside/), with OUT/bins.csv."""
+    from pconv.maskgen.release.external import bin_masks
+
+    measures = bin_masks(folder, out, hole_value=int(hole_value), border=border, progress=show_progress())
+    inside = sum(1 for item in measures if item.bin is not None)
+    click.echo(f"{len(measures)} masks sorted into {out}: {inside} in bins, {len(measures) - inside} outside")
+
+
+RELEASE_COMMANDS = (publish_command, verify_command, stats_command, bin_command)

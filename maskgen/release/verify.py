@@ -1,0 +1,236 @@
+"""Checking a benchmark or a published release (``pconv masks verify DIR``).
+
+Recomputes everything a user relies on and lists every violation, one line each:
+
+* checksums: every line of ``SHA256SUMS`` when there is one, and every row's ``sha256`` in the manifest;
+* layout: no mask missing, no unlisted file in ``masks/``, files numbered in order;
+* counts: ``per_bin`` masks per bin and split, the total;
+* order: NVIDIA's blocks, bins ascending, N before B inside each;
+* every mask: 8-bit single channel, only 0 and 255, the benchmark's size, its hole ratio (recomputed)
+  equal to the manifest's and inside its bin, its border distance and split per the border rule
+  (the shared :func:`pconv.maskgen.sets.bins.mask_stats`); no two masks identical;
+* ``masks.h5``: present, the same masks as the PNGs, every manifest column and every ``build.json``
+  parameter (as attributes) equal to the originals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+from pconv.core.files import read_json_object
+from pconv.core.progress import progress_bar
+from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
+from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
+from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, mask_file
+
+__all__ = ["SUMS_NAME", "verify_benchmark"]
+
+SUMS_NAME = "SHA256SUMS"
+
+
+def _checksums(folder: Path) -> list[str]:
+    problems = []
+    listed = set()
+    for number, line in enumerate((folder / SUMS_NAME).read_text(encoding="utf-8").splitlines(), start=1):
+        digest, _, name = line.partition("  ")
+        if not name:
+            problems.append(f"{SUMS_NAME}:{number}: not a 'digest  path' line")
+            continue
+        listed.add(name)
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: listed in {SUMS_NAME} but missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(f"{name}: checksum differs from {SUMS_NAME}")
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name != SUMS_NAME and name not in listed:
+            problems.append(f"{name}: not listed in {SUMS_NAME}")
+    return problems
+
+
+def _check_mask(
+    folder: Path, record: BenchRecord, recipe: BenchRecipe
+) -> tuple[list[str], bytes | None, np.ndarray | None]:
+    """Problems of one mask file, its bytes (None when missing) and its pixels (None when unreadable)."""
+    path = folder / record.file
+    if not path.is_file():
+        return [f"{record.file}: missing"], None, None
+    data = path.read_bytes()
+    problems = []
+    if hashlib.sha256(data).hexdigest() != record.sha256:
+        problems.append(f"{record.file}: sha256 differs from the manifest")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        return [*problems, f"{record.file}: not a readable image"], data, None
+    if image.dtype != np.uint8 or image.ndim != 2:
+        problems.append(f"{record.file}: {image.dtype} of shape {image.shape}, expected single-channel uint8")
+        return problems, data, None
+    if image.shape != (recipe.size, recipe.size):
+        problems.append(
+            f"{record.file}: {image.shape[1]}x{image.shape[0]} px, expected {recipe.size}x{recipe.size}"
+        )
+    values = np.flatnonzero(cv2.calcHist([image], [0], None, [256], [0, 256]).ravel())
+    if not set(values.tolist()) <= {0, 255}:
+        problems.append(f"{record.file}: pixel values {values.tolist()[:6]}, expected only 0 and 255")
+    stats = mask_stats(image >= 128, border=recipe.border, edges=recipe.edges)
+    if stats.hole_ratio != record.hole_ratio:
+        problems.append(
+            f"{record.file}: hole ratio {stats.hole_ratio!r}, manifest says {record.hole_ratio!r}"
+        )
+    if stats.bin != record.bin:
+        problems.append(
+            f"{record.file}: hole ratio {stats.hole_ratio:.6f} lies outside its bin "
+            f"({record.bin_low:g},{record.bin_high:g}]"
+        )
+    if stats.split != record.split or stats.border_distance != record.border_distance:
+        problems.append(
+            f"{record.file}: border distance {stats.border_distance} px makes it {stats.split} "
+            f"(border {recipe.border} px), manifest says {record.split} at "
+            f"{record.border_distance} px"
+        )
+    return problems, data, image
+
+
+def _check_order(records: list[BenchRecord], recipe: BenchRecipe) -> list[str]:
+    problems = []
+    if len(records) != recipe.count:
+        problems.append(
+            f"manifest: {len(records)} masks, expected {recipe.count} "
+            f"({len(recipe.edges) - 1} bins x 2 splits x {recipe.per_bin})"
+        )
+    counts: dict[tuple[int, str], int] = {}
+    for index, record in enumerate(records):
+        counts[record.bin, record.split] = counts.get((record.bin, record.split), 0) + 1
+        block, split, _ = recipe.slot(index)
+        expected = (mask_file(index, recipe.count), block, SPLITS[split])
+        if (record.file, record.bin, record.split) != expected:
+            problems.append(
+                f"manifest row {index + 1}: {record.file} bin {record.bin} {record.split}, "
+                f"expected {expected[0]} bin {block} {SPLITS[split]} (NVIDIA order)"
+            )
+        if bin_index(record.hole_ratio, recipe.edges) != record.bin:
+            problems.append(f"{record.file}: manifest ratio {record.hole_ratio} is not in bin {record.bin}")
+    for block in range(len(recipe.edges) - 1):
+        for split in SPLITS:
+            if counts.get((block, split), 0) != recipe.per_bin:
+                problems.append(
+                    f"bin {block} {split}: {counts.get((block, split), 0)} masks, expected {recipe.per_bin}"
+                )
+    return problems
+
+
+def _attribute_value(value: Any) -> Any:
+    """An HDF5 attribute as plain JSON-like Python (dicts were stored as JSON text)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str) and value.startswith("{"):
+        return json.loads(value)
+    return np.asarray(value).tolist()
+
+
+def _check_hdf5_tables(folder: Path, h5: h5py.File, build: dict[str, Any]) -> list[str]:
+    """The HDF5 copies of the manifest's columns and of build.json's parameters, against the originals."""
+    problems = []
+    with open(folder / CSV_NAME, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns, rows = list(reader.fieldnames or ()), list(reader)
+    for column in columns:
+        if column not in h5:
+            problems.append(f"{HDF5_NAME}: no dataset {column!r} (a manifest column)")
+            continue
+        stored = h5[column][()]
+        if len(stored) != len(rows):
+            problems.append(f"{HDF5_NAME}: {column} has {len(stored)} values, manifest has {len(rows)} rows")
+            continue
+        parse = {"i": int, "u": int, "f": float}.get(stored.dtype.kind)
+        for number, (value, row) in enumerate(zip(stored.tolist(), rows, strict=True), start=1):
+            text = row[column]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8")
+            if (parse(text) if parse else text) != value:
+                problems.append(
+                    f"{HDF5_NAME}: {column}[{number - 1}] is {value!r}, manifest row {number} says {text}"
+                )
+                break  # one line per column is enough to point at the damage
+    expected = {
+        **build["params"],
+        "kind": build.get("kind"),
+        "version": build.get("version"),
+        "raw_pool": build.get("raw_pool"),
+        "hole_value": 255,
+    }
+    for key, value in sorted(expected.items()):
+        if key not in h5.attrs:
+            problems.append(f"{HDF5_NAME}: no attribute {key!r}")
+        elif _attribute_value(h5.attrs[key]) != value:
+            problems.append(
+                f"{HDF5_NAME}: attribute {key} is {_attribute_value(h5.attrs[key])!r}, "
+                f"{BUILD_NAME} says {value!r}"
+            )
+    return problems
+
+
+def _recipe(build_path: Path, build: dict[str, Any]) -> BenchRecipe:
+    params = build["params"]
+    missing = [key for key in ("per_bin", "size", "border", "seed", "bin_edges") if key not in params]
+    if missing:
+        raise ValueError(f"{build_path}: params lack {', '.join(missing)}; not a benchmark's build file")
+    return BenchRecipe(
+        per_bin=params["per_bin"],
+        size=params["size"],
+        border=params["border"],
+        seed=params["seed"],
+        edges=tuple(params["bin_edges"]),
+    )
+
+
+def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
+    """Every violation found in the benchmark or release ``folder``, one line each (empty: all good)."""
+    folder = Path(folder)
+    records = read_benchmark(folder)
+    build_path = folder / BUILD_NAME
+    if not build_path.is_file():
+        raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
+    build = read_json_object(build_path, required={"params": dict})
+    recipe = _recipe(build_path, build)
+    problems = _checksums(folder) if (folder / SUMS_NAME).is_file() else []
+    problems += _check_order(records, recipe)
+    listed = {record.file for record in records}
+    problems += [
+        f"{path.relative_to(folder).as_posix()}: in {MASK_DIR}/ but not in the manifest"
+        for path in sorted((folder / MASK_DIR).rglob("*"))
+        if path.is_file() and path.relative_to(folder).as_posix() not in listed
+    ]
+    seen: dict[bytes, str] = {}
+    h5_path = folder / HDF5_NAME
+    if not h5_path.is_file():
+        problems.append(f"{HDF5_NAME}: missing")
+    with h5py.File(h5_path, "r") if h5_path.is_file() else contextlib.nullcontext(None) as h5:
+        stored = h5.get("masks") if h5 is not None else None
+        if h5 is not None:
+            problems += _check_hdf5_tables(folder, h5, build)
+            if stored is None:
+                problems.append(f"{HDF5_NAME}: no dataset 'masks'")
+        if stored is not None and stored.shape[0] != len(records):
+            problems.append(f"{HDF5_NAME}: {stored.shape[0]} masks, manifest has {len(records)}")
+            stored = None
+        for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
+            found, data, image = _check_mask(folder, record, recipe)
+            problems += found
+            if data is None:
+                continue
+            if data in seen:
+                problems.append(f"{record.file}: identical to {seen[data]}")
+            seen.setdefault(data, record.file)
+            if stored is not None and image is not None and not np.array_equal(stored[index], image):
+                problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
+    return problems

@@ -1,0 +1,301 @@
+"""The binned test benchmark (the paper's 12,000 masks), and reading it back.
+
+``build_benchmark`` turns the **test** split of a raw pool into ``6 bins x 2 splits x per_bin`` masks in
+NVIDIA's order: ``masks/00000.png ...`` in blocks of ``2 * per_bin`` per bin in ascending ratio order,
+each block first its N masks (no hole within ``border`` px of the edge: holes clipped to a hole-free
+frame, as NVIDIA's N masks are), then its B masks (at least one hole pixel in that band). See
+:mod:`pconv.maskgen.sets.maskset` for the folder layout, resume and determinism,
+:mod:`pconv.maskgen.sets.augment` for how a
+mask is aimed at its bin, :mod:`pconv.maskgen.sets.bins` for the bin and border rules.
+
+Mask ``i`` lies in bin ``b = i // (2 * per_bin)``, split ``N`` when ``i % (2 * per_bin) < per_bin``, and
+its ``attempt``-th try draws from ``numpy.random.default_rng([seed, b, split, k, attempt])`` (``k`` its
+position in the block half, split 0 = N, 1 = B); the manifest records the attempt that succeeded, so a
+row alone regenerates its mask.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pconv.core.masks import read_mask_png
+from pconv.core.workers import default_workers
+from pconv.maskgen.raw.pool import Split
+from pconv.maskgen.sets.augment import AugmentConfig, magnification, raw_limit, sample_in_range
+from pconv.maskgen.sets.bins import (
+    BIN_EDGES,
+    DEFAULT_BORDER,
+    SPLITS,
+    bin_bounds,
+    bin_label,
+    check_edges,
+    mask_stats,
+)
+from pconv.maskgen.sets.maskset import CSV_NAME, Made, RawSource, write_mask_set
+
+__all__ = [
+    "BENCH_COLUMNS",
+    "BenchRecipe",
+    "BenchRecord",
+    "build_benchmark",
+    "load_benchmark_hole",
+    "read_benchmark",
+]
+
+BENCH_COLUMNS = (
+    "bin",
+    "bin_low",
+    "bin_high",
+    "split",
+    "hole_ratio",
+    "border_distance",
+    "raw_id",
+    "source",
+    "frame",
+    "dilation",
+    "angle",
+    "scale",
+    "crop_x",
+    "crop_y",
+    "seed",
+    "attempt",
+)
+"""Manifest columns between ``file`` and ``sha256``. ``bin`` is 0-based; ``crop_x, crop_y`` is the window
+centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification; ``dilation`` in px."""
+
+
+@dataclass(frozen=True)
+class BenchRecipe:
+    """The benchmark's parameters; ``attempts`` is the retry budget per mask before a bin counts as
+    impossible for the pool."""
+
+    per_bin: int = 1000
+    size: int = 512
+    border: int = DEFAULT_BORDER
+    seed: int = 0
+    edges: tuple[float, ...] = BIN_EDGES
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    attempts: int = 500
+    kind: ClassVar[str] = "benchmark"
+    part: ClassVar[Split] = "test"
+    unique: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "edges", check_edges(self.edges))
+        if self.per_bin < 1:
+            raise ValueError(f"per-bin count must be at least 1, got {self.per_bin}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        if not 1 <= self.border < self.size / 2:
+            raise ValueError(
+                f"border must be between 1 and half the mask size ({self.size}), got {self.border}"
+            )
+        room = (self.size - 2 * self.border) ** 2 / self.size**2
+        if room <= self.edges[-2]:
+            raise ValueError(
+                f"bin {bin_label(len(self.edges) - 2, self.edges)} N is impossible: a "
+                f"{self.border}-px hole-free frame leaves holes at most {room:.3f} of a "
+                f"{self.size}-px mask; use a smaller --border or a larger --size"
+            )
+
+    @property
+    def count(self) -> int:
+        return (len(self.edges) - 1) * len(SPLITS) * self.per_bin
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return BENCH_COLUMNS
+
+    def slot(self, index: int) -> tuple[int, int, int]:
+        """``(bin, split, k)`` of mask ``index``: split 0 = N, 1 = B; k = position inside that half block."""
+        block, rest = divmod(index, len(SPLITS) * self.per_bin)
+        split, k = divmod(rest, self.per_bin)
+        return block, split, k
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "per_bin": self.per_bin,
+            "size": self.size,
+            "border": self.border,
+            "seed": self.seed,
+            "bin_edges": list(self.edges),
+            "dilation": list(self.augment.dilation),
+            "max_angle": self.augment.max_angle,
+            "attempts": self.attempts,
+        }
+
+    def probe_indices(self) -> list[int]:
+        return [
+            block * len(SPLITS) * self.per_bin + split * self.per_bin
+            for block in range(len(self.edges) - 1)
+            for split in range(len(SPLITS))
+        ]
+
+    def make(self, source: RawSource, index: int, first_attempt: int) -> Made:
+        """``index``: aimed at its bin and split by :func:`~pconv.maskgen.sets.augment.sample_in_range`."""
+        block, split, k = self.slot(index)
+        low, high = bin_bounds(block, self.edges)
+        clip = self.border if SPLITS[split] == "N" else 0
+        for attempt in range(first_attempt, first_attempt + self.attempts):
+            rng = np.random.default_rng([self.seed, block, split, k, attempt])
+            number = int(rng.integers(len(source)))
+            distance, screen = source.load(number)
+            found = sample_in_range(
+                distance,
+                screen,
+                rng,
+                size=self.size,
+                low=low,
+                high=high,
+                clip=clip,
+                border=self.border,
+                config=self.augment,
+            )
+            if found is None:
+                continue
+            hole, params = found
+            stats = mask_stats(hole, border=self.border, edges=self.edges)  # the one shared binning rule
+            if stats.bin != block or stats.split != SPLITS[split]:
+                continue
+            record = source.records[number]
+            window = params.window
+            return Made(
+                hole=hole,
+                row={
+                    "bin": block,
+                    "bin_low": low,
+                    "bin_high": high,
+                    "split": stats.split,
+                    "hole_ratio": stats.hole_ratio,
+                    "border_distance": stats.border_distance,
+                    "raw_id": record.id,
+                    "source": record.source,
+                    "frame": record.t,
+                    "dilation": params.dilation,
+                    "angle": window.angle,
+                    "scale": window.scale,
+                    "crop_x": window.center_x,
+                    "crop_y": window.center_y,
+                    "seed": self.seed,
+                    "attempt": attempt,
+                },
+            )
+        frame = (
+            f" inside a {self.border}-px hole-free frame" if clip else f" touching the {self.border}-px band"
+        )
+        raise ValueError(
+            f"cannot fill bin {bin_label(block, self.edges)} {SPLITS[split]}: {self.attempts} "
+            f"attempts on {len(source)} test raw masks found no crop and dilation "
+            f"({self.augment.dilation[0]}-{self.augment.dilation[1]} px) giving a hole ratio in "
+            f"that bin{frame}; the pool lacks {self._lacking(source, low, high)}"
+        )
+
+    def _lacking(self, source: RawSource, low: float, high: float) -> str:
+        """What the pool misses for (low, high], judged on whole raw masks at the extreme dilations (in raw
+        px, as an unrotated window of this size magnifies them)."""
+        smallest, largest = [], []
+        for number in range(min(len(source), 200)):
+            distance, _ = source.load(number)
+            scale = magnification(distance.shape, self.size)
+            smallest.append(float(np.mean(distance <= raw_limit(self.augment.dilation[0], scale))))
+            largest.append(float(np.mean(distance <= raw_limit(self.augment.dilation[1], scale))))
+        if max(largest) <= low:
+            return f"test masks with denser holes (the densest covers {max(largest):.2f} at full dilation)"
+        if min(smallest) > high:
+            return (
+                f"test masks with sparser or smaller holes (the sparsest covers {min(smallest):.2f} at "
+                "the smallest dilation)"
+            )
+        return "test masks whose holes are spread evenly enough to land in it"
+
+
+DEFAULT_AUGMENT = AugmentConfig()
+
+
+def build_benchmark(
+    raw: Path,
+    out: Path,
+    *,
+    per_bin: int = 1000,
+    size: int = 512,
+    border: int = DEFAULT_BORDER,
+    seed: int = 0,
+    augment: AugmentConfig = DEFAULT_AUGMENT,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Build the benchmark from the test split of the raw pool ``raw`` into ``out``; return ``out``.
+
+    ``workers`` processes (None = all cores) give byte-identical files whatever their number.
+    """
+    recipe = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed, augment=augment)
+    return write_mask_set(
+        Path(raw),
+        Path(out),
+        recipe,
+        workers=workers or default_workers(),
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+@dataclass(frozen=True)
+class BenchRecord:
+    """One row of a benchmark's ``manifest.csv`` (see :data:`BENCH_COLUMNS`)."""
+
+    file: str
+    bin: int
+    bin_low: float
+    bin_high: float
+    split: str
+    hole_ratio: float
+    border_distance: int
+    raw_id: int
+    source: str
+    frame: int
+    dilation: int
+    angle: float
+    scale: float
+    crop_x: float
+    crop_y: float
+    seed: int
+    attempt: int
+    sha256: str
+
+
+_PARSERS = {
+    item.name: {"int": int, "float": float, "str": str}[item.type] for item in dataclasses.fields(BenchRecord)
+}
+
+
+def read_benchmark(bench: Path) -> list[BenchRecord]:
+    """The benchmark's manifest rows in file order."""
+    path = Path(bench) / CSV_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{bench}: not a benchmark (no {CSV_NAME}; build one with `pconv masks benchmark`)"
+        )
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = sorted(set(_PARSERS) - set(reader.fieldnames or ()))
+        if missing:
+            raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
+        try:
+            return [
+                BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()}) for row in reader
+            ]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
+
+
+def load_benchmark_hole(bench: Path, record: BenchRecord) -> np.ndarray:
+    """The mask of ``record`` as a hole map: ``(H, W)`` bool, True = hole."""
+    return read_mask_png(Path(bench) / record.file)

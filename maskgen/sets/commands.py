@@ -1,0 +1,128 @@
+"""`pconv masks benchmark | export-train`: commands that build mask sets from a raw pool.
+
+Each command parses its options, calls one library function and lets the root group turn ValueError /
+OSError into a one-line ``Error: ...`` (see pconv.core.cli).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from pconv.core.cli import seed_option, show_progress, workers_option
+from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.bins import DEFAULT_BORDER
+
+__all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS"]
+
+BORDER = click.option(
+    "--border",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BORDER,
+    show_default=True,
+    help="Width in px of the border band: N masks have no hole in it, B masks do.",
+)
+DILATION = click.option(
+    "--dilation",
+    type=(click.IntRange(min=0), click.IntRange(min=0)),
+    default=None,
+    metavar="MIN MAX",
+    help="Range of hole dilation radii in px (default 9 49, NVIDIA's; 9 99 for the built-in default input).",
+)
+OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
+
+
+def _augment(dilation: tuple[int, int] | None) -> AugmentConfig | None:
+    return None if dilation is None else AugmentConfig(dilation=dilation)
+
+
+@click.command("benchmark")
+@click.option(
+    "--raw",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Raw mask pool (its test split is used). Without it: generate scenes, extract, split.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Benchmark folder.")
+@click.option(
+    "--per-bin",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Masks per bin and split: 6 x 2 x per-bin in all.",
+)
+@click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
+@BORDER
+@DILATION
+@seed_option()
+@workers_option
+@OVERWRITE
+def benchmark_command(
+    raw: Path | None,
+    out: Path,
+    per_bin: int,
+    size: int,
+    border: int,
+    dilation: tuple[int, int] | None,
+    seed: int,
+    workers: int | None,
+    overwrite: bool,
+) -> None:
+    """Build the binned test benchmark: masks/00000.png ..., manifest.csv, masks.h5."""
+    options = {
+        "per_bin": per_bin,
+        "size": size,
+        "border": border,
+        "seed": seed,
+        "workers": workers,
+        "overwrite": overwrite,
+        "progress": show_progress(),
+    }
+    if raw is None:
+        from pconv.maskgen.sets.default_input import default_input_benchmark
+
+        default_input_benchmark(out, augment=_augment(dilation), **options)
+    else:
+        from pconv.maskgen.sets.bench import build_benchmark
+
+        build_benchmark(raw, out, augment=_augment(dilation) or AugmentConfig(), **options)
+    click.echo(f"benchmark of {12 * per_bin} masks in {out}")
+
+
+@click.command("export-train")
+@click.option("--raw", type=click.Path(path_type=Path), required=True, help="Raw mask pool (train split).")
+@click.option("--count", type=click.IntRange(min=1), required=True, help="Number of masks.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
+@DILATION
+@seed_option()
+@workers_option
+@OVERWRITE
+def export_train_command(
+    raw: Path,
+    count: int,
+    out: Path,
+    size: int,
+    dilation: tuple[int, int] | None,
+    seed: int,
+    workers: int | None,
+    overwrite: bool,
+) -> None:
+    """Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset)."""
+    from pconv.maskgen.sets.training import export_training_masks
+
+    export_training_masks(
+        raw,
+        out,
+        count=count,
+        size=size,
+        seed=seed,
+        augment=_augment(dilation) or AugmentConfig(),
+        workers=workers,
+        overwrite=overwrite,
+        progress=show_progress(),
+    )
+    click.echo(f"{count} training masks in {out}")
+
+
+SET_COMMANDS = (benchmark_command, export_train_command)

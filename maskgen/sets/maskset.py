@@ -1,0 +1,443 @@
+"""Writing a mask set folder (the benchmark, an exported training set) in parallel, resumably, reproducibly.
+
+Layout of a mask set folder ``OUT``::
+
+    OUT/masks/00000.png ...   uint8, single channel, 255 = hole, numbered from 0 (5 digits or more)
+    OUT/manifest.csv          a row per mask, in file order (columns: file, the recipe's, sha256)
+    OUT/masks.h5              dataset ``masks`` (N, H, W) uint8 (255 = hole), chunked one mask per chunk
+                              and gzip-compressed; every manifest column as a dataset; parameters, seed,
+                              bin edges and tool version as attributes
+    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version
+
+Mask ``i`` is a pure function of the raw pool, the recipe and ``i`` (its random generator is seeded from
+the recipe's seed and ``i``, never from a worker), so any ``workers`` gives the same bytes. Duplicates
+(equal PNG bytes, i.e. equal masks: the encoder is deterministic) are resolved after all masks exist, in
+file order: a mask equal to an earlier one is drawn again with its next attempt number.
+
+``build.json`` is written first; ``manifest.csv`` last. A folder with ``build.json`` and no manifest is
+an interrupted run: the same request resumes it (``.progress.jsonl`` lists the finished masks, their
+PNGs were renamed into place before being listed), a different one is refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import h5py
+import numpy as np
+from pconv.core import __version__
+from pconv.core.files import (
+    append_jsonl,
+    atomic_output,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json_object,
+    read_jsonl,
+    sha256_file,
+)
+from pconv.core.masks import encode_mask_png, read_mask_png
+from pconv.core.progress import progress_bar
+from pconv.core.workers import worker_processes
+from pconv.maskgen.raw.pool import MANIFEST_NAME, SPLIT_NAME, RawMaskRecord, RawPool, Split
+from pconv.maskgen.sets.augment import raw_distance, screening_map
+
+__all__ = [
+    "BUILD_NAME",
+    "CSV_NAME",
+    "HDF5_NAME",
+    "MASK_DIR",
+    "Made",
+    "RawSource",
+    "Recipe",
+    "check_destination",
+    "mask_file",
+    "pool_digest",
+    "write_mask_set",
+]
+
+MASK_DIR = "masks"
+CSV_NAME = "manifest.csv"
+HDF5_NAME = "masks.h5"
+BUILD_NAME = "build.json"
+PROGRESS_NAME = ".progress.jsonl"
+CHUNK = 40  # masks per task: small enough for smooth progress and resume, large enough to amortise IPC
+GZIP_LEVEL = 1  # HDF5 chunk compression: fast, and masks compress well anyway
+CACHE_SIZE = 256  # raw masks kept per process (distance map + screen: about 0.5 MB each at 768x576)
+
+
+def mask_file(index: int, count: int) -> str:
+    """Relative path of mask ``index`` of ``count``: ``masks/00000.png`` (NVIDIA's numbering)."""
+    return f"{MASK_DIR}/{index:0{max(5, len(str(count - 1)))}d}.png"
+
+
+def pool_digest(raw: Path) -> str:
+    """SHA-256 over the pool's manifest and split: identifies the raw masks a set was made from."""
+    digest = hashlib.sha256()
+    for name in (MANIFEST_NAME, SPLIT_NAME):
+        path = Path(raw) / name
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+class RawSource:
+    """The raw masks of one part of a pool, loaded on demand as (distance map, screen) with an LRU cache.
+
+    Which raw mask a random draw picks depends only on the sorted records, never on the cache.
+    """
+
+    def __init__(self, raw: Path, part: Split) -> None:
+        self.pool = RawPool(raw)
+        self.records: list[RawMaskRecord] = self.pool.records_in(part)
+        self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(distance, screen)`` of record ``index``: see augment.raw_distance and screening_map."""
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        distance = raw_distance(self.pool.load_hole(self.records[index]))
+        entry = (distance, screening_map(distance))
+        self._cache[index] = entry
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return entry
+
+
+@dataclass(frozen=True)
+class Made:
+    """One finished mask: ``hole`` ``(S, S)`` bool (True = hole) and its manifest row (without file and
+    sha256), including the attempt number that produced it."""
+
+    hole: np.ndarray
+    row: dict[str, Any]
+
+
+class Recipe(Protocol):
+    """What a mask set is: how many masks, from which part of the pool, and how mask ``i`` is made."""
+
+    kind: str
+    part: Split
+    size: int
+    unique: bool
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Every parameter, JSON-ready: written to build.json and the HDF5 attributes."""
+        ...
+
+    def probe_indices(self) -> list[int]:
+        """Masks to make before writing anything, so an impossible request fails with nothing written."""
+        ...
+
+    def make(self, source: RawSource, index: int, first_attempt: int) -> Made:
+        """Mask ``index`` from its first successful attempt >= ``first_attempt``; raise ValueError when the
+        pool cannot make it."""
+        ...
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(raw: Path, recipe: Recipe) -> None:
+    _WORKER["source"] = RawSource(raw, recipe.part)
+    _WORKER["recipe"] = recipe
+
+
+def _make_chunk(
+    out: Path, indices: Sequence[int], recipe: Recipe | None = None, source: RawSource | None = None
+) -> list[tuple[int, str, bytes, dict[str, Any]]]:
+    """Make, encode and write masks (in a worker unless given a recipe and source); return (index, sha256,
+    compressed HDF5 chunk, row) for each."""
+    recipe, source = recipe or _WORKER["recipe"], source or _WORKER["source"]
+    return [_finish(out, recipe, recipe.make(source, index, 0), index) for index in indices]
+
+
+def _finish(out: Path, recipe: Recipe, made: Made, index: int) -> tuple[int, str, bytes, dict[str, Any]]:
+    data = encode_mask_png(made.hole)
+    atomic_write_bytes(out / mask_file(index, recipe.count), data)
+    return index, hashlib.sha256(data).hexdigest(), _chunk(made.hole), made.row
+
+
+def _chunk(hole: np.ndarray) -> bytes:
+    """The HDF5 chunk of one mask, compressed where the mask is made (in the workers): zlib level 1 is
+    exactly what the dataset's gzip filter stores, so the writer only copies bytes."""
+    return zlib.compress((hole.view(np.uint8) * np.uint8(255)).tobytes(), GZIP_LEVEL)
+
+
+def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
+    return {
+        "kind": recipe.kind,
+        "params": recipe.describe(),
+        "raw_pool": pool_digest(raw),
+        "version": __version__,
+    }
+
+
+def _set_files(out: Path) -> list[Path]:
+    return [out / MASK_DIR, out / CSV_NAME, out / HDF5_NAME, out / BUILD_NAME, out / PROGRESS_NAME]
+
+
+def _held_state(out: Path, identity: dict[str, Any], overwrite: bool) -> str:
+    """What ``out`` holds, checked before anything is touched: "complete" (the same set, finished),
+    "resume" (the same set, interrupted), "fresh" (nothing of ours) or "replace" (``overwrite`` and
+    something to clear); ValueError for anything else."""
+    build = out / BUILD_NAME
+    held_files = any(path.exists() for path in _set_files(out))
+    if overwrite:
+        return "replace" if held_files else "fresh"
+    if build.is_file():
+        held = read_json_object(build)
+        if {key: held.get(key) for key in identity} == identity:  # see check_destination for a subset
+            return "complete" if (out / CSV_NAME).is_file() else "resume"
+        params, asked = held.get("params", {}), identity["params"]
+        changed = sorted(key for key in {**params, **asked} if params.get(key) != asked.get(key))
+        raise ValueError(
+            f"{out} already holds a different {held.get('kind', 'mask set')} (differs in: "
+            f"{', '.join(changed) or 'raw pool or version'}); pass --overwrite to replace it"
+        )
+    if held_files:
+        raise ValueError(
+            f"{out} holds masks or a manifest that no build made ({BUILD_NAME} missing); "
+            "pass --overwrite to replace them"
+        )
+    return "fresh"
+
+
+def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> None:
+    """Refuse at once an ``out`` holding a different set or files no build made, before any long work
+    that precedes the build (the default input's scenes and extraction); the raw pool is not compared,
+    since it may not exist yet."""
+    _held_state(
+        Path(out), {"kind": recipe.kind, "params": recipe.describe(), "version": __version__}, overwrite
+    )
+
+
+def _check_complete(out: Path, recipe: Recipe) -> None:
+    """A finished set whose files have gone missing is not silently accepted as done."""
+    names = [*(mask_file(index, recipe.count) for index in range(recipe.count)), HDF5_NAME]
+    missing = [name for name in names if not (out / name).is_file()]
+    if missing:
+        raise ValueError(
+            f"{out} holds this {recipe.kind}, but {missing[0]} is missing ({len(missing)} "
+            "files in all); pass --overwrite to build it again"
+        )
+
+
+def _clear(out: Path, *, remove_empty: bool) -> None:
+    """Delete the mask set's files in ``out`` (and ``out`` itself when ``remove_empty`` and it is empty)."""
+    for path in _set_files(out):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    if remove_empty and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
+def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Masks finished by an interrupted run whose PNG is still intact: index -> (sha256, row)."""
+    progress = out / PROGRESS_NAME
+    done: dict[int, tuple[str, dict[str, Any]]] = {}
+    if progress.is_file():
+        for line in read_jsonl(progress):
+            for item in line["rows"]:
+                done[int(item["index"])] = (str(item["sha256"]), dict(item["row"]))
+    intact = {}
+    for index, (digest, row) in done.items():
+        path = out / mask_file(index, recipe.count)
+        if index < recipe.count and path.is_file() and sha256_file(path) == digest:
+            intact[index] = (digest, row)
+    return intact
+
+
+def _results(
+    executor: Any, out: Path, todo: list[int], recipe: Recipe, source: RawSource
+) -> Iterator[list[tuple[int, str, bytes, dict]]]:
+    chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
+    if executor is None:
+        yield from (_make_chunk(out, chunk, recipe, source) for chunk in chunks)
+    else:
+        yield from executor.map(_make_chunk, [out] * len(chunks), chunks)
+
+
+def _column_data(values: list[Any]) -> np.ndarray:
+    if all(isinstance(value, int) for value in values):
+        return np.asarray(values, np.int64)
+    if all(isinstance(value, int | float) for value in values):
+        return np.asarray(values, np.float64)
+    return np.asarray([str(value) for value in values], dtype=h5py.string_dtype())
+
+
+def _manifest_text(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_mask_set(
+    raw: Path, out: Path, recipe: Recipe, *, workers: int = 1, overwrite: bool = False, progress: bool = False
+) -> Path:
+    """Make every mask of ``recipe`` from the raw pool ``raw`` into the folder ``out``; return ``out``.
+
+    Resumes an interrupted run of the same request, returns at once when it is already complete, and
+    refuses a folder holding a different set unless ``overwrite``. Raises ValueError (naming the bin or
+    mask and what the pool lacks) when the pool cannot make a mask. What a failure leaves:
+
+    * a fresh build that fails (the pool cannot make a mask, a raw mask is unreadable) leaves nothing,
+      since running it again would fail the same way; an interrupted one keeps its files for a resume;
+    * a resumed build keeps everything it and earlier runs finished, whatever stops it;
+    * with ``overwrite`` the old set is moved aside and comes back if the new one does not complete, so
+      a replacement happens whole or not at all.
+    """
+    raw, out = Path(raw), Path(out)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    main_source = RawSource(raw, recipe.part)  # checks the pool up front: missing, empty, foreign, no split
+    identity = _identity(raw, recipe)
+    state = _held_state(out, identity, overwrite)
+    if state == "complete":
+        _check_complete(out, recipe)
+        return out
+    done = _resumed(out, recipe) if state == "resume" else {}
+    if not done:  # an impossible request fails here, before anything is written or cleared
+        for index in recipe.probe_indices():
+            recipe.make(main_source, index, 0)
+    existed = out.exists()
+    previous = _move_aside(out) if state == "replace" else None
+    try:
+        _write(raw, out, recipe, identity, main_source, done, workers=workers, progress=progress)
+    except BaseException as error:
+        if previous is not None:
+            _clear(out, remove_empty=False)
+            _restore(previous, out)
+        elif state == "fresh" and isinstance(error, ValueError | OSError):
+            _clear(out, remove_empty=not existed)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous)
+    return out
+
+
+def _move_aside(out: Path) -> Path:
+    """Move the set's files into a hidden folder inside ``out`` (same file system: renames only)."""
+    aside = out / f".replaced-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    for path in _set_files(out):
+        if path.exists():
+            path.rename(aside / path.name)
+    return aside
+
+
+def _restore(aside: Path, out: Path) -> None:
+    for path in aside.iterdir():
+        path.rename(out / path.name)
+    aside.rmdir()
+
+
+def _write(
+    raw: Path,
+    out: Path,
+    recipe: Recipe,
+    identity: dict[str, Any],
+    main_source: RawSource,
+    done: dict[int, tuple[str, dict[str, Any]]],
+    *,
+    workers: int,
+    progress: bool,
+) -> None:
+    atomic_write_text(out / BUILD_NAME, json.dumps(identity, indent=1, sort_keys=True) + "\n")
+    size = recipe.size
+    digests: dict[int, str] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    with atomic_output(out / HDF5_NAME) as temp, h5py.File(temp, "w") as h5:
+        masks = h5.create_dataset(
+            "masks",
+            shape=(recipe.count, size, size),
+            dtype=np.uint8,
+            chunks=(1, size, size),
+            compression="gzip",
+            compression_opts=GZIP_LEVEL,
+        )
+        bar = progress_bar(total=recipe.count, desc=f"build {recipe.kind}", enabled=progress, unit="mask")
+        for index, (digest, row) in sorted(done.items()):
+            hole = read_mask_png(out / mask_file(index, recipe.count))
+            masks.id.write_direct_chunk((index, 0, 0), _chunk(hole))
+            digests[index], rows[index] = digest, row
+            bar.update(1)
+        todo = [index for index in range(recipe.count) if index not in done]
+        with worker_processes(workers, initializer=_init_worker, initargs=(raw, recipe)) as executor:
+            for chunk in _results(executor, out, todo, recipe, main_source):
+                for index, digest, compressed, row in chunk:
+                    masks.id.write_direct_chunk((index, 0, 0), compressed)
+                    digests[index], rows[index] = digest, row
+                append_jsonl(
+                    out / PROGRESS_NAME,
+                    {
+                        "rows": [
+                            {"index": index, "sha256": digest, "row": row} for index, digest, _, row in chunk
+                        ]
+                    },
+                )
+                bar.update(len(chunk))
+        bar.close()
+        if recipe.unique:
+            _resolve_duplicates(out, recipe, main_source, masks, digests, rows)
+        table = [
+            {"file": mask_file(index, recipe.count), **rows[index], "sha256": digests[index]}
+            for index in range(recipe.count)
+        ]
+        columns = ("file", *recipe.columns, "sha256")
+        for column in columns:
+            h5.create_dataset(column, data=_column_data([row[column] for row in table]))
+        for key, value in {
+            **recipe.describe(),
+            "kind": recipe.kind,
+            "version": __version__,
+            "raw_pool": identity["raw_pool"],
+            "hole_value": 255,
+        }.items():
+            h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+    atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
+    (out / PROGRESS_NAME).unlink(missing_ok=True)
+
+
+def _resolve_duplicates(
+    out: Path,
+    recipe: Recipe,
+    source: RawSource,
+    masks: h5py.Dataset,
+    digests: dict[int, str],
+    rows: dict[int, dict[str, Any]],
+) -> None:
+    """Walk the masks in file order; draw any mask equal to an earlier one again (next attempt)."""
+    seen: set[str] = set()
+    for index in range(recipe.count):
+        while digests[index] in seen:
+            made = recipe.make(source, index, int(rows[index]["attempt"]) + 1)
+            _, digest, _, row = _finish(out, recipe, made, index)
+            masks.id.write_direct_chunk((index, 0, 0), _chunk(made.hole))
+            digests[index], rows[index] = digest, row
+            append_jsonl(out / PROGRESS_NAME, {"rows": [{"index": index, "sha256": digest, "row": row}]})
+        seen.add(digests[index])

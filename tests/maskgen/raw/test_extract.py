@@ -1,0 +1,203 @@
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pconv.core.files import read_jsonl, sha256_file
+from pconv.core.sharding import Shard
+from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool, merge_pools
+from pconv.maskgen.raw.pool import RawPool
+from pconv.maskgen.raw.synth import render_scenes
+
+CONFIG = replace(DEFAULT_CONFIG, max_pairs=3)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """Every file of a pool folder by relative name → SHA-256."""
+    return {
+        str(path.relative_to(folder)): sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scenes")
+    folders = render_scenes(root, scenes=2, frames=4, size=(192, 144), seed=1, workers=1)
+    # a third source: a still, then a hard cut to an unrelated picture
+    still = root / "still"
+    still.mkdir()
+    rng = np.random.default_rng(0)
+    pictures = [cv2.resize(rng.integers(0, 256, (18, 24, 3), np.uint8), (192, 144)) for _ in range(2)]
+    for index, picture in enumerate([pictures[0], pictures[0], pictures[1]]):
+        cv2.imwrite(str(still / f"{index}.png"), picture)
+    return [str(folder) for folder in folders] + [str(still)]
+
+
+@pytest.fixture(scope="module")
+def full_run(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    report = extract_pool(sources, out, config=CONFIG, workers=1)
+    return out, report
+
+
+def test_pool_layout_and_counts(full_run, sources):
+    out, report = full_run
+    assert report.pairs == 8 and report.resumed == 0 and report.bad_sources == ()
+    assert (report.masks_written, report.skipped_static, report.skipped_cut) == (6, 1, 1)
+    pool = RawPool(out)
+    assert [record.id for record in pool.records] == list(range(6))
+    record = pool.records[4]
+    assert (record.source, record.t, record.file, record.method) == (sources[1], 1, "masks/000004.png", "dis")
+    assert pool.load_hole(record).shape == (144, 192) and record.params["occlusion"]["alpha2"] == 10.0
+    skipped = read_jsonl(out / "skipped.jsonl")
+    assert [(item["id"], item["t"], item["reason"]) for item in skipped] == [(6, 0, "static"), (7, 1, "cut")]
+    assert (out / "manifest.jsonl").read_text().count("\n") == 6
+
+
+def test_worker_count_does_not_change_the_pool(full_run, sources, tmp_path):
+    out, _ = full_run
+    extract_pool(sources, tmp_path, config=CONFIG, workers=2)
+    assert digest(tmp_path) == digest(out)
+
+
+def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path):
+    out, _ = full_run
+    shards = [tmp_path / f"shard{k}" for k in (1, 2, 3)]
+    for index, folder in enumerate(shards, start=1):
+        report = extract_pool(sources, folder, config=CONFIG, workers=1, shard=Shard(index, 3))
+        assert report.pairs == len(range((index - 1) * 8 // 3, index * 8 // 3))
+    with pytest.raises(ValueError, match="need each shard 1/3"):
+        merge_pools(shards[:2], tmp_path / "merged")
+    assert merge_pools(shards, tmp_path / "merged") == 6
+    assert digest(tmp_path / "merged") == digest(out)
+
+
+def test_resume_after_an_interrupted_run(full_run, sources, tmp_path):
+    out, _ = full_run
+    shutil.copytree(out, tmp_path / "raw")
+    raw = tmp_path / "raw"
+    # an interruption: three masks done, a fourth renamed into place without its line, a half-written
+    # manifest line, a temporary file, and the skipped list not yet written
+    lines = (raw / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (raw / "manifest.jsonl").write_text("".join(lines[:3]) + lines[3][:40])
+    for number in (4, 5):
+        (raw / "masks" / f"{number:06d}.png").unlink()
+    (raw / "masks" / ".000004.png.tmp-99").write_bytes(b"half")
+    (raw / "skipped.jsonl").unlink()
+    report = extract_pool(sources, raw, config=CONFIG, workers=1)
+    assert (report.resumed, report.masks_written, report.skipped_static + report.skipped_cut) == (3, 3, 2)
+    assert digest(raw) == digest(out)
+    again = extract_pool(sources, raw, config=CONFIG, workers=1)
+    assert (again.resumed, again.masks_written) == (8, 0) and digest(raw) == digest(out)
+
+
+def test_other_settings_are_refused(full_run, sources, tmp_path):
+    out, _ = full_run
+    shutil.copytree(out, tmp_path / "raw")
+    with pytest.raises(ValueError, match="holds a pool made with other config"):
+        extract_pool(sources, tmp_path / "raw", config=replace(CONFIG, step=2), workers=1)
+
+
+def test_bad_sources(sources, tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match=f"^{broken}: cannot be opened"):
+        extract_pool([broken, *sources], tmp_path / "raw", config=CONFIG, workers=1)
+    assert not (tmp_path / "raw").exists()
+    report = extract_pool([broken, sources[0]], tmp_path / "raw", config=CONFIG, workers=1, skip_bad=True)
+    assert report.bad_sources == (f"{broken}: cannot be opened as a video (unknown format or corrupt file)",)
+    assert report.pairs == 3
+    with pytest.raises(ValueError, match="given twice"):
+        extract_pool([sources[0], sources[0]], tmp_path / "other", workers=1)
+
+
+def test_merge_refuses_unfinished_shards(sources, tmp_path):
+    for index in (1, 2):
+        extract_pool(sources, tmp_path / f"s{index}", config=CONFIG, workers=1, shard=Shard(index, 2))
+    lines = (tmp_path / "s2" / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "s2" / "manifest.jsonl").write_text("".join(lines[:-1]))
+    with pytest.raises(ValueError, match="shard 2/2 is unfinished"):
+        merge_pools([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
+
+
+def test_config_checks_and_records_every_setting():
+    with pytest.raises(ValueError, match="step"):
+        ExtractConfig(step=0)
+    run = json.loads(json.dumps(DEFAULT_CONFIG.__dict__, default=lambda value: value.__dict__))
+    assert run["occlusion"]["method"] == "dis"
+
+
+def test_a_frame_failing_mid_run_is_named_and_the_rest_resumes(sources, tmp_path):
+    folder = tmp_path / "clip"
+    shutil.copytree(sources[0], folder)
+    good = (folder / "000002.png").read_bytes()
+    (folder / "000002.png").write_bytes(b"broken")
+    with pytest.raises(ValueError, match="000002.png: not a readable image"):
+        extract_pool([folder], tmp_path / "raw2", config=CONFIG, workers=2)
+    with pytest.raises(ValueError, match="000002.png: not a readable image"):
+        extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
+    (folder / "000002.png").write_bytes(good)
+    report = extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
+    assert report.resumed == 1  # pair (0, 1) was written before frame 2 failed
+    assert report.resumed + report.masks_written + report.skipped_static == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_skip_bad_covers_a_source_that_breaks_mid_way(sources, tmp_path, workers):
+    folder = tmp_path / "clip"
+    shutil.copytree(sources[0], folder)
+    (folder / "000002.png").write_bytes(b"broken")
+    raw = tmp_path / "raw"
+    report = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
+    assert report.bad_sources == (f"{folder / '000002.png'}: not a readable image (corrupt frame?)",)
+    assert report.pairs == 6 and report.skipped_bad == 2  # pair (0, 1) came before the broken frame
+    bad = [record for record in read_jsonl(raw / "skipped.jsonl") if record["reason"] == "bad"]
+    assert {record["source"] for record in bad} == {str(folder)} and len(bad) == report.skipped_bad
+    assert bad[0]["error"] == report.bad_sources[0]
+    again = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
+    assert (again.resumed, again.masks_written, again.bad_sources) == (6, 0, ())
+
+
+def test_all_bad_sources_fail_even_with_skip_bad(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=f"^no usable source: all 2 are bad \\(first: {broken}: cannot"):
+        extract_pool([broken, tmp_path / "empty"], tmp_path / "raw", config=CONFIG, workers=1, skip_bad=True)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_one_source_under_two_spellings_is_refused(sources, tmp_path):
+    with pytest.raises(ValueError, match=f"^source given twice: {sources[0]}/ \\(as '{sources[0]}' and"):
+        extract_pool([sources[0], sources[0] + "/"], tmp_path / "raw", config=CONFIG, workers=1)
+
+
+def test_frames_too_small_for_the_flow_are_a_bad_source(sources, tmp_path):
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(tiny / f"{index}.png"), np.full((8, 8, 3), index * 50, np.uint8))
+    with pytest.raises(
+        ValueError,
+        match=f"^{tiny}: frames of 8x8 px are too small: optical flow needs at least 32 px a side$",
+    ):
+        extract_pool([tiny], tmp_path / "a", config=CONFIG, workers=1)
+    coarse = replace(CONFIG, occlusion=replace(CONFIG.occlusion, flow_scale=0.1))
+    with pytest.raises(ValueError, match="frames of 192x144 px are too small at flow scale 0.1"):
+        extract_pool([sources[0]], tmp_path / "b", config=coarse, workers=1)
+
+
+def test_a_shard_made_with_the_old_job_split_is_refused(full_run, sources, tmp_path):
+    out, _ = full_run
+    shutil.copytree(out, tmp_path / "raw")
+    run = json.loads((tmp_path / "raw" / "run.json").read_text())
+    assert run["sharding"] == "contiguous blocks"
+    del run["sharding"]  # as written before shards became contiguous blocks of jobs
+    (tmp_path / "raw" / "run.json").write_text(json.dumps(run))
+    with pytest.raises(ValueError, match="holds a pool made with other sharding"):
+        extract_pool(sources, tmp_path / "raw", config=CONFIG, workers=1)

@@ -1,0 +1,92 @@
+import hashlib
+import zipfile
+
+import cv2
+import pytest
+from pconv.maskgen.release.publish import publish_benchmark
+from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.bench import build_benchmark, read_benchmark
+
+SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
+
+
+@pytest.fixture
+def bench(raw_pool, tmp_path):
+    return build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+
+
+def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
+    dist = publish_benchmark(bench, tmp_path / "dist", license_name="CC0-1.0")
+    card = (dist / "README.md").read_text()
+    for needed in (
+        "255 = hole",
+        "| seed | 0 |",
+        "| border | 12 |",
+        "| (0.5,0.6] | B | 3 |",
+        "## Licence",
+        "CC0-1.0",
+        "@inproceedings{liu2018partialinpainting",
+        "clip1.mp4",
+        "dilation",
+    ):
+        assert needed in card
+    sums = (dist / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in sums}
+    files = {path.relative_to(dist).as_posix() for path in dist.rglob("*") if path.is_file()} - {"SHA256SUMS"}
+    assert set(listed) == files
+    for name, digest in listed.items():
+        assert hashlib.sha256((dist / name).read_bytes()).hexdigest() == digest
+    sheets = sorted(path.name for path in (dist / "contact_sheets").iterdir())
+    assert len(sheets) == 13 and "bin1_0.01-0.1_N.png" in sheets and "overview.png" in sheets
+    histogram = cv2.imread(str(dist / "hole_ratio_histogram.png"))
+    assert histogram.shape == (480, 900, 3)
+    with zipfile.ZipFile(dist / "masks.zip") as archive:
+        names = archive.namelist()
+        assert names == [record.file for record in read_benchmark(bench)] + ["manifest.csv"]
+        assert archive.read("masks/00005.png") == (bench / "masks" / "00005.png").read_bytes()
+
+
+def test_publishing_twice_gives_the_same_bytes_and_refuses_a_full_folder(bench, tmp_path):
+    first = publish_benchmark(bench, tmp_path / "one")
+    second = publish_benchmark(bench, tmp_path / "two")
+    assert (first / "SHA256SUMS").read_bytes() == (second / "SHA256SUMS").read_bytes()
+    with pytest.raises(ValueError, match="is not empty; pass --overwrite"):
+        publish_benchmark(bench, first)
+    publish_benchmark(bench, first, overwrite=True)
+    assert not list(tmp_path.glob(".one.tmp-*"))
+
+
+def test_publishing_a_folder_that_is_no_benchmark_fails(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a benchmark"):
+        publish_benchmark(tmp_path, tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_damaged_benchmark_is_not_published(bench, tmp_path):
+    path = bench / "masks" / "00000.png"
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image[0, 0] = 255 - image[0, 0]
+    cv2.imwrite(str(path), image)
+    pattern = (
+        r"fails verification, not publishing it: masks/00000\.png: sha256 differs from the manifest "
+        r"\(and \d+ more; see `pconv masks verify"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        publish_benchmark(bench, tmp_path / "dist")
+    assert not (tmp_path / "dist").exists()
+
+
+def test_overwrite_replaces_only_an_earlier_release(bench, tmp_path):
+    for out in (bench, tmp_path, bench / "dist"):
+        with pytest.raises(ValueError, match="must lie outside the benchmark"):
+            publish_benchmark(bench, out, overwrite=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"is not an earlier release \(no SHA256SUMS\)"):
+        publish_benchmark(bench, mine, overwrite=True)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    dist = publish_benchmark(bench, tmp_path / "dist")
+    (dist / "stale.txt").write_text("from an older release")
+    publish_benchmark(bench, dist, overwrite=True)
+    assert not (dist / "stale.txt").exists() and (dist / "SHA256SUMS").is_file()

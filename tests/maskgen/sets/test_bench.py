@@ -1,0 +1,279 @@
+import hashlib
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from pconv.core.files import read_jsonl
+from pconv.maskgen.raw.pool import RawPool
+from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, Window, augment_hole, raw_distance
+from pconv.maskgen.sets.bench import build_benchmark, load_benchmark_hole, read_benchmark
+from pconv.maskgen.sets.bins import mask_stats
+from pconv.maskgen.sets.maskset import _finish as REAL_FINISH
+
+SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
+
+
+def _hashes(bench):
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in (bench / "masks").iterdir()}
+
+
+def _h5_contents(path):
+    with h5py.File(path, "r") as h5:
+        data = {name: h5[name][()] for name in h5}
+        attrs = dict(h5.attrs)
+    return data, attrs
+
+
+def test_benchmark_has_every_invariant_in_nvidia_order(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    records = read_benchmark(bench)
+    assert [record.file for record in records] == [f"masks/{index:05d}.png" for index in range(36)]
+    assert sorted(_hashes(bench)) == [f"{index:05d}.png" for index in range(36)]
+    pool = RawPool(raw_pool)
+    test_ids = {record.id for record in pool.records_in("test")}
+    for index, record in enumerate(records):
+        assert (record.bin, record.split) == (index // 6, "N" if index % 6 < 3 else "B")
+        raw = cv2.imread(str(bench / record.file), cv2.IMREAD_UNCHANGED)
+        assert raw.dtype == np.uint8 and raw.shape == (128, 128) and set(np.unique(raw)) <= {0, 255}
+        hole = load_benchmark_hole(bench, record)
+        stats = mask_stats(hole, border=12)
+        assert (stats.bin, stats.split, stats.hole_ratio, stats.border_distance) == (
+            record.bin,
+            record.split,
+            record.hole_ratio,
+            record.border_distance,
+        )
+        assert record.bin_low < record.hole_ratio <= record.bin_high
+        assert record.raw_id in test_ids
+        assert record.sha256 == hashlib.sha256((bench / record.file).read_bytes()).hexdigest()
+    assert len({record.sha256 for record in records}) == 36
+
+
+def test_a_manifest_row_regenerates_its_mask(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    record = read_benchmark(bench)[20]
+    pool = RawPool(raw_pool)
+    (raw,) = [item for item in pool.records if item.id == record.raw_id]
+    params = AugmentParams(
+        window=Window(record.angle, record.scale, record.crop_x, record.crop_y),
+        dilation=record.dilation,
+        clip=12 if record.split == "N" else 0,
+    )
+    hole = augment_hole(raw_distance(pool.load_hole(raw)), params, size=128)
+    np.testing.assert_array_equal(hole, load_benchmark_hole(bench, record))
+
+
+def test_hdf5_holds_masks_columns_and_parameters(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, seed=4, **SMALL)
+    data, attrs = _h5_contents(bench / "masks.h5")
+    records = read_benchmark(bench)
+    assert data["masks"].shape == (36, 128, 128) and data["masks"].dtype == np.uint8
+    np.testing.assert_array_equal(data["masks"][7] == 255, load_benchmark_hole(bench, records[7]))
+    assert [value.decode() for value in data["split"]][:6] == ["N"] * 3 + ["B"] * 3
+    np.testing.assert_array_equal(data["hole_ratio"], [record.hole_ratio for record in records])
+    assert attrs["seed"] == 4 and list(attrs["bin_edges"]) == [0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    assert attrs["border"] == 12 and attrs["hole_value"] == 255 and attrs["version"]
+    with h5py.File(bench / "masks.h5", "r") as h5:
+        assert h5["masks"].chunks == (1, 128, 128) and h5["masks"].compression == "gzip"
+
+
+def test_worker_count_does_not_change_a_byte(raw_pool, tmp_path):
+    one = build_benchmark(raw_pool, tmp_path / "one", workers=1, **SMALL)
+    two = build_benchmark(raw_pool, tmp_path / "two", workers=2, **SMALL)
+    assert _hashes(one) == _hashes(two)
+    assert (one / "manifest.csv").read_bytes() == (two / "manifest.csv").read_bytes()
+    data_one, attrs_one = _h5_contents(one / "masks.h5")
+    data_two, attrs_two = _h5_contents(two / "masks.h5")
+    assert data_one.keys() == data_two.keys() and attrs_one.keys() == attrs_two.keys()
+    for name in data_one:
+        np.testing.assert_array_equal(data_one[name], data_two[name])
+    other = build_benchmark(raw_pool, tmp_path / "other", workers=1, seed=1, **SMALL)
+    assert _hashes(other) != _hashes(one)
+
+
+def test_an_interrupted_build_resumes_to_the_same_bytes(raw_pool, tmp_path, monkeypatch):
+    import pconv.maskgen.sets.maskset
+
+    whole = build_benchmark(raw_pool, tmp_path / "whole", workers=1, **SMALL)
+    cut = tmp_path / "cut"
+    real_append, calls = pconv.maskgen.sets.maskset.append_jsonl, []
+
+    def append_then_stop(path, record):
+        real_append(path, record)
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pconv.maskgen.sets.maskset, "CHUNK", 5)
+    monkeypatch.setattr(pconv.maskgen.sets.maskset, "append_jsonl", append_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        build_benchmark(raw_pool, cut, workers=1, **SMALL)
+    monkeypatch.undo()
+    assert sorted(path.name for path in cut.iterdir()) == [".progress.jsonl", "build.json", "masks"]
+    (cut / "masks" / "00004.png").unlink()  # a listed mask lost: it is made again
+    with open(cut / ".progress.jsonl", "a") as handle:
+        handle.write('{"rows": [{"ind')  # a line cut short by the interruption
+    build_benchmark(raw_pool, cut, workers=1, **SMALL)
+    assert not (cut / ".progress.jsonl").exists()
+    assert _hashes(cut) == _hashes(whole)
+    assert (cut / "manifest.csv").read_bytes() == (whole / "manifest.csv").read_bytes()
+    assert build_benchmark(raw_pool, cut, workers=1, **SMALL) == cut  # complete: nothing to do
+
+
+def test_a_different_benchmark_is_refused_unless_overwrite(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    with pytest.raises(
+        ValueError,
+        match=r"already holds a different benchmark \(differs in: seed\); pass "
+        r"--overwrite",
+    ):
+        build_benchmark(raw_pool, bench, workers=1, seed=9, **SMALL)
+    build_benchmark(raw_pool, bench, workers=1, seed=9, overwrite=True, **SMALL)
+    assert read_benchmark(bench)[0].seed == 9
+
+
+def test_a_foreign_folder_is_refused(raw_pool, tmp_path):
+    (tmp_path / "bench" / "masks").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no build made"):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+
+
+def test_an_unfillable_bin_names_the_bin_and_writes_nothing(make_raw_pool, tmp_path):
+    sparse = make_raw_pool("sparse", density=(1,))
+    pattern = (
+        r"^cannot fill bin \(0\.\d,0\.\d\] N: 500 attempts on 12 test raw masks .* the pool lacks "
+        r"test masks with denser holes \(the densest covers 0\.\d\d at full dilation\)$"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        build_benchmark(sparse, tmp_path / "bench", workers=1, **SMALL)
+    assert not (tmp_path / "bench").exists()
+
+
+def test_a_pool_without_split_is_refused(make_raw_pool, tmp_path):
+    pool = make_raw_pool("nosplit")
+    (pool / "split.json").unlink()
+    with pytest.raises(ValueError, match="pconv masks split"):
+        build_benchmark(pool, tmp_path / "bench", workers=1, **SMALL)
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda root: None, "no such raw mask pool"),
+        (lambda root: root.mkdir(), "not a raw mask pool"),
+        (lambda root: (root.mkdir(), (root / "manifest.jsonl").write_text("")), "empty"),
+    ],
+)
+def test_bad_pools_are_refused(tmp_path, setup, message):
+    setup(tmp_path / "raw")
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        build_benchmark(tmp_path / "raw", tmp_path / "bench", workers=1, **SMALL)
+    assert not (tmp_path / "bench").exists()
+
+
+def test_an_overwrite_that_cannot_be_built_keeps_the_old_benchmark(raw_pool, make_raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    before = _hashes(bench)
+    sparse = make_raw_pool("sparse", density=(1,))
+    with pytest.raises(ValueError, match="^cannot fill bin"):
+        build_benchmark(sparse, bench, workers=1, overwrite=True, **SMALL)
+    assert _hashes(bench) == before and (bench / "manifest.csv").is_file()
+
+
+def test_a_failure_mid_build_leaves_nothing(raw_pool, tmp_path, monkeypatch):
+    import pconv.maskgen.sets.maskset
+
+    real_finish = pconv.maskgen.sets.maskset._finish
+
+    def finish_until_ten(out, recipe, made, index):
+        if index == 10:
+            raise ValueError("raw mask unreadable")
+        return real_finish(out, recipe, made, index)
+
+    monkeypatch.setattr(pconv.maskgen.sets.maskset, "_finish", finish_until_ten)
+    with pytest.raises(ValueError, match="raw mask unreadable"):
+        build_benchmark(raw_pool, tmp_path / "new", workers=1, **SMALL)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="raw mask unreadable"):
+        build_benchmark(raw_pool, tmp_path / "kept", workers=1, **SMALL)
+    assert [path.name for path in (tmp_path / "kept").iterdir()] == ["notes.txt"]
+
+
+def test_a_corrupt_test_raw_mask_is_named_and_nothing_is_left(raw_pool, tmp_path):
+    pool = RawPool(raw_pool)
+    for record in pool.records_in("test"):
+        (raw_pool / record.file).write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"masks/0000\d\d\.png: not a readable image"):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    assert not (tmp_path / "bench").exists()
+
+
+def test_a_complete_benchmark_missing_a_file_is_not_taken_as_done(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    (bench / "masks" / "00004.png").unlink()
+    with pytest.raises(ValueError, match=r"holds this benchmark, but masks/00004\.png is missing \(1 files"):
+        build_benchmark(raw_pool, bench, workers=1, **SMALL)
+
+
+def test_a_duplicate_mask_is_drawn_again_with_its_next_attempt(raw_pool, tmp_path, monkeypatch):
+    from pconv.maskgen.sets.bench import BenchRecipe
+
+    real_make = BenchRecipe.make
+
+    def copy_mask_zero(self, source, index, first_attempt):
+        if index == 1 and first_attempt == 0:  # mask 1 comes out equal to mask 0
+            return real_make(self, source, 0, 0)
+        return real_make(self, source, index, first_attempt)
+
+    monkeypatch.setattr(BenchRecipe, "make", copy_mask_zero)
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    records = read_benchmark(bench)
+    assert records[1].sha256 != records[0].sha256
+    assert records[1].attempt > records[0].attempt
+    assert len({record.sha256 for record in records}) == len(records)
+
+
+def _fail_at(monkeypatch, index, error):
+    """Make writing mask ``index`` raise ``error`` (replacing any earlier such patch)."""
+    import pconv.maskgen.sets.maskset
+
+    def finish(out, recipe, made, number):
+        if number == index:
+            raise error
+        return REAL_FINISH(out, recipe, made, number)
+
+    monkeypatch.setattr(pconv.maskgen.sets.maskset, "_finish", finish)
+
+
+def test_an_overwrite_failing_mid_build_gives_the_old_benchmark_back(raw_pool, tmp_path, monkeypatch):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    before = {path.relative_to(bench): path.read_bytes() for path in bench.rglob("*") if path.is_file()}
+    for error in (ValueError("disk trouble"), KeyboardInterrupt()):
+        _fail_at(monkeypatch, 20, error)
+        with pytest.raises(type(error)):
+            build_benchmark(raw_pool, bench, workers=1, overwrite=True, **{**SMALL, "per_bin": 4})
+        monkeypatch.undo()
+        after = {path.relative_to(bench): path.read_bytes() for path in bench.rglob("*") if path.is_file()}
+        assert after == before and not list(bench.glob(".replaced-*"))
+
+
+def test_a_resumed_build_that_fails_keeps_its_work(raw_pool, tmp_path, monkeypatch):
+    import pconv.maskgen.sets.maskset
+
+    monkeypatch.setattr(pconv.maskgen.sets.maskset, "CHUNK", 5)
+    _fail_at(monkeypatch, 12, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    _fail_at(monkeypatch, 27, OSError("disk full"))
+    with pytest.raises(OSError, match="disk full"):
+        build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    lines = read_jsonl(tmp_path / "bench" / ".progress.jsonl")
+    listed = [row["index"] for line in lines for row in line["rows"]]
+    assert sorted(listed) == list(range(25))  # both runs' finished chunks, kept for the next resume
+    monkeypatch.undo()
+    build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    whole = build_benchmark(raw_pool, tmp_path / "whole", workers=1, **SMALL)
+    assert _hashes(tmp_path / "bench") == _hashes(whole)

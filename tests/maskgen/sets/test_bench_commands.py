@@ -1,0 +1,103 @@
+import cv2
+import numpy as np
+from click.testing import CliRunner
+from pconv import cli
+
+SMALL = ["--per-bin", "2", "--size", "128", "--border", "12", "--dilation", "2", "12", "--workers", "1"]
+
+
+def _run(*args):
+    return CliRunner().invoke(cli.main, ["--quiet", "masks", *map(str, args)])
+
+
+def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
+    bench, dist = tmp_path / "bench", tmp_path / "dist"
+    result = _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"benchmark of 24 masks in {bench}\n"
+    assert len(list((bench / "masks").iterdir())) == 24
+    assert _run("publish", bench, "--out", dist).output == f"release in {dist}\n"
+    result = _run("verify", dist)
+    assert result.exit_code == 0 and result.output == f"{dist}: every check passed\n"
+
+
+def test_verify_lists_each_violation_and_fails(raw_pool, tmp_path):
+    bench = tmp_path / "bench"
+    _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL)
+    (bench / "masks" / "00003.png").unlink()
+    result = _run("verify", bench)
+    assert result.exit_code == 1
+    assert result.output == f"masks/00003.png: missing\nError: 1 violation in {bench}\n"
+
+
+def test_a_different_benchmark_in_the_folder_is_a_one_line_error(raw_pool, tmp_path):
+    bench = tmp_path / "bench"
+    _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL)
+    result = _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL, "--seed", "3")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {bench} already holds a different benchmark (differs in: seed); "
+        "pass --overwrite to replace it\n"
+    )
+    result = _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL, "--seed", "3", "--overwrite")
+    assert result.exit_code == 0
+
+
+def test_bad_pools_are_one_line_errors(tmp_path):
+    result = _run("benchmark", "--raw", tmp_path / "nothing", "--out", tmp_path / "bench", *SMALL)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'nothing'}: no such raw mask pool folder\n"
+    (tmp_path / "foreign").mkdir()
+    result = _run("benchmark", "--raw", tmp_path / "foreign", "--out", tmp_path / "bench", *SMALL)
+    assert result.exit_code == 1 and "not a raw mask pool" in result.output
+    assert not (tmp_path / "bench").exists()
+
+
+def test_a_non_binary_raw_mask_is_binarized_and_an_unreadable_one_is_named(raw_pool, tmp_path):
+    path = raw_pool / "masks" / "000007.png"
+    grey = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(path), np.where(grey > 0, 200, 40).astype(np.uint8))  # split at 128: same holes
+    assert _run("benchmark", "--raw", raw_pool, "--out", tmp_path / "ok", *SMALL).exit_code == 0
+    path.write_bytes(b"broken")
+    result = _run("benchmark", "--raw", raw_pool, "--out", tmp_path / "bad", *SMALL)
+    assert result.exit_code == 1 and result.output == f"Error: {path}: not a readable image\n"
+
+
+def test_stats_and_bin_read_either_convention(tmp_path):
+    folder = tmp_path / "qd"
+    folder.mkdir()
+    valid = np.full((64, 64), 255, np.uint8)
+    valid[20:40, 20:40] = 0  # dark = hole: 400 px = 0.098
+    cv2.imwrite(str(folder / "m.png"), valid)
+    result = _run("stats", folder, "--hole-value", "0", "--border", "10", "--csv", tmp_path / "m.csv")
+    assert result.exit_code == 0
+    assert "(0.01,0.1]  N            1   0.0977   0.0977   0.0977            20.0" in result.output
+    assert "m.png,64,64,0.09765625,20,0,N" in (tmp_path / "m.csv").read_text()
+    result = _run("bin", folder, "--out", tmp_path / "binned", "--hole-value", "0", "--border", "10")
+    assert result.output == f"1 masks sorted into {tmp_path / 'binned'}: 1 in bins, 0 outside\n"
+    assert (tmp_path / "binned" / "bin1_0.01-0.1" / "N" / "m.png").is_file()
+    result = _run("stats", folder)  # read as 255 = hole the same file is 90 % hole
+    assert "outside the bins: 1 (ratios 0.9023 to 0.9023)" in result.output
+
+
+def test_export_train_writes_a_mask_set(raw_pool, tmp_path):
+    out = tmp_path / "train"
+    result = _run(
+        "export-train",
+        "--raw",
+        raw_pool,
+        "--count",
+        "5",
+        "--out",
+        out,
+        "--size",
+        "64",
+        "--dilation",
+        "1",
+        "4",
+        "--workers",
+        "1",
+    )
+    assert result.exit_code == 0 and result.output == f"5 training masks in {out}\n"
+    assert sorted(path.name for path in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(5)]
+    assert (out / "manifest.csv").read_text().startswith("file,hole_ratio,border_distance,raw_id,")
