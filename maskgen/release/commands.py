@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import show_progress
+from pconv.core.cli import show_progress, workers_option
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE
 
 __all__ = ["RELEASE_COMMANDS"]
@@ -67,14 +67,56 @@ def verify_command(folder: Path) -> None:
     default=None,
     help="Also write every mask's measurements to this CSV file.",
 )
-def stats_command(folder: Path, hole_value: str, border: int, csv_path: Path | None) -> None:
-    """Hole ratios, border distances and bin counts of any mask folder (searched recursively)."""
-    from pconv.maskgen.release.external import measure_masks, stats_table, write_measures_csv
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Another mask folder (e.g. NVIDIA's test set) to show side by side.",
+)
+@click.option(
+    "--compare-hole-value",
+    type=click.Choice(["255", "0"]),
+    default=None,
+    help="--hole-value of the --compare folder (default: the same as FOLDER's).",
+)
+@workers_option
+def stats_command(
+    folder: Path,
+    hole_value: str,
+    border: int,
+    csv_path: Path | None,
+    other: Path | None,
+    compare_hole_value: str | None,
+    workers: int | None,
+) -> None:
+    """Ratios, border distances, bin counts, shapes and diversity of any mask folder (searched recursively;
+    a benchmark's masks/ only)."""
+    from pconv.maskgen.release.external import (
+        compare_table,
+        mask_set_stats,
+        measure_masks,
+        stats_table,
+        write_measures_csv,
+    )
 
-    measures = measure_masks(folder, hole_value=int(hole_value), border=border, progress=show_progress())
+    measures, thumbnails = measure_masks(
+        folder, hole_value=int(hole_value), border=border, workers=workers, progress=show_progress()
+    )
     if csv_path is not None:
         write_measures_csv(csv_path, measures)
-    click.echo(stats_table(measures))
+    stats = mask_set_stats(str(folder), measures, thumbnails)
+    click.echo(stats_table(stats))
+    if other is not None:
+        other_measures, other_thumbnails = measure_masks(
+            other,
+            hole_value=int(compare_hole_value or hole_value),
+            border=border,
+            workers=workers,
+            progress=show_progress(),
+        )
+        click.echo("")
+        click.echo(compare_table(stats, mask_set_stats(str(other), other_measures, other_thumbnails)))
 
 
 @click.command("bin")

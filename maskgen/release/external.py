@@ -12,6 +12,10 @@ the N/B split mean exactly the same thing.
 and shared) into ``OUT/binK_LOW-HIGH/N|B/<path inside the source folder>``; masks outside every bin go to
 ``OUT/outside/<path>``; ``OUT/bins.csv`` lists every file with its measurements and destination. ``OUT``
 is built under a temporary name and renamed, so it is either complete or absent.
+
+A benchmark folder (one with ``manifest.csv`` beside ``masks/``) is read through its ``masks/`` only, and
+its manifest's ``raw_id`` column tells how many distinct raw masks it uses. ``stats`` also reports the
+shape and diversity measures of :mod:`pconv.maskgen.release.shapes` per bin × split.
 """
 
 from __future__ import annotations
@@ -25,16 +29,30 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from pconv.core.files import atomic_write_text
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
+from pconv.core.workers import default_workers, worker_processes
+from pconv.maskgen.release.shapes import (
+    SHAPE_RATIO_RANGE,
+    GroupSummary,
+    ShapeMeasures,
+    near_duplicate_flags,
+    shape_measures,
+    summarize,
+    thumbnail,
+)
 from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label, mask_stats
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "MaskMeasure",
+    "MaskSetStats",
     "bin_masks",
+    "compare_table",
     "find_masks",
+    "mask_set_stats",
     "measure_masks",
     "stats_table",
     "write_measures_csv",
@@ -43,6 +61,9 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 OUTSIDE = "outside"
 INDEX_NAME = "bins.csv"
+BENCH_MANIFEST = "manifest.csv"
+BENCH_MASKS = "masks"
+CHUNK = 64  # masks per worker task
 
 
 @dataclass(frozen=True)
@@ -57,19 +78,80 @@ class MaskMeasure:
     border_distance: int
     bin: int | None
     split: str
+    thickness: float
+    boundary_density: float
+    components: int
+    roughness: float
+    raw_id: str
+
+    @property
+    def shape(self) -> ShapeMeasures:
+        return ShapeMeasures(self.thickness, self.boundary_density, self.components, self.roughness)
+
+
+def _is_benchmark(folder: Path) -> bool:
+    return (folder / BENCH_MANIFEST).is_file() and (folder / BENCH_MASKS).is_dir()
+
+
+def _raw_ids(folder: Path) -> dict[str, str]:
+    """File (relative to ``folder``) -> raw mask id, from a benchmark's manifest; {} for other folders."""
+    if not _is_benchmark(folder):
+        return {}
+    path = folder / BENCH_MANIFEST
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    if rows and not {"file", "raw_id"} <= set(rows[0]):
+        raise ValueError(f"{path}: not a benchmark manifest (lacks file or raw_id)")
+    return {row["file"]: row["raw_id"] for row in rows}
 
 
 def find_masks(folder: Path) -> list[Path]:
-    """Every mask image under ``folder`` (recursive, sorted); errors when there is none."""
+    """Every mask image under ``folder`` (recursive, sorted); errors when there is none.
+
+    In a benchmark folder only ``masks/`` is searched: its default input and raw pool are no benchmark
+    masks. A benchmark nested inside another folder's masks is refused rather than counted twice.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such mask folder")
+    if _is_benchmark(folder):
+        return find_masks(folder / BENCH_MASKS)
     files = sorted(
         path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
     )
     if not files:
         raise ValueError(f"{folder}: no mask images ({' '.join(IMAGE_SUFFIXES)}) in it or below it")
+    folders = sorted({parent for path in files for parent in path.relative_to(folder).parents} - {Path(".")})
+    nested = next((folder / inner for inner in folders if _is_benchmark(folder / inner)), None)
+    if nested is not None:
+        raise ValueError(f"{nested}: a benchmark inside the mask folder {folder}; measure it on its own")
     return files
+
+
+def _measure_chunk(
+    folder: Path, files: Sequence[str], hole_value: int, border: int, edges: Sequence[float]
+) -> list[tuple[dict, np.ndarray]]:
+    """Measure ``files`` (relative to ``folder``): a MaskMeasure's fields and a packed thumbnail each."""
+    results = []
+    for name in files:
+        hole = read_mask_png(folder / name, hole_value=hole_value)
+        stats = mask_stats(hole, border=border, edges=edges)
+        shape = shape_measures(hole) if stats.hole_ratio > 0 else ShapeMeasures(0.0, 0.0, 0, 1.0)
+        fields_ = {
+            "file": name,
+            "height": hole.shape[0],
+            "width": hole.shape[1],
+            "hole_ratio": stats.hole_ratio,
+            "border_distance": stats.border_distance,
+            "bin": stats.bin,
+            "split": stats.split,
+            **asdict(shape),
+        }
+        results.append((fields_, np.packbits(thumbnail(hole))))
+    return results
 
 
 def measure_masks(
@@ -78,46 +160,116 @@ def measure_masks(
     hole_value: int = 255,
     border: int = DEFAULT_BORDER,
     edges: Sequence[float] = BIN_EDGES,
+    workers: int | None = None,
     progress: bool = False,
-) -> list[MaskMeasure]:
-    """Measure every mask under ``folder`` with the benchmark's own binning rules."""
+) -> tuple[list[MaskMeasure], list[np.ndarray]]:
+    """Measure every mask under ``folder`` with the benchmark's own binning rules and the shape measures.
+
+    Returns the measures in file order and each mask's 64×64 bool thumbnail (for near-duplicates).
+    """
     folder = Path(folder)
-    measures = []
-    for path in progress_bar(find_masks(folder), desc="measure masks", enabled=progress, unit="mask"):
-        hole = read_mask_png(path, hole_value=hole_value)
-        stats = mask_stats(hole, border=border, edges=edges)
-        measures.append(
-            MaskMeasure(
-                file=path.relative_to(folder).as_posix(),
-                height=hole.shape[0],
-                width=hole.shape[1],
-                hole_ratio=stats.hole_ratio,
-                border_distance=stats.border_distance,
-                bin=stats.bin,
-                split=stats.split,
+    names = [path.relative_to(folder).as_posix() for path in find_masks(folder)]
+    raw_ids = _raw_ids(folder)
+    chunks = [names[start : start + CHUNK] for start in range(0, len(names), CHUNK)]
+    measures, thumbnails = [], []
+    bar = progress_bar(total=len(names), desc="measure masks", enabled=progress, unit="mask")
+    with bar, worker_processes(min(len(chunks), workers or default_workers())) as pool:
+        args = (hole_value, border, edges)
+        results = (
+            map(lambda chunk: _measure_chunk(folder, chunk, *args), chunks)
+            if pool is None
+            else pool.map(
+                _measure_chunk, [folder] * len(chunks), chunks, *([value] * len(chunks) for value in args)
             )
         )
-    return measures
+        for chunk in results:
+            for fields_, packed in chunk:
+                measures.append(MaskMeasure(**fields_, raw_id=raw_ids.get(fields_["file"], "")))
+                thumbnails.append(np.unpackbits(packed).astype(bool).reshape(64, 64))
+            bar.update(len(chunk))
+    return measures, thumbnails
 
 
-def stats_table(measures: list[MaskMeasure], *, edges: Sequence[float] = BIN_EDGES) -> str:
-    """A plain-text report: counts and ratio statistics per bin and split, masks outside the bins, sizes."""
+@dataclass(frozen=True)
+class MaskSetStats:
+    """A mask set's measures grouped as the report shows them: one summary per bin × split (None where
+    the cell is empty) and one over the masks whose ratio lies in SHAPE_RATIO_RANGE."""
+
+    name: str
+    measures: list[MaskMeasure]
+    cells: dict[tuple[int, str], GroupSummary | None]
+    headline: GroupSummary | None
+
+
+def mask_set_stats(
+    name: str,
+    measures: list[MaskMeasure],
+    thumbnails: list[np.ndarray],
+    *,
+    edges: Sequence[float] = BIN_EDGES,
+) -> MaskSetStats:
+    """Group and summarize; near-duplicates are looked for within each bin × split."""
+    known_raw = bool(measures) and all(item.raw_id for item in measures)
+    cells: dict[tuple[int, str], GroupSummary | None] = {}
+    flags = np.zeros(len(measures), bool)
+    for index in range(len(edges) - 1):
+        low, high = edges[index], edges[index + 1]
+        for split in SPLITS:
+            members = [
+                number for number, item in enumerate(measures) if item.bin == index and item.split == split
+            ]
+            if not members:
+                cells[index, split] = None
+                continue
+            flags[members] = near_duplicate_flags([thumbnails[number] for number in members])
+            cells[index, split] = summarize(
+                [measures[number].shape for number in members],
+                flags[members],
+                raw_ids=[measures[number].raw_id for number in members] if known_raw else None,
+                ratio_positions=[(measures[number].hole_ratio - low) / (high - low) for number in members],
+            )
+    low, high = SHAPE_RATIO_RANGE
+    chosen = [number for number, item in enumerate(measures) if low <= item.hole_ratio <= high]
+    headline = (
+        summarize(
+            [measures[number].shape for number in chosen],
+            flags[chosen],
+            raw_ids=[item.raw_id for item in measures] if known_raw else None,
+        )
+        if chosen
+        else None
+    )
+    return MaskSetStats(name, measures, cells, headline)
+
+
+def stats_table(stats: MaskSetStats, *, edges: Sequence[float] = BIN_EDGES) -> str:
+    """A plain-text report: counts and ratios per bin and split, then shapes and diversity (see
+    :mod:`pconv.maskgen.release.shapes`), masks outside the bins and sizes."""
+    measures = stats.measures
     lines = [
         f"{len(measures)} masks",
-        f"{'bin':<12}{'split':<7}{'masks':>7}{'min':>9}{'mean':>9}{'max':>9}{'mean border px':>16}",
+        f"{'bin':<12}{'split':<7}{'masks':>7}{'min':>9}{'mean':>9}{'max':>9}{'low 10%':>9}"
+        f"{'mean border px':>16}",
     ]
     for index in range(len(edges) - 1):
         for split in SPLITS:
             group = [item for item in measures if item.bin == index and item.split == split]
-            if group:
+            summary = stats.cells[index, split]
+            if group and summary is not None:
                 ratios = [item.hole_ratio for item in group]
                 distance = statistics.fmean(item.border_distance for item in group)
                 lines.append(
                     f"{bin_label(index, edges):<12}{split:<7}{len(group):>7}{min(ratios):>9.4f}"
-                    f"{statistics.fmean(ratios):>9.4f}{max(ratios):>9.4f}{distance:>16.1f}"
+                    f"{statistics.fmean(ratios):>9.4f}{max(ratios):>9.4f}{summary.low_tenth:>9.1%}"
+                    f"{distance:>16.1f}"
                 )
             else:
                 lines.append(f"{bin_label(index, edges):<12}{split:<7}{0:>7}")
+    lines += ["", "shapes (medians at 256 px) and diversity", _SHAPE_HEADER]
+    for index in range(len(edges) - 1):
+        for split in SPLITS:
+            lines.append(_shape_row(f"{bin_label(index, edges)} {split}", stats.cells[index, split]))
+    lines.append(_shape_row("ratio 0.1-0.6", stats.headline))
     outside = [item.hole_ratio for item in measures if item.bin is None]
     lines.append(
         f"outside the bins: {len(outside)}"
@@ -129,6 +281,40 @@ def stats_table(measures: list[MaskMeasure], *, edges: Sequence[float] = BIN_EDG
         + ", ".join(f"{width}x{height}" for width, height in sizes[:8])
         + (f" and {len(sizes) - 8} more" if len(sizes) > 8 else "")
     )
+    return "\n".join(lines)
+
+
+_SHAPE_HEADER = (
+    f"{'group':<22}{'masks':>7}{'thick px':>10}{'bound/100':>11}{'comps':>7}{'rough':>7}"
+    f"{'near-dup':>10}{'raw':>7}{'max use':>9}"
+)
+
+
+def _shape_row(label: str, summary: GroupSummary | None) -> str:
+    """One line of the shape table; raw-mask columns show '-' for masks of unknown origin."""
+    if summary is None:
+        return f"{label:<22}{0:>7}"
+    raw = "-" if summary.distinct_raw is None else str(summary.distinct_raw)
+    most = "-" if summary.most_uses is None else str(summary.most_uses)
+    return (
+        f"{label:<22}{summary.count:>7}{summary.thickness:>10.1f}{summary.boundary_density:>11.1f}"
+        f"{summary.components:>7.0f}{summary.roughness:>7.2f}{summary.near_duplicates:>10.1%}{raw:>7}{most:>9}"
+    )
+
+
+def compare_table(first: MaskSetStats, second: MaskSetStats, *, edges: Sequence[float] = BIN_EDGES) -> str:
+    """Two mask sets side by side: for each bin × split and the 0.1-0.6 headline, one row per set."""
+    width = max(len(first.name), len(second.name), 8)
+    lines = [f"{'set':<{width}}  {_SHAPE_HEADER}"]
+    groups = [
+        (f"{bin_label(index, edges)} {split}", (index, split))
+        for index in range(len(edges) - 1)
+        for split in SPLITS
+    ]
+    for label, key in [*groups, ("ratio 0.1-0.6", None)]:
+        for stats in (first, second):
+            summary = stats.headline if key is None else stats.cells[key]
+            lines.append(f"{stats.name:<{width}}  {_shape_row(label, summary)}")
     return "\n".join(lines)
 
 
@@ -169,7 +355,7 @@ def bin_masks(
         raise ValueError(f"{out} is not empty; give a new folder")
     if out.resolve().is_relative_to(folder.resolve()):
         raise ValueError(f"{out} lies inside the mask folder {folder}; give a folder outside it")
-    measures = measure_masks(folder, hole_value=hole_value, border=border, edges=edges, progress=progress)
+    measures, _ = measure_masks(folder, hole_value=hole_value, border=border, edges=edges, progress=progress)
     destinations = [_destination(item, edges) for item in measures]
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)

@@ -3,7 +3,9 @@ import csv
 import cv2
 import numpy as np
 import pytest
-from pconv.maskgen.release.external import bin_masks, measure_masks, stats_table
+from click.testing import CliRunner
+from pconv.cli import main
+from pconv.maskgen.release.external import bin_masks, mask_set_stats, measure_masks, stats_table
 
 
 def _mask(ratio_rows, *, size=100, at_border=False):
@@ -27,7 +29,8 @@ def folder(tmp_path):
 
 
 def test_measures_use_the_shared_bins_recursively(folder):
-    measures = measure_masks(folder, border=20)
+    measures, thumbnails = measure_masks(folder, border=20, workers=1)
+    assert len(thumbnails) == 4 and thumbnails[0].shape == (64, 64)
     assert [item.file for item in measures] == ["a.png", "empty.png", "sub/b.png", "sub/c.png"]
     assert [(item.hole_ratio, item.bin, item.split) for item in measures] == [
         (0.03, 0, "N"),
@@ -39,15 +42,19 @@ def test_measures_use_the_shared_bins_recursively(folder):
 
 
 def test_the_dark_hole_convention_inverts_the_ratio(folder):
-    measures = measure_masks(folder, hole_value=0, border=20)
+    measures, _ = measure_masks(folder, hole_value=0, border=20, workers=1)
     assert [round(item.hole_ratio, 2) for item in measures] == [0.97, 1.0, 0.76, 0.64]
     assert [item.bin for item in measures] == [None, None, None, None]
 
 
 def test_stats_table_counts_each_bin_and_the_rest(folder):
-    table = stats_table(measure_masks(folder, border=20))
+    table = stats_table(mask_set_stats("external", *measure_masks(folder, border=20, workers=1)))
     assert table.splitlines()[0] == "4 masks"
-    assert "(0.2,0.3]   B            1   0.2400   0.2400   0.2400             0.0" in table
+    assert "(0.2,0.3]   B            1   0.2400   0.2400   0.2400     0.0%             0.0" in table
+    # 40 x 60 px block touching the top edge, scaled 2.56x: one component, convex, raw origin unknown
+    row = next(line for line in table.splitlines() if line.startswith("(0.2,0.3] B "))
+    fields = row.split()
+    assert fields[2] == "1" and fields[5:] == ["1", "1.00", "0.0%", "-", "-"]
     assert "outside the bins: 1 (ratios 0.0000 to 0.0000)" in table
     assert table.splitlines()[-1] == "sizes: 100x100"
 
@@ -83,3 +90,51 @@ def test_bad_folders_give_one_line_errors(tmp_path, setup, error, message):
     with pytest.raises(error, match=message):
         bin_masks(tmp_path / "masks", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_give_the_same_measures_as_one_process(folder):
+    assert measure_masks(folder, border=20, workers=2)[0] == measure_masks(folder, border=20, workers=1)[0]
+
+
+def _fake_benchmark(root, raw_ids):
+    (root / "masks").mkdir(parents=True)
+    rows = ["file,raw_id"]
+    for number, raw_id in enumerate(raw_ids):
+        cv2.imwrite(str(root / "masks" / f"{number:05d}.png"), _mask(20 + 5 * number).astype(np.uint8) * 255)
+        rows.append(f"masks/{number:05d}.png,{raw_id}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (root / "default-input" / "raw" / "masks").mkdir(parents=True)
+    cv2.imwrite(
+        str(root / "default-input" / "raw" / "masks" / "000000.png"), _mask(50).astype(np.uint8) * 255
+    )
+    return root
+
+
+def test_a_benchmark_is_read_through_its_masks_folder_with_its_raw_ids(tmp_path):
+    bench = _fake_benchmark(tmp_path / "bench", ["4", "4", "9"])
+    measures, thumbnails = measure_masks(bench, border=20, workers=1)
+    assert [item.file for item in measures] == ["masks/00000.png", "masks/00001.png", "masks/00002.png"]
+    assert [item.raw_id for item in measures] == ["4", "4", "9"]
+    stats = mask_set_stats("bench", measures, thumbnails)
+    assert (stats.headline.distinct_raw, stats.headline.most_uses) == (2, 2)
+
+
+def test_a_benchmark_nested_in_a_mask_folder_is_refused(tmp_path):
+    _fake_benchmark(tmp_path / "outer" / "inner", ["1", "2", "3"])
+    cv2.imwrite(str(tmp_path / "outer" / "a.png"), _mask(5).astype(np.uint8) * 255)
+    with pytest.raises(ValueError, match="a benchmark inside the mask folder"):
+        measure_masks(tmp_path / "outer", workers=1)
+
+
+def test_stats_compare_prints_both_sets_row_by_row(folder, tmp_path):
+    bench = _fake_benchmark(tmp_path / "bench", ["4", "4", "9"])
+    result = CliRunner().invoke(
+        main,
+        ["-q", "masks", "stats", str(bench), "--border", "20", "--workers", "1", "--compare", str(folder)],
+    )
+    assert result.exit_code == 0, result.output
+    compared = result.output.split("\n\n")[-1].splitlines()
+    assert compared[0].split()[:3] == ["set", "group", "masks"]
+    headline = [line for line in compared if "ratio 0.1-0.6" in line]
+    assert [line.split()[0] for line in headline] == [str(bench), str(folder)]
+    assert headline[0].split()[-2:] == ["2", "2"] and headline[1].split()[-2:] == ["-", "-"]
