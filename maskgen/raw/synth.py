@@ -62,6 +62,9 @@ DEFAULT_INPUT = SceneSet(scenes=8, frames=33, size=(640, 480))
 are skipped (hole ratios about 0.002–0.07, median 0.02). About 80 s of CPU for render + extract, so
 about 40 s on two free cores."""
 SHAPES = ("polygon", "ellipse", "blob", "stroke")
+FLAT_SHARE = 0.25
+"""Share of foreground layers without texture; backgrounds get up to three flat regions. Real footage has
+walls, sky and table tops where flow fails for lack of texture: the extractor must not call those holes."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,30 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
                 int(rng.choice([2, 4])),
                 cv2.LINE_AA,
             )
+    return image
+
+
+def _flat(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A textureless surface (a wall, the sky, a table top): one colour with a faint linear shading of a
+    few grey levels, nothing the flow can lock onto. ``(height, width, 3)`` uint8 BGR."""
+    colour = rng.integers(30, 226, 3).astype(np.float32)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    direction = rng.normal(size=2)
+    shade = (xx * direction[0] + yy * direction[1]) / max(height, width) / max(np.abs(direction).sum(), 1e-6)
+    return np.clip(colour + shade[..., None] * rng.uniform(2, 8), 0, 255).astype(np.uint8)
+
+
+def _with_flat_regions(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Paint up to three large flat polygons over a background texture: textureless parts of a scene."""
+    height, width = image.shape[:2]
+    for _ in range(int(rng.integers(0, 4))):
+        centre = rng.uniform(0, 1, 2) * (width, height)
+        radius = rng.uniform(0.1, 0.3) * min(width, height)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(4, 8))))
+        points = centre + radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+        region = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(region, [np.round(points).astype(np.int32)], 1)
+        image = np.where(region[..., None] > 0, _flat(rng, height, width), image)
     return image
 
 
@@ -214,7 +241,7 @@ def make_scene(rng: np.random.Generator, *, frames: int, size: tuple[int, int]) 
     side = int(np.hypot(width, height) * 1.2)
     speed = rng.uniform(2, 22) * unit  # a scene is calm or fast as a whole, layers vary around it
     background = Layer(
-        texture=_texture(rng, side, side),
+        texture=_with_flat_regions(rng, _texture(rng, side, side)),
         alpha=np.ones((side, side), np.float32),
         kind="background",
         poses=np.stack(
@@ -234,7 +261,9 @@ def make_scene(rng: np.random.Generator, *, frames: int, size: tuple[int, int]) 
         motion = _motion(rng, frames, width, height, speed * rng.uniform(0.5, 1.5), 0.05, 0.02, start)
         layers.append(
             Layer(
-                texture=_texture(rng, sprite, sprite),
+                texture=_flat(rng, sprite, sprite)
+                if rng.random() < FLAT_SHARE
+                else _texture(rng, sprite, sprite),
                 alpha=_shape_alpha(rng, sprite, kind),
                 kind=kind,
                 poses=np.stack(
