@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "KERNELS",
     "SCREEN_FACTOR",
     "AugmentConfig",
     "AugmentParams",
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 SCREEN_FACTOR = 4
+KERNELS = ("square", "disc")
 """Downscaling of the low-resolution copy of a raw mask used to screen crop windows cheaply."""
 
 
@@ -63,8 +65,11 @@ class AugmentConfig:
 
     dilation: tuple[int, int] = (9, 49)
     max_angle: float = 180.0
+    kernel: str = "disc"
 
     def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise ValueError(f"unknown dilation kernel {self.kernel!r}; choose one of {', '.join(KERNELS)}")
         low, high = self.dilation
         if not 0 <= low <= high <= 200:
             raise ValueError(
@@ -137,16 +142,20 @@ def _window_matrix(window: Window, canvas: float, zoom: float) -> np.ndarray:
     return matrix
 
 
-def raw_distance(raw_hole: np.ndarray) -> np.ndarray:
+def raw_distance(raw_hole: np.ndarray, kernel: str = "disc") -> np.ndarray:
     """Distance from every raw pixel to the nearest raw hole pixel: the map all dilations are read from.
 
-    Shape: ``raw_hole`` ``(H, W)`` uint8 (non-zero = hole) or bool. Returns ``(H, W)`` uint8 Euclidean
-    distances in raw px, rounded to the nearest integer, 0 on holes, saturated at 255 (also everywhere
-    when there is no hole at all).
+    ``kernel`` "disc" measures Euclidean distance (a dilation by radius r is a disc), "square" the
+    chessboard distance (a dilation by r is a ``2r+1`` square, exact: no rounding).
+
+    Shape: ``raw_hole`` ``(H, W)`` uint8 (non-zero = hole) or bool. Returns ``(H, W)`` uint8 distances in
+    raw px, rounded to the nearest integer, 0 on holes, saturated at 255 (also everywhere when there is
+    no hole at all).
     """
     source = raw_hole.view(np.uint8) if raw_hole.dtype == np.bool_ else raw_hole
     valid = cv2.compare(source, 0, cv2.CMP_EQ)
-    return cv2.convertScaleAbs(cv2.distanceTransform(valid, cv2.DIST_L2, cv2.DIST_MASK_PRECISE))
+    metric = cv2.DIST_C if kernel == "square" else cv2.DIST_L2
+    return cv2.convertScaleAbs(cv2.distanceTransform(valid, metric, cv2.DIST_MASK_PRECISE))
 
 
 def warp_distance(distance: np.ndarray, window: Window, size: int) -> np.ndarray:
@@ -280,16 +289,19 @@ def sample_in_range(
     The crop is drawn among the positions whose estimated ratio (box filters over the low-resolution
     ``screen`` map at the smallest and largest dilation) can reach the interval; the warped distance map
     of that window then gives the ratio of every dilation radius at once (one histogram), and the radius
-    is drawn among those that land inside (low, high] (and, when ``clip`` is 0, put a hole pixel within
-    ``border`` px of the edge, the B rule). No blind rejection: a window and a radius are only tried when
-    they can land in the bin.
+    is the one whose ratio comes closest to a target drawn uniformly in (low, high], among those that
+    land inside the interval (and, when ``clip`` is 0, put a hole pixel within ``border`` px of the edge,
+    the B rule). Aiming at a target, rather than taking any radius that fits, spreads the ratios over the
+    bin instead of piling them just above its lower edge. No blind rejection: a window and a radius are
+    only tried when they can land in the bin.
 
     Shape: ``distance`` ``(H, W)`` uint8 from :func:`raw_distance`, ``screen`` from
     :func:`screening_map`. Returns (``(size, size)`` bool hole map, params) or None when this raw mask
     cannot reach the interval.
     """
+    target = float(rng.uniform(low, high))  # aim inside the bin, not at its edge: ratios spread over it
     window = _targeted_window(
-        screen, distance.shape, rng, size=size, low=low, high=high, clip=clip, config=config
+        screen, distance.shape, rng, size=size, low=target, high=target, clip=clip, config=config
     )
     if window is None:
         return None
@@ -306,6 +318,6 @@ def sample_in_range(
         fits &= limits >= band
     if not fits.any():
         return None
-    dilation = int(rng.choice(radii[fits]))
+    dilation = int(radii[fits][np.argmin(np.abs(ratios[limits[fits]] - target))])
     params = AugmentParams(window=window, dilation=dilation, clip=clip)
     return threshold_distance(warped, dilation, window.scale, clip), params

@@ -128,6 +128,7 @@ class BenchRecipe:
             "bin_edges": list(self.edges),
             "dilation": list(self.augment.dilation),
             "max_angle": self.augment.max_angle,
+            "kernel": self.augment.kernel,
             "attempts": self.attempts,
         }
 

@@ -50,7 +50,7 @@ from pconv.core.masks import encode_mask_png, read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
 from pconv.maskgen.raw.pool import MANIFEST_NAME, SPLIT_NAME, RawMaskRecord, RawPool, Split
-from pconv.maskgen.sets.augment import raw_distance, screening_map
+from pconv.maskgen.sets.augment import AugmentConfig, raw_distance, screening_map
 
 __all__ = [
     "BUILD_NAME",
@@ -96,8 +96,9 @@ class RawSource:
     Which raw mask a random draw picks depends only on the sorted records, never on the cache.
     """
 
-    def __init__(self, raw: Path, part: Split) -> None:
+    def __init__(self, raw: Path, part: Split, kernel: str = "disc") -> None:
         self.pool = RawPool(raw)
+        self.kernel = kernel
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
         self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
 
@@ -109,7 +110,7 @@ class RawSource:
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        distance = raw_distance(self.pool.load_hole(self.records[index]))
+        distance = raw_distance(self.pool.load_hole(self.records[index]), self.kernel)
         entry = (distance, screening_map(distance))
         self._cache[index] = entry
         if len(self._cache) > CACHE_SIZE:
@@ -133,6 +134,7 @@ class Recipe(Protocol):
     part: Split
     size: int
     unique: bool
+    augment: AugmentConfig
 
     @property
     def count(self) -> int: ...
@@ -158,7 +160,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(raw: Path, recipe: Recipe) -> None:
-    _WORKER["source"] = RawSource(raw, recipe.part)
+    _WORKER["source"] = RawSource(raw, recipe.part, recipe.augment.kernel)
     _WORKER["recipe"] = recipe
 
 
@@ -313,7 +315,9 @@ def write_mask_set(
     raw, out = Path(raw), Path(out)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    main_source = RawSource(raw, recipe.part)  # checks the pool up front: missing, empty, foreign, no split
+    main_source = RawSource(
+        raw, recipe.part, recipe.augment.kernel
+    )  # checks the pool up front: missing, empty, foreign, no split
     identity = _identity(raw, recipe)
     state = _held_state(out, identity, overwrite)
     if state == "complete":

@@ -90,7 +90,7 @@ class TrainingMasks(Dataset):
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         if length is not None and length < 1:
             raise ValueError(f"length must be at least 1, got {length}")
-        self.source = RawSource(Path(raw), part)
+        self.source = RawSource(Path(raw), part, augment.kernel)
         self.size, self.seed, self.augment = size, seed, augment
         self.length = length if length is not None else len(self.source)
         self.epoch = 0
@@ -141,6 +141,7 @@ class TrainRecipe:
             "seed": self.seed,
             "dilation": list(self.augment.dilation),
             "max_angle": self.augment.max_angle,
+            "kernel": self.augment.kernel,
             "epoch": 0,
         }
 

@@ -71,7 +71,7 @@ def test_stats_and_bin_read_either_convention(tmp_path):
     cv2.imwrite(str(folder / "m.png"), valid)
     result = _run("stats", folder, "--hole-value", "0", "--border", "10", "--csv", tmp_path / "m.csv")
     assert result.exit_code == 0
-    assert "(0.01,0.1]  N            1   0.0977   0.0977   0.0977            20.0" in result.output
+    assert "(0.01,0.1]  N            1   0.0977   0.0977   0.0977     0.0%            20.0" in result.output
     assert "m.png,64,64,0.09765625,20,0,N" in (tmp_path / "m.csv").read_text()
     result = _run("bin", folder, "--out", tmp_path / "binned", "--hole-value", "0", "--border", "10")
     assert result.output == f"1 masks sorted into {tmp_path / 'binned'}: 1 in bins, 0 outside\n"
