@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import seed_option, show_progress, workers_option
-from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
 from pconv.maskgen.sets.bins import DEFAULT_BORDER
 
 __all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS"]
@@ -27,13 +27,23 @@ DILATION = click.option(
     type=(click.IntRange(min=0), click.IntRange(min=0)),
     default=None,
     metavar="MIN MAX",
-    help="Range of hole dilation radii in px (default 9 49, NVIDIA's; 9 99 for the built-in default input).",
+    help="Range of hole dilation radii in px (default 9 49; 9 99 for the built-in default input).",
+)
+KERNEL = click.option(
+    "--kernel",
+    type=click.Choice(KERNELS),
+    default=None,
+    help="Dilation kernel: a (2r+1)-px square (blocky edges, like NVIDIA's masks) or a disc of radius r "
+    "(default: disc).",
 )
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
 
 
-def _augment(dilation: tuple[int, int] | None) -> AugmentConfig | None:
-    return None if dilation is None else AugmentConfig(dilation=dilation)
+def _augment(dilation: tuple[int, int] | None, kernel: str | None) -> AugmentConfig | None:
+    """The augmentation asked for, or None when neither option was given (each input's own default)."""
+    if dilation is None and kernel is None:
+        return None
+    return AugmentConfig(dilation=dilation or AugmentConfig.dilation, kernel=kernel or AugmentConfig.kernel)
 
 
 @click.command("benchmark")
@@ -54,6 +64,7 @@ def _augment(dilation: tuple[int, int] | None) -> AugmentConfig | None:
 @click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
 @BORDER
 @DILATION
+@KERNEL
 @seed_option()
 @workers_option
 @OVERWRITE
@@ -64,6 +75,7 @@ def benchmark_command(
     size: int,
     border: int,
     dilation: tuple[int, int] | None,
+    kernel: str | None,
     seed: int,
     workers: int | None,
     overwrite: bool,
@@ -81,11 +93,11 @@ def benchmark_command(
     if raw is None:
         from pconv.maskgen.sets.default_input import default_input_benchmark
 
-        default_input_benchmark(out, augment=_augment(dilation), **options)
+        default_input_benchmark(out, augment=_augment(dilation, kernel), **options)
     else:
         from pconv.maskgen.sets.bench import build_benchmark
 
-        build_benchmark(raw, out, augment=_augment(dilation) or AugmentConfig(), **options)
+        build_benchmark(raw, out, augment=_augment(dilation, kernel) or AugmentConfig(), **options)
     click.echo(f"benchmark of {12 * per_bin} masks in {out}")
 
 
@@ -95,6 +107,7 @@ def benchmark_command(
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
 @DILATION
+@KERNEL
 @seed_option()
 @workers_option
 @OVERWRITE
@@ -104,6 +117,7 @@ def export_train_command(
     out: Path,
     size: int,
     dilation: tuple[int, int] | None,
+    kernel: str | None,
     seed: int,
     workers: int | None,
     overwrite: bool,
@@ -117,7 +131,7 @@ def export_train_command(
         count=count,
         size=size,
         seed=seed,
-        augment=_augment(dilation) or AugmentConfig(),
+        augment=_augment(dilation, kernel) or AugmentConfig(),
         workers=workers,
         overwrite=overwrite,
         progress=show_progress(),

@@ -123,3 +123,16 @@ def test_a_raw_mask_without_holes_cannot_reach_a_bin():
 def test_bad_config_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AugmentConfig(**kwargs)
+
+
+def test_a_square_kernel_dilates_into_squares_and_a_disc_into_discs():
+    from pconv.maskgen.sets.augment import raw_distance
+
+    hole = np.zeros((41, 41), bool)
+    hole[20, 20] = True
+    square = raw_distance(hole, "square") <= 5
+    disc = raw_distance(hole, "disc") <= 5
+    assert square.sum() == 11 * 11 and square[15:26, 15:26].all()
+    assert disc[20, 15] and disc[15, 20] and not disc[15, 15]  # the corner lies sqrt(50) > 5 away
+    with pytest.raises(ValueError, match="unknown dilation kernel"):
+        AugmentConfig(kernel="star")
