@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from pconv.core.masks import image_from_uint8
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "list_image_folder",
     "load_image",
     "read_rgb",
-    "to_tensor",
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"})
@@ -142,11 +142,6 @@ def crop_square(
     return rgb[top : top + size, left : left + size]
 
 
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 → float32 ``(3, H, W)`` in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
-
-
 def load_image(
     path: Path, *, size: int = 512, crop: Crop = "center", rng: np.random.Generator | None = None
 ) -> torch.Tensor:
@@ -155,4 +150,4 @@ def load_image(
     Raises :class:`BadImageError` for unreadable, grey, CMYK or 16-bit files and ``FileNotFoundError``
     for a missing one.
     """
-    return to_tensor(crop_square(read_rgb(Path(path), min_side=size), size=size, crop=crop, rng=rng))
+    return image_from_uint8(crop_square(read_rgb(Path(path), min_side=size), size=size, crop=crop, rng=rng))

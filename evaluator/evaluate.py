@@ -50,8 +50,8 @@ from pconv.evaluator.inception import (
     cached_inception_weights,
 )
 from pconv.evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
-from pconv.evaluator.metrics import SSIM_SETTINGS, image_metrics
-from pconv.evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
+from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
+from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
 
 __all__ = [
     "EvalConfig",

@@ -43,7 +43,8 @@ from pconv import datasets
 from pconv.core import __version__, distributed
 from pconv.core.distributed import DistEnv
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
-from pconv.core.masks import encode_png
+from pconv.core.masks import composite, encode_image_png, white_holes
+from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
 from pconv.core.progress import progress_bar
 from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
@@ -83,8 +84,6 @@ LOG_NAME = "log.jsonl"
 VAL_LOG_NAME = "val.jsonl"
 CONFIG_NAME = "config.json"
 SAMPLES_DIR = "samples"
-MAX_PSNR = 100.0
-"""PSNR of a perfect composite (MSE clamped at 1e-10), so logs stay finite JSON."""
 
 RESUME_MUST_MATCH = (
     "dataset",
@@ -219,24 +218,26 @@ class _StopRequest:
 
 
 def score_composite(output: Tensor, target: Tensor, mask: Tensor) -> dict[str, float]:
-    """ℓ1 (mean absolute error, [0, 1] units) and PSNR (dB, peak 1, mean over images) of the composite.
+    """ℓ1 (mean absolute error, [0, 1] units) and PSNR (dB, peak 1, capped at ``PSNR_CAP``) of the
+    composite, each the mean over images: the evaluator's per-image metrics, so the numbers compare.
 
     Shape: output, target (B, 3, H, W) in [0, 1]; mask (B, 1, H, W) {0, 1}, 1 = valid.
     """
-    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
-    error = (composite - target).float()
-    mse = error.square().flatten(1).mean(1).clamp_min(1e-10)
-    return {"l1": error.abs().mean().item(), "psnr": (10 * torch.log10(1 / mse)).mean().item()}
+    filled = composite(output.clamp(0, 1), target, mask)
+    return {
+        "l1": (l1_percent(filled, target) / 100).mean().item(),
+        "psnr": psnr(filled, target).clamp_max(PSNR_CAP).mean().item(),
+    }
 
 
 def _sample_grid(output: Tensor, target: Tensor, mask: Tensor) -> bytes:
     """PNG bytes of a grid: one row per image, columns input (holes white), output, composite, truth."""
-    shown = torch.where(mask > 0.5, target, torch.ones_like(target))
-    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
-    tiles = torch.stack([shown, output.clamp(0, 1), composite, target], dim=1).flatten(0, 1)
-    grid = torchvision.utils.make_grid(tiles.float().cpu(), nrow=4, padding=2, pad_value=1.0)
-    rgb = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
-    return encode_png(rgb[..., ::-1].copy())
+    output = output.clamp(0, 1)
+    tiles = [white_holes(target, mask), output, composite(output, target, mask), target]
+    grid = torchvision.utils.make_grid(
+        torch.stack(tiles, dim=1).flatten(0, 1).float().cpu(), nrow=4, padding=2, pad_value=1.0
+    )
+    return encode_image_png(grid)
 
 
 def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:

@@ -27,9 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import PartialConv2d
-from .vgg import IMAGENET_MEAN
 
-__all__ = ["IMAGENET_MEAN", "BlockSpec", "ConvUNet", "PConvUNet", "unet_specs"]
+__all__ = ["BlockSpec", "ConvUNet", "PConvUNet", "unet_specs"]
 
 # (kernel, channels) of the first encoder layers; every later layer is (3, 512).
 _ENCODER_HEAD: tuple[tuple[int, int], ...] = ((7, 64), (5, 128), (5, 256))

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from pconv.core.masks import valid_from_hole
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import RawMaskRecord, Split
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, augment_hole, random_params
@@ -109,7 +110,7 @@ class TrainingMasks(Dataset):
         hole, _, _ = training_hole(
             self.source, index, epoch=self.epoch, seed=self.seed, size=self.size, config=self.augment
         )
-        return torch.from_numpy(np.logical_not(hole).astype(np.float32))[None]
+        return valid_from_hole(hole)
 
 
 @dataclass(frozen=True)
