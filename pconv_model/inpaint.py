@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pconv.core.files import atomic_write_bytes
+from pconv.core.files import atomic_write_bytes, list_images
 from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
 from pconv.core.progress import progress_bar
-from pconv.datasets.images import check_image, list_image_folder, read_rgb
+from pconv.datasets.images import check_image, read_rgb
 from PIL import Image
 from torch import Tensor
 
@@ -108,7 +108,7 @@ def pair_by_stem(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Pa
 
 def _files(path: Path, what: str) -> list[Path]:
     if path.is_dir():
-        files = list_image_folder(path, recursive=False)
+        files = list_images(path, recursive=False)
         if not files:
             raise ValueError(f"{path}: no {what} files found")
         return files
