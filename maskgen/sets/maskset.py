@@ -50,23 +50,61 @@ from pconv.core.masks import encode_mask_png, read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
 from pconv.maskgen.raw.pool import MANIFEST_NAME, SPLIT_NAME, RawMaskRecord, RawPool, Split
-from pconv.maskgen.sets.augment import raw_distance, screening_map
+from pconv.maskgen.sets.augment import AugmentParams, raw_distance, screening_map
+from pconv.maskgen.sets.bins import MaskStats
 
 __all__ = [
     "BUILD_NAME",
     "CSV_NAME",
+    "DRAWN_COLUMNS",
     "HDF5_NAME",
     "MASK_DIR",
     "Made",
     "RawSource",
     "Recipe",
     "check_destination",
+    "drawn_row",
     "pool_digest",
     "set_mask_path",
     "write_mask_set",
 ]
 
 MASK_DIR = "masks"
+DRAWN_COLUMNS = (
+    "hole_ratio",
+    "border_distance",
+    "raw_id",
+    "source",
+    "frame",
+    "dilation",
+    "angle",
+    "scale",
+    "crop_x",
+    "crop_y",
+    "seed",
+)
+"""Manifest columns of any mask drawn from a raw pool: its hole ratio and border distance, the raw mask and
+frame it came from, and the augmentation that made it; each kind of set adds its own around these."""
+
+
+def drawn_row(stats: MaskStats, record: RawMaskRecord, params: AugmentParams, *, seed: int) -> dict[str, Any]:
+    """The :data:`DRAWN_COLUMNS` of a mask with these statistics, drawn from ``record`` with ``params``."""
+    window = params.window
+    return {
+        "hole_ratio": stats.hole_ratio,
+        "border_distance": stats.border_distance,
+        "raw_id": record.id,
+        "source": record.source,
+        "frame": record.t,
+        "dilation": params.dilation,
+        "angle": window.angle,
+        "scale": window.scale,
+        "crop_x": window.center_x,
+        "crop_y": window.center_y,
+        "seed": seed,
+    }
+
+
 CSV_NAME = "manifest.csv"
 HDF5_NAME = "masks.h5"
 BUILD_NAME = "build.json"
