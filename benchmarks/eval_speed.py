@@ -19,7 +19,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from pconv.evaluator.metrics import gaussian_window, image_metrics, l1_percent, psnr
+from pconv.core.metrics import gaussian_window, image_metrics, l1_percent, psnr
 
 
 def conv_ssim(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""File I/O shared by every stage: atomic writes, JSON lines and checksums.
+"""File I/O shared by every stage: atomic writes, JSON lines, checksums and which files are images.
 
 Every output goes through a temporary name in the destination folder and an ``os.replace``, so an
 interrupted job never leaves a half-written file behind and a resumed job can trust what it finds.
@@ -15,14 +15,41 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "append_jsonl",
     "atomic_output",
     "atomic_write_bytes",
     "atomic_write_text",
+    "list_images",
     "read_json_object",
     "read_jsonl",
     "sha256_file",
 ]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"})
+"""File name endings (any case) taken for images when a folder is listed: photos, frames and masks alike."""
+
+
+def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder`` (by suffix), sorted by their path relative to ``folder``.
+
+    Hidden files and folders (names starting with ``.``, e.g. half-written ``.x.tmp-*`` files) are left out.
+    """
+    folder = Path(folder)
+    found: list[Path] = []
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    if recursive:
+                        stack.append(Path(entry.path))
+                elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(Path(entry.path))
+    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
 
 
 @contextlib.contextmanager

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pconv.core.files import atomic_write_text
+from pconv.core.files import atomic_write_text, list_images
 from pconv.datasets.folder import require_folder, require_images, require_split
-from pconv.datasets.images import list_image_folder
 
 __all__ = ["SPLITS", "SPLIT_NAME", "TEST_FRACTION", "image_files", "make_split", "read_split", "write_split"]
 
@@ -46,7 +45,7 @@ def make_split(names: Sequence[str], *, seed: int = 0) -> dict[str, Any]:
 
 def _names(root: Path) -> list[str]:
     folder = require_folder(Path(root), "CelebA-HQ images")
-    files = require_images(list_image_folder(folder, recursive=False), folder, "CelebA-HQ, a flat folder")
+    files = require_images(list_images(folder, recursive=False), folder, "CelebA-HQ, a flat folder")
     return [path.name for path in files]
 
 

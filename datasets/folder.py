@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pconv.datasets.images import list_image_folder
+from pconv.core.files import list_images
 
 __all__ = ["SPLITS", "image_files", "require_folder", "require_images", "require_split"]
 
@@ -40,4 +40,4 @@ def image_files(root: Path, *, split: str = "all") -> list[Path]:
     """Every image under ``root`` (split ``all``) or under ``root/split``; sorted, never empty."""
     require_split("folder", split, SPLITS)
     folder = require_folder(Path(root) if split == "all" else Path(root) / split, f"images of split {split}")
-    return require_images(list_image_folder(folder), folder, "an image folder")
+    return require_images(list_images(folder), folder, "an image folder")

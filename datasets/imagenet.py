@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pconv.core.files import list_images
 from pconv.datasets.folder import require_folder, require_images, require_split
-from pconv.datasets.images import list_image_folder
 
 __all__ = ["SPLITS", "image_files"]
 
@@ -25,7 +25,7 @@ def image_files(root: Path, *, split: str) -> list[Path]:
     """The split's image files, sorted by path relative to the split folder; never empty."""
     require_split("imagenet", split, SPLITS)
     folder = require_folder(Path(root) / split, f"ImageNet {split} images, from ILSVRC2012_img_{split}.tar")
-    files = list_image_folder(folder)
+    files = list_images(folder)
     if split == "train" and not any(path.parent != folder for path in files):
         raise ValueError(f"{folder}: expected one sub-folder per class (n01440764/, ...) holding the images")
     return require_images(files, folder, f"ImageNet {split} split")

@@ -14,28 +14,22 @@ which makes large photos several times cheaper to load and changes nothing else.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+from pconv.core.masks import image_from_uint8
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "BadImageError",
     "check_image",
     "crop_square",
-    "list_image_folder",
     "load_image",
     "read_rgb",
-    "to_tensor",
 ]
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"})
-"""File name endings (any case) taken for images when a folder is listed."""
 
 _RGB_MODES = frozenset({"RGB", "RGBA", "RGBX", "P"})
 _GREY_MODES = frozenset({"L", "LA", "1", "La", "PA"})
@@ -46,27 +40,6 @@ Crop = Literal["center", "random"]
 
 class BadImageError(ValueError):
     """An image file that is unreadable or not 8-bit colour; the message names the file and the reason."""
-
-
-def list_image_folder(folder: Path, *, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` (by suffix), sorted by their path relative to ``folder``.
-
-    Hidden files and folders (names starting with ``.``, e.g. half-written ``.x.tmp-*`` files) are left out.
-    """
-    found: list[Path] = []
-    stack = [folder]
-    while stack:
-        current = stack.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    if recursive:
-                        stack.append(Path(entry.path))
-                elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-                    found.append(Path(entry.path))
-    return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
 
 
 def _open_checked(path: Path) -> Image.Image:
@@ -142,11 +115,6 @@ def crop_square(
     return rgb[top : top + size, left : left + size]
 
 
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 → float32 ``(3, H, W)`` in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
-
-
 def load_image(
     path: Path, *, size: int = 512, crop: Crop = "center", rng: np.random.Generator | None = None
 ) -> torch.Tensor:
@@ -155,4 +123,4 @@ def load_image(
     Raises :class:`BadImageError` for unreadable, grey, CMYK or 16-bit files and ``FileNotFoundError``
     for a missing one.
     """
-    return to_tensor(crop_square(read_rgb(Path(path), min_side=size), size=size, crop=crop, rng=rng))
+    return image_from_uint8(crop_square(read_rgb(Path(path), min_side=size), size=size, crop=crop, rng=rng))

@@ -1,5 +1,5 @@
 """Score inpainting methods on the mask benchmark in the layout of the paper's Table 1.
 
-See :mod:`pconv.evaluator.evaluate` for the run, :mod:`pconv.evaluator.metrics` for ℓ1 / PSNR / SSIM and
+See :mod:`pconv.evaluator.evaluate` for the run, :mod:`pconv.core.metrics` for ℓ1 / PSNR / SSIM and
 :mod:`pconv.evaluator.inception` for IS / FID.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import torch
 from pconv.core.cli import seed_option, shard_option, show_progress
 from pconv.core.sharding import Shard
 from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
@@ -95,8 +94,6 @@ def eval_command(
     ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     config = EvalConfig(
         images=images,
         masks=masks,

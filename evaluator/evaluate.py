@@ -25,9 +25,9 @@ reads exactly what a single run reads, so the reports are identical.
 from __future__ import annotations
 
 import json
-import os
 import platform
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 from pconv.core import __version__
+from pconv.core.distributed import dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, sha256_file
+from pconv.core.masks import composite, valid_from_hole, white_holes
+from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
 from pconv.core.progress import progress_bar
 from pconv.core.sharding import Shard
 from pconv.datasets import image_files, load_image, parse_spec
@@ -50,16 +53,17 @@ from pconv.evaluator.inception import (
     cached_inception_weights,
 )
 from pconv.evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
-from pconv.evaluator.metrics import SSIM_SETTINGS, image_metrics
-from pconv.evaluator.report import PSNR_CAP, aggregate, cells_of, render_csv, render_json, render_table1
+from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
+from torch import Tensor
 
 __all__ = [
     "EvalConfig",
     "EvalPairs",
+    "WorkPlan",
     "eval_pairs",
     "evaluate",
     "keep_pairs",
-    "torchrun_shard",
+    "plan_work",
     "write_report",
 ]
 
@@ -129,12 +133,6 @@ def _load_hole(bench: Path, mask: _Mask) -> np.ndarray:
     from pconv.maskgen.sets.bench import load_benchmark_hole
 
     return load_benchmark_hole(Path(bench), mask.record)
-
-
-def torchrun_shard() -> Shard | None:
-    """The shard of this process under ``torchrun`` (rank r of w → shard r+1/w), or None outside it."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return Shard(int(os.environ.get("RANK", "0")) + 1, world) if world > 1 else None
 
 
 def _versions() -> dict[str, str]:
@@ -289,40 +287,38 @@ def evaluate(
     ``extractor`` replaces Inception-v3 (tests inject a tiny classifier); None loads the configured weights.
     The report is written when the run covers every pair (shard 1/1), else by ``write_report``.
     """
-    distributed = torchrun_shard()
-    if distributed is not None and shard not in (None, Shard()):
+    env = dist_env()
+    if env.distributed and shard not in (None, Shard()):
         raise ValueError("use either torchrun or --shard, not both")
-    shard = distributed or shard or Shard()
-    if distributed is None or torch.distributed.is_initialized():
-        return _evaluate(config, shard, distributed is not None, extractor, progress)
+    shard = Shard(env.rank + 1, env.world_size) if env.distributed else shard or Shard()
+    device = pick_device(config.device, env)  # under torchrun each rank drives its own GPU
+    if env.distributed and device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not env.distributed or torch.distributed.is_initialized():
+        return _evaluate(config, shard, env.distributed, device, extractor, progress)
     torch.distributed.init_process_group(backend="gloo")  # gloo: the barrier works on CPUs and GPUs alike
     try:
-        return _evaluate(config, shard, True, extractor, progress)
+        return _evaluate(config, shard, True, device, extractor, progress)
     finally:
         torch.distributed.destroy_process_group()
 
 
 def _evaluate(
-    config: EvalConfig, shard: Shard, distributed: bool, extractor: FeatureExtractor | None, progress: bool
+    config: EvalConfig,
+    shard: Shard,
+    distributed: bool,
+    device: torch.device,
+    extractor: FeatureExtractor | None,
+    progress: bool,
 ) -> str | None:
-    device = torch.device(config.device)
-    if device.type == "cuda" and distributed:  # each rank on its own GPU, models and extractor alike
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
     methods = [parse_method(spec, device=device) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
     document, pairs, masks = _prepare(config, feature_note, _checkpoint_digests(methods))
-    _score(
-        config,
-        document,
-        pairs,
-        masks,
-        methods,
-        features,
-        shard=shard,
-        device=device,
-        progress=progress and shard.index == 1,
+    _, root, _ = parse_spec(config.images)
+    run = _Run(
+        Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
     )
+    _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
         torch.distributed.barrier()
     if shard.count > 1 and not (distributed and shard.index == 1):
@@ -330,109 +326,201 @@ def _evaluate(
     return write_report(config.out, progress=progress)
 
 
-def _score(
-    config: EvalConfig,
-    document: dict[str, Any],
-    pairs: list[tuple[str, str]],
-    masks: list[_Mask],
-    methods: list[Method],
-    extractor: FeatureExtractor | None,
-    *,
-    shard: Shard,
-    device: torch.device,
-    progress: bool,
-) -> None:
-    out = Path(config.out)
-    store.repair(out, shard)
-    done = store.read_metrics(out)
-    done_features = store.read_features(out) if extractor is not None else {}
-    names = [method.spec for method in methods]
-    if extractor is not None:
-        names.append(store.REAL)
+Key = tuple[str, int]
 
-    shown = set(grid_pairs([(mask.bin, mask.split) for mask in masks], per_cell=config.grid_pairs))
+
+@dataclass(frozen=True)
+class WorkPlan:
+    """What a run still has to do on its pairs; everything else is already in ``OUT``.
+
+    ``pairs``: every pair with anything to do, ascending (the photos and masks to load). ``run``: per
+    method spec (and ``store.REAL``, the ground truth, when features are on), the pairs to compute its
+    composite for. ``scores`` and ``features``: the ``(name, pair)`` whose metrics and Inception features
+    to record. ``shown``: the pairs of ``pairs`` whose grid samples are (re)drawn.
+    """
+
+    pairs: tuple[int, ...]
+    run: dict[str, frozenset[int]]
+    scores: frozenset[Key]
+    features: frozenset[Key]
+    shown: frozenset[int]
+
+
+def plan_work(
+    pairs: Sequence[int],
+    methods: Sequence[str],
+    *,
+    shown: AbstractSet[int],
+    scored: AbstractSet[Key],
+    featured: AbstractSet[Key] | None,
+    drawn: AbstractSet[Key],
+) -> WorkPlan:
+    """The work missing on ``pairs`` (this shard's), from what ``OUT`` holds; pure, so resuming is testable.
+
+    ``scored`` and ``featured``: the ``(method, pair)`` with metrics and with features stored (``featured``
+    None: no feature extractor, so no features are wanted, not even the ground truth's). ``shown``: the
+    pairs of the grids; ``drawn``: the ``(name, pair)`` whose grid sample exists, names being methods,
+    ``INPUT`` and ``TARGET``. A method is run on a pair when its metrics or features are missing, or the
+    pair is shown and its sample is missing (e.g. after ``--grid-pairs`` grew).
+    """
+    names = [*methods, store.REAL] if featured is not None else list(methods)
 
     def lacks_sample(name: str, pair: int) -> bool:
-        return pair in shown and not sample_path(out, name, pair).is_file()
+        return pair in shown and (name, pair) not in drawn
 
     def missing(name: str, pair: int) -> bool:
-        if extractor is not None and (name, pair) not in done_features:
+        if featured is not None and (name, pair) not in featured:
             return True
-        return name != store.REAL and ((name, pair) not in done or lacks_sample(name, pair))
+        return name != store.REAL and ((name, pair) not in scored or lacks_sample(name, pair))
 
-    todo = [
+    todo = tuple(
         pair
-        for pair in shard.jobs(len(pairs))
-        if any(missing(n, pair) for n in names) or any(lacks_sample(n, pair) for n in (INPUT, TARGET))
-    ]
-    _check_folders(methods, [pair for pair in todo if any(missing(m.spec, pair) for m in methods)])
-    _, root, _ = parse_spec(config.images)
-    bar = progress_bar(total=len(todo), desc="eval", unit="pair", enabled=progress)
-    for start in range(0, len(todo), config.batch_size):
-        batch = todo[start : start + config.batch_size]
-        images = torch.stack([load_image(root / pairs[p][0], size=document["size"]) for p in batch])
-        images = images.to(device)
-        holes = np.stack([_load_hole(config.masks, masks[p]) for p in batch])
-        valid = torch.from_numpy(~holes).float().unsqueeze(1).to(device)
+        for pair in pairs
+        if any(missing(name, pair) for name in names) or any(lacks_sample(n, pair) for n in (INPUT, TARGET))
+    )
+    run = {name: frozenset(pair for pair in todo if missing(name, pair)) for name in names}
+    return WorkPlan(
+        pairs=todo,
+        run=run,
+        scores=frozenset((m, p) for m in methods for p in run[m] if (m, p) not in scored),
+        features=frozenset(
+            (n, p) for n in names for p in run[n] if featured is not None and (n, p) not in featured
+        ),
+        shown=frozenset(pair for pair in todo if pair in shown),
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What loading, running and recording share: the folder, shard, photos, pairs, device and extractor."""
+
+    out: Path
+    shard: Shard
+    root: Path
+    bench: Path
+    size: int
+    pairs: list[tuple[str, str]]
+    masks: list[_Mask]
+    device: torch.device
+    extractor: FeatureExtractor | None
+
+
+def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
+    """Read what ``OUT`` holds for this shard (metrics, features, grid samples) and plan the rest."""
+    store.repair(run.out, run.shard)
+    jobs = list(run.shard.jobs(len(run.pairs)))
+    shown = set(grid_pairs([(mask.bin, mask.split) for mask in run.masks], per_cell=config.grid_pairs))
+    names = [*(method.spec for method in methods), INPUT, TARGET]
+    drawn = {
+        (name, pair)
+        for pair in jobs
+        if pair in shown
+        for name in names
+        if sample_path(run.out, name, pair).is_file()
+    }
+    featured = set(store.read_features(run.out)) if run.extractor is not None else None
+    scored = set(store.read_metrics(run.out))
+    specs = [method.spec for method in methods]
+    return plan_work(jobs, specs, shown=shown, scored=scored, featured=featured, drawn=drawn)
+
+
+def _score(config: EvalConfig, run: _Run, methods: Sequence[Method], *, progress: bool) -> None:
+    """Compute and record the missing results of this shard, ``batch_size`` pairs at a time."""
+    plan = _plan(config, run, methods)
+    _check_folders(methods, sorted({pair for method in methods for pair in plan.run[method.spec]}))
+    bar = progress_bar(total=len(plan.pairs), desc="eval", unit="pair", enabled=progress)
+    for start in range(0, len(plan.pairs), config.batch_size):
+        batch = list(plan.pairs[start : start + config.batch_size])
+        images, valid = _load_batch(run, batch)
         for row, pair in enumerate(batch):
-            if pair in shown:
-                save_sample(out, INPUT, pair, images[row] * valid[row] + (1 - valid[row]))  # holes white
-                save_sample(out, TARGET, pair, images[row])
-        for method_name, method in [(m.spec, m) for m in methods] + [(store.REAL, None)]:
-            rows = [i for i, p in enumerate(batch) if method_name in names and missing(method_name, p)]
-            if not rows:
-                continue
-            chosen = [batch[i] for i in rows]
-            image, mask = images[rows], valid[rows]
-            if method is None:
-                composite = image
-            else:
-                with torch.no_grad():
-                    output = method(image, mask, chosen).to(device)
-                composite = mask * image + (1 - mask) * output
-            if extractor is not None and any((method_name, pair) not in done_features for pair in chosen):
-                with torch.no_grad():
-                    feats, logits = extractor(composite)
-                probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
-                for row, pair in enumerate(chosen):
-                    if (method_name, pair) not in done_features:
-                        store.write_features(
-                            out,
-                            shard,
-                            method=method_name,
-                            pair=pair,
-                            features=feats[row].float().cpu().numpy(),
-                            probs=probs[row],
-                        )
-            if method is None:
-                continue
-            scores = {
-                key: value.double().cpu().tolist() for key, value in image_metrics(composite, image).items()
-            }
-            for row, pair in enumerate(chosen):
-                if pair in shown:
-                    save_sample(out, method_name, pair, composite[row])
-                if (method_name, pair) in done:  # only its grid sample was missing
-                    continue
-                mask_info = masks[pair]
-                store.write_metrics(
-                    out,
-                    shard,
-                    {
-                        "method": method_name,
-                        "pair": pair,
-                        "image": pairs[pair][0],
-                        "mask": pairs[pair][1],
-                        "bin": mask_info.bin,
-                        "split": mask_info.split,
-                        "hole_ratio": mask_info.hole_ratio,
-                        "l1": scores["l1"][row],
-                        "psnr": min(scores["psnr"][row], PSNR_CAP),
-                        "ssim": scores["ssim"][row],
-                    },
-                )
+            if pair in plan.shown:
+                save_sample(run.out, INPUT, pair, white_holes(images[row], valid[row]))
+                save_sample(run.out, TARGET, pair, images[row])
+        for name, method in [*((m.spec, m) for m in methods), (store.REAL, None)]:
+            rows = [row for row, pair in enumerate(batch) if pair in plan.run.get(name, ())]
+            if rows:
+                chosen = [batch[row] for row in rows]
+                filled = _composite(method, images[rows], valid[rows], chosen, run.device)
+                _record(run, plan, name, chosen, filled, images[rows], is_method=method is not None)
         bar.update(len(batch))
     bar.close()
+
+
+def _load_batch(run: _Run, batch: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """The pairs' photos ``(B, 3, S, S)`` in [0, 1] and masks ``(B, 1, S, S)``, 1 = valid, on the device."""
+    images = torch.stack([load_image(run.root / run.pairs[pair][0], size=run.size) for pair in batch])
+    holes = np.stack([_load_hole(run.bench, run.masks[pair]) for pair in batch])
+    return images.to(run.device), valid_from_hole(holes).to(run.device)
+
+
+def _composite(
+    method: Method | None, image: Tensor, mask: Tensor, pairs: Sequence[int], device: torch.device
+) -> Tensor:
+    """What is scored: the method's output in the holes, the photo elsewhere; the photo itself for None."""
+    if method is None:
+        return image
+    with torch.no_grad():
+        output = method(image, mask, pairs).to(device)
+    return composite(output, image, mask)
+
+
+def _record(
+    run: _Run,
+    plan: WorkPlan,
+    name: str,
+    pairs: Sequence[int],
+    filled: Tensor,
+    image: Tensor,
+    *,
+    is_method: bool,
+) -> None:
+    """Store the composites' missing features, and for a method its grid samples and missing metrics."""
+    if run.extractor is not None and any((name, pair) in plan.features for pair in pairs):
+        _record_features(run, run.extractor, plan, name, pairs, filled)
+    if not is_method:
+        return
+    scores = {key: value.double().cpu().tolist() for key, value in image_metrics(filled, image).items()}
+    for row, pair in enumerate(pairs):
+        if pair in plan.shown:
+            save_sample(run.out, name, pair, filled[row])
+        if (name, pair) not in plan.scores:  # only its grid sample was missing
+            continue
+        mask = run.masks[pair]
+        store.write_metrics(
+            run.out,
+            run.shard,
+            {
+                "method": name,
+                "pair": pair,
+                "image": run.pairs[pair][0],
+                "mask": run.pairs[pair][1],
+                "bin": mask.bin,
+                "split": mask.split,
+                "hole_ratio": mask.hole_ratio,
+                "l1": scores["l1"][row],
+                "psnr": min(scores["psnr"][row], PSNR_CAP),
+                "ssim": scores["ssim"][row],
+            },
+        )
+
+
+def _record_features(
+    run: _Run, extractor: FeatureExtractor, plan: WorkPlan, name: str, pairs: Sequence[int], filled: Tensor
+) -> None:
+    """Inception pool features and class probabilities of the composites whose features are missing."""
+    with torch.no_grad():
+        features, logits = extractor(filled)
+    probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
+    for row, pair in enumerate(pairs):
+        if (name, pair) in plan.features:
+            store.write_features(
+                run.out,
+                run.shard,
+                method=name,
+                pair=pair,
+                features=features[row].float().cpu().numpy(),
+                probs=probs[row],
+            )
 
 
 def _feature_sets(

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 from pconv.core.files import atomic_write_bytes
-from pconv.core.masks import encode_png
+from pconv.core.masks import encode_image_png, encode_png
 from pconv.core.progress import progress_bar
 from pconv.evaluator.methods import method_slug
 from torch import Tensor
@@ -59,8 +59,7 @@ def sample_path(out: Path, name: str, pair: int) -> Path:
 
 def save_sample(out: Path, name: str, pair: int, image: Tensor) -> None:
     """Keep ``image`` ``(3, H, W)`` float RGB in [0, 1] as the sample of ``name`` for ``pair`` (8-bit PNG)."""
-    pixels = (image.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    atomic_write_bytes(sample_path(out, name, pair), encode_png(np.ascontiguousarray(pixels[..., ::-1])))
+    atomic_write_bytes(sample_path(out, name, pair), encode_image_png(image))
 
 
 def _tile(path: Path, size: int) -> np.ndarray:

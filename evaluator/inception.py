@@ -13,12 +13,14 @@ IS and FID only between runs of this tool.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD, hub_checkpoint_path, load_torch_file
 from torch import Tensor, nn
 from torchvision.models import Inception_V3_Weights, inception_v3
 
@@ -35,8 +37,6 @@ IS_SPLITS = 10
 IS_MIN_SPLIT_SIZE = 50
 """Fewest images per split for an IS worth printing: with one image per split IS is exactly 1 whatever the
 classifier says, and small splits bias it down. The paper's cells (1000 pairs each) give splits of 100."""
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class FeatureExtractor(Protocol):
@@ -58,12 +58,9 @@ class InceptionExtractor(nn.Module):
     def __init__(self, *, weights: str | os.PathLike[str]) -> None:
         super().__init__()
         path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such Inception-v3 weights file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several types for a foreign file
-            raise ValueError(f"{path}: not a torch state dict ({type(error).__name__})") from None
+        state = load_torch_file(path, what="Inception-v3 weights file")
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{path}: holds a {type(state).__name__}, not an inception_v3 state dict")
         state = {key: value for key, value in state.items() if not key.startswith("AuxLogits.")}
         net = inception_v3(weights=None, aux_logits=False, transform_input=True, init_weights=False)
         missing, unexpected = net.load_state_dict(state, strict=False)
@@ -75,8 +72,8 @@ class InceptionExtractor(nn.Module):
         self.fc = net.fc
         net.fc = nn.Identity()
         self.net = net.eval()
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.eval()
 
     @torch.no_grad()
@@ -88,8 +85,7 @@ class InceptionExtractor(nn.Module):
 
 def cached_inception_weights() -> Path | None:
     """torchvision's cached ``inception_v3`` weights file, if a previous download left one; else None."""
-    name = Path(Inception_V3_Weights.IMAGENET1K_V1.url).name
-    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    path = hub_checkpoint_path(Inception_V3_Weights.IMAGENET1K_V1.url)
     return path if path.is_file() else None
 
 

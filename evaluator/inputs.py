@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from pconv.core.files import atomic_write_bytes
-from pconv.core.masks import encode_png, write_mask_png
+from pconv.core.masks import encode_image_png, valid_from_hole, white_holes, write_mask_png
 from pconv.core.progress import progress_bar
 from pconv.datasets import load_image
 from pconv.evaluator.evaluate import eval_pairs, keep_pairs
@@ -41,9 +40,7 @@ def export_inputs(images: str, bench: Path, out: Path, *, seed: int = 0, progres
     bar = progress_bar(paired.pairs, desc="inputs", unit="pair", enabled=progress)
     for pair, (photo, _) in enumerate(bar):
         hole = load_benchmark_hole(Path(bench), paired.masks[pair].record)
-        rgb = load_image(paired.root / photo, size=paired.size).permute(1, 2, 0).numpy()
-        pixels = (rgb * 255).round().astype(np.uint8)
-        pixels[hole] = 255
-        atomic_write_bytes(out / "images" / folder_output_name(pair), encode_png(pixels[..., ::-1].copy()))
+        shown = white_holes(load_image(paired.root / photo, size=paired.size), valid_from_hole(hole))
+        atomic_write_bytes(out / "images" / folder_output_name(pair), encode_image_png(shown))
         write_mask_png(out / "masks" / folder_output_name(pair), hole)
     return len(paired.pairs)

@@ -20,6 +20,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 import torch
+from pconv.core.masks import hole_from_valid, image_from_uint8, image_to_uint8
 from pconv.datasets.images import read_rgb
 from torch import Tensor
 
@@ -58,16 +59,6 @@ def method_slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_") or "method"
 
 
-def _to_uint8(images: Tensor) -> np.ndarray:
-    """``(B, 3, H, W)`` [0, 1] → ``(B, H, W, 3)`` uint8, rounded."""
-    pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).cpu().numpy()
-
-
-def _from_uint8(images: np.ndarray, device: torch.device) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(255).to(device)
-
-
 class OpenCVMethod:
     """``telea`` or ``ns``: cv2.inpaint on the 8-bit image with radius :data:`OPENCV_RADIUS`."""
 
@@ -78,15 +69,15 @@ class OpenCVMethod:
         self.flag = _OPENCV_FLAGS[name]
 
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
-        pixels = _to_uint8(images)
-        holes = (masks[:, 0] < 0.5).to(torch.uint8).mul(255).cpu().numpy()
+        pixels = image_to_uint8(images)
+        holes = hole_from_valid(masks).view(np.uint8) * np.uint8(255)
         filled = np.stack(
             [
                 cv2.inpaint(image, hole, OPENCV_RADIUS, self.flag)
                 for image, hole in zip(pixels, holes, strict=True)
             ]
         )
-        return _from_uint8(filled, images.device)
+        return image_from_uint8(filled).to(images.device)
 
 
 class FolderMethod:
@@ -124,7 +115,7 @@ class FolderMethod:
                     f"are {images.shape[-1]}x{images.shape[-2]}"
                 )
             outputs.append(rgb)
-        return _from_uint8(np.stack(outputs), images.device)
+        return image_from_uint8(np.stack(outputs)).to(images.device)
 
 
 class ModelMethod:

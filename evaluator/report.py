@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pconv.core.metrics import PSNR_CAP
 from pconv.evaluator.inception import IS_MIN_SPLIT_SIZE, IS_SPLITS, fid_from_features, inception_score
 
 __all__ = [
     "METRICS",
-    "PSNR_CAP",
     "Cell",
     "aggregate",
     "cells_of",
@@ -32,9 +32,6 @@ __all__ = [
     "render_json",
     "render_table1",
 ]
-
-PSNR_CAP = 100.0
-"""dB standing in for +∞ (identical images) in PSNR means; 100 dB is an MSE of 1e-10 at data range 1."""
 
 METRICS: tuple[tuple[str, str, int], ...] = (
     ("l1", "ℓ1 (%)", 2),

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from pconv.core.files import atomic_output
+from pconv.core.weights import load_torch_file
 from torch import nn
 
 from .unet import ConvUNet, PConvUNet
@@ -30,7 +31,6 @@ from .unet import ConvUNet, PConvUNet
 __all__ = [
     "ARCHS",
     "CHECKPOINT_FORMAT",
-    "Arch",
     "build_model",
     "capture_rng",
     "load_checkpoint",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
-Arch = Literal["pconv", "conv"]
 ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = {"pconv": PConvUNet, "conv": ConvUNet}
 
 
@@ -122,12 +121,7 @@ def load_checkpoint(path: Path, *, arch: str | None = None) -> dict[str, Any]:
     of this toolkit, or one of the other architecture.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        document = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # the unpickler raises many types; name the file instead
-        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
+    document = load_torch_file(path, what="checkpoint")
     if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a pconv checkpoint of format {CHECKPOINT_FORMAT}")
     if arch is not None and document["arch"] != arch:

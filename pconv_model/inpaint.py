@@ -19,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from pconv.core.files import atomic_write_bytes
-from pconv.core.masks import encode_png, read_mask_png
+from pconv.core.files import atomic_write_bytes, list_images
+from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
 from pconv.core.progress import progress_bar
-from pconv.datasets.images import check_image, list_image_folder, read_rgb, to_tensor
+from pconv.datasets.images import check_image, read_rgb
 from PIL import Image
 from torch import Tensor
 
@@ -85,7 +84,7 @@ class Inpainter:
         mask = mask.to(self.device, torch.float32)
         with torch.no_grad():
             output = self.model(pad_reflect(image, padded_h, padded_w), pad_reflect(mask, padded_h, padded_w))
-        return torch.where(mask > 0.5, image, output[..., :h, :w].clamp(0, 1))
+        return composite(output[..., :h, :w].clamp(0, 1), image, mask)
 
 
 def pair_by_stem(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path, Path]]:
@@ -109,7 +108,7 @@ def pair_by_stem(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Pa
 
 def _files(path: Path, what: str) -> list[Path]:
     if path.is_dir():
-        files = list_image_folder(path, recursive=False)
+        files = list_images(path, recursive=False)
         if not files:
             raise ValueError(f"{path}: no {what} files found")
         return files
@@ -159,9 +158,7 @@ def inpaint_files(
     ):
         rgb = read_rgb(photo)
         hole = read_mask_png(mask_file, hole_value=hole_value)
-        valid = torch.from_numpy(~hole).float()[None, None]
-        result = inpainter(to_tensor(rgb)[None], valid)[0]
-        pixels = result.mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-        atomic_write_bytes(target, encode_png(np.ascontiguousarray(pixels[..., ::-1])))
+        result = inpainter(image_from_uint8(rgb)[None], valid_from_hole(hole)[None])[0]
+        atomic_write_bytes(target, encode_image_png(result))
         written.append(target)
     return written

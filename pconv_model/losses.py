@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from pconv.core.masks import composite
 from torch import Tensor, nn
 
 __all__ = ["InpaintingLoss", "LossWeights", "gram_matrix", "hole_border_region", "total_variation"]
@@ -110,7 +111,7 @@ class InpaintingLoss(nn.Module):
             raise ValueError(f"mask must have shape ({b}, 1, {h}, {w}), got {tuple(mask.shape)}")
         output, target, mask = output.float(), target.float(), mask.detach().float()
         hole = 1.0 - mask
-        comp = mask * target + hole * output
+        comp = composite(output, target, mask)
 
         terms = {
             "valid": _l1(mask * output, mask * target),

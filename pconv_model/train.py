@@ -43,7 +43,8 @@ from pconv import datasets
 from pconv.core import __version__, distributed
 from pconv.core.distributed import DistEnv
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
-from pconv.core.masks import encode_png
+from pconv.core.masks import composite, encode_image_png, white_holes
+from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
 from pconv.core.progress import progress_bar
 from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
@@ -83,8 +84,6 @@ LOG_NAME = "log.jsonl"
 VAL_LOG_NAME = "val.jsonl"
 CONFIG_NAME = "config.json"
 SAMPLES_DIR = "samples"
-MAX_PSNR = 100.0
-"""PSNR of a perfect composite (MSE clamped at 1e-10), so logs stay finite JSON."""
 
 RESUME_MUST_MATCH = (
     "dataset",
@@ -219,24 +218,26 @@ class _StopRequest:
 
 
 def score_composite(output: Tensor, target: Tensor, mask: Tensor) -> dict[str, float]:
-    """ℓ1 (mean absolute error, [0, 1] units) and PSNR (dB, peak 1, mean over images) of the composite.
+    """ℓ1 (mean absolute error, [0, 1] units) and PSNR (dB, peak 1, capped at ``PSNR_CAP``) of the
+    composite, each the mean over images: the evaluator's per-image metrics, so the numbers compare.
 
     Shape: output, target (B, 3, H, W) in [0, 1]; mask (B, 1, H, W) {0, 1}, 1 = valid.
     """
-    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
-    error = (composite - target).float()
-    mse = error.square().flatten(1).mean(1).clamp_min(1e-10)
-    return {"l1": error.abs().mean().item(), "psnr": (10 * torch.log10(1 / mse)).mean().item()}
+    filled = composite(output.clamp(0, 1), target, mask)
+    return {
+        "l1": (l1_percent(filled, target) / 100).mean().item(),
+        "psnr": psnr(filled, target).clamp_max(PSNR_CAP).mean().item(),
+    }
 
 
 def _sample_grid(output: Tensor, target: Tensor, mask: Tensor) -> bytes:
     """PNG bytes of a grid: one row per image, columns input (holes white), output, composite, truth."""
-    shown = torch.where(mask > 0.5, target, torch.ones_like(target))
-    composite = torch.where(mask > 0.5, target, output.clamp(0, 1))
-    tiles = torch.stack([shown, output.clamp(0, 1), composite, target], dim=1).flatten(0, 1)
-    grid = torchvision.utils.make_grid(tiles.float().cpu(), nrow=4, padding=2, pad_value=1.0)
-    rgb = grid.mul(255).round().byte().permute(1, 2, 0).numpy()
-    return encode_png(rgb[..., ::-1].copy())
+    output = output.clamp(0, 1)
+    tiles = [white_holes(target, mask), output, composite(output, target, mask), target]
+    grid = torchvision.utils.make_grid(
+        torch.stack(tiles, dim=1).flatten(0, 1).float().cpu(), nrow=4, padding=2, pad_value=1.0
+    )
+    return encode_image_png(grid)
 
 
 def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
@@ -427,7 +428,12 @@ def train_step(
     return terms
 
 
-def _evaluate(
+def _due(step: int, every: int, config: TrainConfig) -> bool:
+    """Whether a duty repeated ``every`` steps falls on ``step``; every duty also falls on the last step."""
+    return step % every == 0 or step == config.iterations
+
+
+def _validate(
     model: nn.Module,
     validation: tuple[Tensor, Tensor],
     config: TrainConfig,
@@ -441,38 +447,51 @@ def _evaluate(
         image, mask = validation[0].to(device), validation[1].to(device)
         output = model(image, mask).float()
     model.train()
-    if step % config.validate_every == 0 or step == config.iterations:
+    if _due(step, config.validate_every, config):
         append_jsonl(config.out / VAL_LOG_NAME, {"step": step, **score_composite(output, image, mask)})
-    if step % config.sample_every == 0 or step == config.iterations:
+    if _due(step, config.sample_every, config):
         atomic_write_bytes(
             config.out / SAMPLES_DIR / f"step_{step:08d}.png", _sample_grid(output[:4], image[:4], mask[:4])
         )
 
 
-def _train(
-    config: TrainConfig,
-    env: DistEnv,
-    device: torch.device,
-    *,
-    resume: bool,
-    vgg: nn.Module | None,
-    progress: bool,
-) -> TrainResult:
+@dataclass(frozen=True)
+class _Setup:
+    """What every step of a run uses, built once by :func:`_setup`; ``skipped`` counts bad photos before
+    ``start`` (carried on rank 0 only, so that the sum over ranks stays right)."""
+
+    model: nn.Module
+    net: nn.Module
+    loss_fn: InpaintingLoss
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    use_scaler: bool
+    amp_dtype: torch.dtype | None
+    loader: DataLoader
+    validation: tuple[Tensor, Tensor] | None
+    start: int
+    skipped: int
+
+
+def _resume_point(config: TrainConfig, resume: bool) -> tuple[dict[str, Any] | None, int]:
+    """The checkpoint document to continue from (None for a new run) and its step; refuses to overwrite."""
     checkpoint = config.out / CHECKPOINT_NAME
     if config.phase == "finetune" and config.init is None and not resume:
         raise ValueError("the finetune phase starts from an initial-phase checkpoint: give --init CK")
     if resume:
-        document: dict[str, Any] | None = load_checkpoint(checkpoint, arch=config.arch)
+        document = load_checkpoint(checkpoint, arch=config.arch)
         _check_resumable(document["config"], config, checkpoint)
-        start = int(document["step"])
-    elif checkpoint.exists():
+        return document, int(document["step"])
+    if checkpoint.exists():
         raise ValueError(
             f"{config.out} already holds a run ({CHECKPOINT_NAME}); pass --resume to "
             "continue it or choose another --out"
         )
-    else:
-        document, start = None, 0
-    loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
+    return None, 0
+
+
+def _training_pairs(config: TrainConfig) -> TrainingPairs:
+    """The seeded photo-mask pairs of the training split and the pool's train part."""
     images = datasets.image_files(
         config.dataset, config.data, split=config.split or datasets.TRAIN_SPLITS[config.dataset]
     )
@@ -483,11 +502,39 @@ def _train(
         part="train",
         augment=training_augment(config.image_size),
     )
-    pairs = TrainingPairs(
-        images, masks, size=config.image_size, seed=config.seed, strict=config.strict_images
-    )
-    validation = _validation_batch(config) if env.is_main else None
+    return TrainingPairs(images, masks, size=config.image_size, seed=config.seed, strict=config.strict_images)
 
+
+def _loader(
+    config: TrainConfig, env: DistEnv, device: torch.device, pairs: TrainingPairs, photos: int, start: int
+) -> DataLoader:
+    """Batches of this rank's share of every step from ``start`` on (see pconv.datasets.pairing)."""
+    sampler = StepBatchSampler(
+        photos,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        rank=env.rank,
+        world_size=env.world_size,
+        start_step=start,
+        stop_step=config.iterations,
+    )
+    return DataLoader(
+        pairs,
+        batch_sampler=sampler,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_leave_signals_to_the_trainer,
+    )
+
+
+def _setup(
+    config: TrainConfig, env: DistEnv, device: torch.device, *, resume: bool, vgg: nn.Module | None
+) -> _Setup:
+    """Build the run in the order that keeps resumes exact: the model is seeded, then RNG states restored."""
+    document, start = _resume_point(config, resume)
+    loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
+    pairs = _training_pairs(config)
+    validation = _validation_batch(config) if env.is_main else None
     model = _initial_model(config, document)
     if config.phase == "finetune":
         model.freeze_encoder_bn()
@@ -500,100 +547,117 @@ def _train(
         if use_scaler and document["scaler"]:
             scaler.load_state_dict(document["scaler"])
         restore_rng(document["rng"])
-    net = (
-        DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        if env.distributed
-        else model
-    )
+    device_ids = [device.index] if device.type == "cuda" else None
+    net = DistributedDataParallel(model, device_ids=device_ids) if env.distributed else model
     if env.is_main:
         _write_run_files(config, env, start)
-    sampler = StepBatchSampler(
-        len(images),
-        batch_size=config.batch_size,
-        seed=config.seed,
-        rank=env.rank,
-        world_size=env.world_size,
-        start_step=start,
-        stop_step=config.iterations,
-    )
-    loader = DataLoader(
-        pairs,
-        batch_sampler=sampler,
-        num_workers=config.workers,
-        pin_memory=device.type == "cuda",
-        worker_init_fn=_leave_signals_to_the_trainer,
-    )
-
-    def save(step: int) -> None:
-        total = round(
-            distributed.mean_over_ranks({"skipped": float(skipped)}, device)["skipped"] * env.world_size
-        )
-        if env.is_main:
-            save_checkpoint(
-                checkpoint,
-                model=model,
-                optimizer=optimizer,
-                scaler_state=scaler.state_dict() if use_scaler else {},
-                step=step,
-                config=config.to_json(),
-                counters={"skipped": total},
-            )
-        distributed.barrier()
-
-    model.train()
-    # photos skipped so far over all ranks: a resumed run carries the count on (on rank 0, so sums agree)
+    loader = _loader(config, env, device, pairs, len(pairs.images), start)
     carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
-    step, losses, skipped, interrupted = start, {}, carried, False
+    return _Setup(
+        model, net, loss_fn, optimizer, scaler, use_scaler, amp_dtype, loader, validation, start, carried
+    )
+
+
+class _Throughput:
+    """Images per second over all ranks since the previous log line."""
+
+    def __init__(self, step: int, images_per_step: int) -> None:
+        self.time, self.step, self.images_per_step = time.perf_counter(), step, images_per_step
+
+    def since_last(self, step: int) -> float:
+        now = time.perf_counter()
+        speed = (step - self.step) * self.images_per_step / (now - self.time)
+        self.time, self.step = now, step
+        return speed
+
+
+def _log(
+    config: TrainConfig,
+    env: DistEnv,
+    device: torch.device,
+    step: int,
+    terms: dict[str, Tensor],
+    skipped: int,
+    speed: float,
+) -> dict[str, float]:
+    """Average the loss terms over ranks, append them to the log (rank 0) and stop on a non-finite loss."""
+    losses = distributed.mean_over_ranks(
+        {**{k: v.item() for k, v in terms.items()}, "skipped": float(skipped)}, device
+    )
+    total_skipped = round(losses.pop("skipped") * env.world_size)
+    if env.is_main:
+        record = {"step": step, "lr": config.learning_rate, **losses, "images_per_s": speed}
+        append_jsonl(config.out / LOG_NAME, {**record, "skipped": total_skipped})
+    if not math.isfinite(losses["total"]):
+        raise ValueError(
+            f"the loss became {losses['total']} at step {step}; lower --lr or use --amp off / bf16"
+        )
+    return losses
+
+
+def _save(
+    config: TrainConfig, env: DistEnv, device: torch.device, run: _Setup, step: int, skipped: int
+) -> None:
+    """Write the checkpoint on rank 0 with the photos skipped over all ranks; every rank waits for it."""
+    total = round(
+        distributed.mean_over_ranks({"skipped": float(skipped)}, device)["skipped"] * env.world_size
+    )
+    if env.is_main:
+        save_checkpoint(
+            config.out / CHECKPOINT_NAME,
+            model=run.model,
+            optimizer=run.optimizer,
+            scaler_state=run.scaler.state_dict() if run.use_scaler else {},
+            step=step,
+            config=config.to_json(),
+            counters={"skipped": total},
+        )
+    distributed.barrier()
+
+
+def _train(
+    config: TrainConfig,
+    env: DistEnv,
+    device: torch.device,
+    *,
+    resume: bool,
+    vgg: nn.Module | None,
+    progress: bool,
+) -> TrainResult:
+    """Step until ``config.iterations`` or a signal, with the periodic duties after each step."""
+    run = _setup(config, env, device, resume=resume, vgg=vgg)
+    run.model.train()
+    step, losses, skipped, interrupted = run.start, {}, run.skipped, False
     bar = progress_bar(
         total=config.iterations, desc=f"train {config.arch} {config.phase}", enabled=progress, unit="step"
     )
-    bar.update(start)
-    last_time, last_step = time.perf_counter(), start
-    with _StopRequest() as stop, bar, _batches(loader, device) as batches:
+    bar.update(step)
+    throughput = _Throughput(step, config.batch_size * env.world_size)
+    with _StopRequest() as stop, bar, _batches(run.loader, device) as batches:
         for image, mask, bad in batches:
-            terms = train_step(net, loss_fn, optimizer, scaler, image, mask, amp_dtype=amp_dtype)
-            step += 1
-            skipped += bad
+            terms = train_step(
+                run.net, run.loss_fn, run.optimizer, run.scaler, image, mask, amp_dtype=run.amp_dtype
+            )
+            step, skipped = step + 1, skipped + bad
             bar.update(1)
-            if step % config.log_every == 0 or step == config.iterations:
-                now = time.perf_counter()
-                losses = distributed.mean_over_ranks(
-                    {**{k: v.item() for k, v in terms.items()}, "skipped": float(skipped)}, device
-                )
-                total_skipped = round(losses.pop("skipped") * env.world_size)
-                speed = (step - last_step) * config.batch_size * env.world_size / (now - last_time)
-                last_time, last_step = now, step
-                if env.is_main:
-                    append_jsonl(
-                        config.out / LOG_NAME,
-                        {
-                            "step": step,
-                            "lr": config.learning_rate,
-                            **losses,
-                            "images_per_s": speed,
-                            "skipped": total_skipped,
-                        },
-                    )
+            if _due(step, config.log_every, config):
+                speed = throughput.since_last(step)
+                losses = _log(config, env, device, step, terms, skipped, speed)
                 bar.set_postfix(
                     total=f"{losses['total']:.4f}",
                     hole=f"{losses['hole']:.4f}",
                     img_s=f"{speed:.1f}",
                     refresh=False,
                 )
-                if not math.isfinite(losses["total"]):
-                    raise ValueError(
-                        f"the loss became {losses['total']} at step {step}; lower --lr or use "
-                        "--amp off / bf16"
-                    )
-            if validation is not None and (
-                step % config.validate_every == 0
-                or step % config.sample_every == 0
-                or step == config.iterations
+            if run.validation is not None and (
+                _due(step, config.validate_every, config) or _due(step, config.sample_every, config)
             ):
-                _evaluate(model, validation, config, step, device, amp_dtype)
+                _validate(run.model, run.validation, config, step, device, run.amp_dtype)
             interrupted = distributed.all_ranks_any(stop.signal is not None, device)
-            if interrupted or step % config.checkpoint_every == 0 or step == config.iterations:
-                save(step)
+            if interrupted or _due(step, config.checkpoint_every, config):
+                _save(config, env, device, run, step, skipped)
             if interrupted:
                 break
-    return TrainResult(step=step, interrupted=interrupted, checkpoint=checkpoint, losses=losses)
+    return TrainResult(
+        step=step, interrupted=interrupted, checkpoint=config.out / CHECKPOINT_NAME, losses=losses
+    )

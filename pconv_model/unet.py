@@ -20,16 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import PartialConv2d
-from .vgg import IMAGENET_MEAN
 
-__all__ = ["IMAGENET_MEAN", "BlockSpec", "ConvUNet", "PConvUNet", "unet_specs"]
+_ConvT = TypeVar("_ConvT", nn.Conv2d, PartialConv2d)
+
+__all__ = ["BlockSpec", "ConvUNet", "PConvUNet", "unet_specs"]
 
 # (kernel, channels) of the first encoder layers; every later layer is (3, 512).
 _ENCODER_HEAD: tuple[tuple[int, int], ...] = ((7, 64), (5, 128), (5, 256))
@@ -81,6 +82,19 @@ def _activate_(x: Tensor, activation: Activation) -> Tensor:
     return x
 
 
+def _block_conv(kind: type[_ConvT], spec: BlockSpec) -> _ConvT:
+    """The block's convolution: "same" padding for odd kernels, and a bias only where no BatchNorm follows
+    (BN's shift would cancel it)."""
+    return kind(
+        spec.in_channels,
+        spec.out_channels,
+        spec.kernel_size,
+        stride=spec.stride,
+        padding=spec.kernel_size // 2,
+        bias=not spec.batch_norm,
+    )
+
+
 def _init_conv(weight: Tensor, activation: Activation) -> None:
     """He et al. initialisation (fan-in, normal), as in the paper."""
     if activation == "leaky_relu":
@@ -102,14 +116,7 @@ class PConvBlock(nn.Module):
     def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.conv = PartialConv2d(
-            spec.in_channels,
-            spec.out_channels,
-            spec.kernel_size,
-            stride=spec.stride,
-            padding=spec.kernel_size // 2,
-            bias=not spec.batch_norm,
-        )
+        self.conv = _block_conv(PartialConv2d, spec)
         self.bn = nn.BatchNorm2d(spec.out_channels) if spec.batch_norm else None
         _init_conv(self.conv.weight, spec.activation)
 
@@ -130,14 +137,7 @@ class ConvBlock(nn.Module):
     def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.conv = nn.Conv2d(
-            spec.in_channels,
-            spec.out_channels,
-            spec.kernel_size,
-            stride=spec.stride,
-            padding=spec.kernel_size // 2,
-            bias=not spec.batch_norm,
-        )
+        self.conv = _block_conv(nn.Conv2d, spec)
         self.bn = nn.BatchNorm2d(spec.out_channels) if spec.batch_norm else None
         _init_conv(self.conv.weight, spec.activation)
         if self.conv.bias is not None:

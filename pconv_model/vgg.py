@@ -9,24 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torchvision
+from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD, hub_checkpoint_path, load_torch_file
 from torch import Tensor, nn
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "POOL_INDICES",
     "VGG16Pools",
     "load_vgg16_features",
     "vgg16_cache_path",
 ]
-
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-"""ImageNet mean RGB in [0, 1]: VGG input normalisation, and a hole placeholder of the Conv baseline."""
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 # Layer layout of torchvision's ``vgg16().features`` up to pool3: channel counts, "M" = max-pool.
 _CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M")
@@ -95,8 +89,7 @@ class VGG16Pools(nn.Module):
 
 def vgg16_cache_path() -> Path:
     """Where torchvision's weights API keeps the ImageNet VGG16 file: ``torch.hub.get_dir()/checkpoints``."""
-    url = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    return hub_checkpoint_path(torchvision.models.VGG16_Weights.IMAGENET1K_V1.url)
 
 
 def load_vgg16_features(weights: str | Path | None = None, *, download: bool = False) -> VGG16Pools:
@@ -114,12 +107,7 @@ def load_vgg16_features(weights: str | Path | None = None, *, download: bool = F
     """
     if weights is not None:
         path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"VGG16 weights file not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # unpickling errors come in many types; name the file instead
-            raise ValueError(f"{path} is not a loadable torch state dict: {err}") from err
+        state = load_torch_file(path, what="VGG16 weights file")
         if not isinstance(state, Mapping):
             raise ValueError(
                 f"{path} holds a {type(state).__name__}, expected a state dict (features.* keys)"

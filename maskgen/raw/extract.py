@@ -48,8 +48,8 @@ __all__ = [
     "extract_pool",
     "finished_ids",
     "jsonl_text",
-    "mask_file",
     "merge_pools",
+    "raw_mask_path",
     "read_run",
 ]
 
@@ -102,7 +102,7 @@ class ExtractReport:
     warnings: tuple[str, ...] = ()
 
 
-def mask_file(job_id: int) -> str:
+def raw_mask_path(job_id: int) -> str:
     """The manifest's ``file`` of a mask id (relative to the pool folder)."""
     return f"{MASK_DIR}/{job_id:06d}.png"
 
@@ -329,12 +329,12 @@ def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> N
     if result["kind"] != "mask":
         append_jsonl(out / SKIPPED_NAME, {**common, "reason": result["kind"]})
         return
-    atomic_write_bytes(out / mask_file(result["id"]), result["png"])
+    atomic_write_bytes(out / raw_mask_path(result["id"]), result["png"])
     append_jsonl(
         out / MANIFEST_NAME,
         {
             **common,
-            "file": mask_file(result["id"]),
+            "file": raw_mask_path(result["id"]),
             "step": config.step,
             "method": config.occlusion.method,
             "height": result["height"],

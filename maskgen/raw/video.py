@@ -22,11 +22,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pconv.core.files import list_images
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when the first video is opened, not at import
 
 __all__ = [
-    "FRAME_SUFFIXES",
     "SourceInfo",
     "frame_files",
     "pair_starts",
@@ -34,9 +34,6 @@ __all__ = [
     "read_pairs",
     "resize_longer_side",
 ]
-
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-"""Image files a frame folder may hold (sorted by name; anything else in the folder is ignored)."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +77,8 @@ def pair_starts(frame_count: int, *, step: int = 1, max_pairs: int | None = None
 
 
 def frame_files(folder: Path) -> list[Path]:
-    """The frame images of a folder, sorted by name."""
-    return sorted(
-        path for path in folder.iterdir() if path.suffix.lower() in FRAME_SUFFIXES and path.is_file()
-    )
+    """The frame images of a folder (not below it), sorted by name; hidden files are left out."""
+    return list_images(folder, recursive=False)
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Reading other people's mask sets (``pconv masks stats`` / ``pconv masks bin``).
 
 Any folder of mask images: NVIDIA's released test set (255 = hole), its training masks and Quick Draw
-masks (0 = hole), LaMa's masks, ... Folders are searched **recursively** for ``.png .jpg .jpeg .bmp .tif
-.tiff .webp`` files, in sorted order of their path. Each image is read with
-:func:`pconv.core.files.read_mask_png` (grey, RGB or 16-bit; split at grey level 128; ``hole_value`` names
+masks (0 = hole), LaMa's masks, ... Folders are searched **recursively** for image files
+(``core.files.IMAGE_SUFFIXES``), in sorted order of their path. Each image is read with
+:func:`pconv.core.masks.read_mask_png` (grey, RGB or 16-bit; split at grey level 128; ``hole_value`` names
 the convention) and measured with the same :func:`pconv.maskgen.sets.bins.mask_stats` as our benchmark, so
 bins and
 the N/B split mean exactly the same thing.
@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from pconv.core.files import atomic_write_text
+from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
@@ -46,7 +46,6 @@ from pconv.maskgen.release.shapes import (
 from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label, mask_stats
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "MaskMeasure",
     "MaskSetStats",
     "bin_masks",
@@ -58,7 +57,6 @@ __all__ = [
     "write_measures_csv",
 ]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 OUTSIDE = "outside"
 INDEX_NAME = "bins.csv"
 BENCH_MANIFEST = "manifest.csv"
@@ -123,7 +121,7 @@ def find_masks(folder: Path) -> list[Path]:
         path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
     )
     if not files:
-        raise ValueError(f"{folder}: no mask images ({' '.join(IMAGE_SUFFIXES)}) in it or below it")
+        raise ValueError(f"{folder}: no mask images ({' '.join(sorted(IMAGE_SUFFIXES))}) in it or below it")
     folders = sorted({parent for path in files for parent in path.relative_to(folder).parents} - {Path(".")})
     nested = next((folder / inner for inner in folders if _is_benchmark(folder / inner)), None)
     if nested is not None:

@@ -29,7 +29,7 @@ from pconv.core.files import read_json_object
 from pconv.core.progress import progress_bar
 from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
 from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
-from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, mask_file
+from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, set_mask_path
 
 __all__ = ["SUMS_NAME", "verify_benchmark"]
 
@@ -111,7 +111,7 @@ def _check_order(records: list[BenchRecord], recipe: BenchRecipe) -> list[str]:
     for index, record in enumerate(records):
         counts[record.bin, record.split] = counts.get((record.bin, record.split), 0) + 1
         block, split, _ = recipe.slot(index)
-        expected = (mask_file(index, recipe.count), block, SPLITS[split])
+        expected = (set_mask_path(index, recipe.count), block, SPLITS[split])
         if (record.file, record.bin, record.split) != expected:
             problems.append(
                 f"manifest row {index + 1}: {record.file} bin {record.bin} {record.split}, "

@@ -36,7 +36,7 @@ from pconv.maskgen.sets.bins import (
     check_edges,
     mask_stats,
 )
-from pconv.maskgen.sets.maskset import CSV_NAME, Made, RawSource, write_mask_set
+from pconv.maskgen.sets.maskset import CSV_NAME, DRAWN_COLUMNS, Made, RawSource, drawn_row, write_mask_set
 
 __all__ = [
     "BENCH_COLUMNS",
@@ -47,24 +47,7 @@ __all__ = [
     "read_benchmark",
 ]
 
-BENCH_COLUMNS = (
-    "bin",
-    "bin_low",
-    "bin_high",
-    "split",
-    "hole_ratio",
-    "border_distance",
-    "raw_id",
-    "source",
-    "frame",
-    "dilation",
-    "angle",
-    "scale",
-    "crop_x",
-    "crop_y",
-    "seed",
-    "attempt",
-)
+BENCH_COLUMNS = ("bin", "bin_low", "bin_high", "split", *DRAWN_COLUMNS, "attempt")
 """Manifest columns between ``file`` and ``sha256``. ``bin`` is 0-based; ``crop_x, crop_y`` is the window
 centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification; ``dilation`` in px."""
 
@@ -165,29 +148,9 @@ class BenchRecipe:
             stats = mask_stats(hole, border=self.border, edges=self.edges)  # the one shared binning rule
             if stats.bin != block or stats.split != SPLITS[split]:
                 continue
-            record = source.records[number]
-            window = params.window
-            return Made(
-                hole=hole,
-                row={
-                    "bin": block,
-                    "bin_low": low,
-                    "bin_high": high,
-                    "split": stats.split,
-                    "hole_ratio": stats.hole_ratio,
-                    "border_distance": stats.border_distance,
-                    "raw_id": record.id,
-                    "source": record.source,
-                    "frame": record.t,
-                    "dilation": params.dilation,
-                    "angle": window.angle,
-                    "scale": window.scale,
-                    "crop_x": window.center_x,
-                    "crop_y": window.center_y,
-                    "seed": self.seed,
-                    "attempt": attempt,
-                },
-            )
+            drawn = drawn_row(stats, source.records[number], params, seed=self.seed)
+            row = {"bin": block, "bin_low": low, "bin_high": high, "split": stats.split, **drawn}
+            return Made(hole=hole, row={**row, "attempt": attempt})
         frame = (
             f" inside a {self.border}-px hole-free frame" if clip else f" touching the {self.border}-px band"
         )

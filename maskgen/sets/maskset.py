@@ -50,23 +50,61 @@ from pconv.core.masks import encode_mask_png, read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
 from pconv.maskgen.raw.pool import MANIFEST_NAME, SPLIT_NAME, RawMaskRecord, RawPool, Split
-from pconv.maskgen.sets.augment import AugmentConfig, raw_distance, screening_map
+from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, raw_distance, screening_map
+from pconv.maskgen.sets.bins import MaskStats
 
 __all__ = [
     "BUILD_NAME",
     "CSV_NAME",
+    "DRAWN_COLUMNS",
     "HDF5_NAME",
     "MASK_DIR",
     "Made",
     "RawSource",
     "Recipe",
     "check_destination",
-    "mask_file",
+    "drawn_row",
     "pool_digest",
+    "set_mask_path",
     "write_mask_set",
 ]
 
 MASK_DIR = "masks"
+DRAWN_COLUMNS = (
+    "hole_ratio",
+    "border_distance",
+    "raw_id",
+    "source",
+    "frame",
+    "dilation",
+    "angle",
+    "scale",
+    "crop_x",
+    "crop_y",
+    "seed",
+)
+"""Manifest columns of any mask drawn from a raw pool: its hole ratio and border distance, the raw mask and
+frame it came from, and the augmentation that made it; each kind of set adds its own around these."""
+
+
+def drawn_row(stats: MaskStats, record: RawMaskRecord, params: AugmentParams, *, seed: int) -> dict[str, Any]:
+    """The :data:`DRAWN_COLUMNS` of a mask with these statistics, drawn from ``record`` with ``params``."""
+    window = params.window
+    return {
+        "hole_ratio": stats.hole_ratio,
+        "border_distance": stats.border_distance,
+        "raw_id": record.id,
+        "source": record.source,
+        "frame": record.t,
+        "dilation": params.dilation,
+        "angle": window.angle,
+        "scale": window.scale,
+        "crop_x": window.center_x,
+        "crop_y": window.center_y,
+        "seed": seed,
+    }
+
+
 CSV_NAME = "manifest.csv"
 HDF5_NAME = "masks.h5"
 BUILD_NAME = "build.json"
@@ -76,7 +114,7 @@ GZIP_LEVEL = 1  # HDF5 chunk compression: fast, and masks compress well anyway
 CACHE_SIZE = 256  # raw masks kept per process (distance map + screen: about 0.5 MB each at 768x576)
 
 
-def mask_file(index: int, count: int) -> str:
+def set_mask_path(index: int, count: int) -> str:
     """Relative path of mask ``index`` of ``count``: ``masks/00000.png`` (NVIDIA's numbering)."""
     return f"{MASK_DIR}/{index:0{max(5, len(str(count - 1)))}d}.png"
 
@@ -175,7 +213,7 @@ def _make_chunk(
 
 def _finish(out: Path, recipe: Recipe, made: Made, index: int) -> tuple[int, str, bytes, dict[str, Any]]:
     data = encode_mask_png(made.hole)
-    atomic_write_bytes(out / mask_file(index, recipe.count), data)
+    atomic_write_bytes(out / set_mask_path(index, recipe.count), data)
     return index, hashlib.sha256(data).hexdigest(), _chunk(made.hole), made.row
 
 
@@ -235,7 +273,7 @@ def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> 
 
 def _check_complete(out: Path, recipe: Recipe) -> None:
     """A finished set whose files have gone missing is not silently accepted as done."""
-    names = [*(mask_file(index, recipe.count) for index in range(recipe.count)), HDF5_NAME]
+    names = [*(set_mask_path(index, recipe.count) for index in range(recipe.count)), HDF5_NAME]
     missing = [name for name in names if not (out / name).is_file()]
     if missing:
         raise ValueError(
@@ -265,7 +303,7 @@ def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]
                 done[int(item["index"])] = (str(item["sha256"]), dict(item["row"]))
     intact = {}
     for index, (digest, row) in done.items():
-        path = out / mask_file(index, recipe.count)
+        path = out / set_mask_path(index, recipe.count)
         if index < recipe.count and path.is_file() and sha256_file(path) == digest:
             intact[index] = (digest, row)
     return intact
@@ -386,7 +424,7 @@ def _write(
         )
         bar = progress_bar(total=recipe.count, desc=f"build {recipe.kind}", enabled=progress, unit="mask")
         for index, (digest, row) in sorted(done.items()):
-            hole = read_mask_png(out / mask_file(index, recipe.count))
+            hole = read_mask_png(out / set_mask_path(index, recipe.count))
             masks.id.write_direct_chunk((index, 0, 0), _chunk(hole))
             digests[index], rows[index] = digest, row
             bar.update(1)
@@ -409,7 +447,7 @@ def _write(
         if recipe.unique:
             _resolve_duplicates(out, recipe, main_source, masks, digests, rows)
         table = [
-            {"file": mask_file(index, recipe.count), **rows[index], "sha256": digests[index]}
+            {"file": set_mask_path(index, recipe.count), **rows[index], "sha256": digests[index]}
             for index in range(recipe.count)
         ]
         columns = ("file", *recipe.columns, "sha256")

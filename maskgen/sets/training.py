@@ -22,28 +22,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from pconv.core.masks import valid_from_hole
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import RawMaskRecord, Split
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, augment_hole, random_params
 from pconv.maskgen.sets.bins import mask_stats
-from pconv.maskgen.sets.maskset import Made, RawSource, write_mask_set
+from pconv.maskgen.sets.maskset import DRAWN_COLUMNS, Made, RawSource, drawn_row, write_mask_set
 from torch.utils.data import Dataset
 
 __all__ = ["TRAIN_COLUMNS", "TrainRecipe", "TrainingMasks", "export_training_masks", "training_hole"]
 
-TRAIN_COLUMNS = (
-    "hole_ratio",
-    "border_distance",
-    "raw_id",
-    "source",
-    "frame",
-    "dilation",
-    "angle",
-    "scale",
-    "crop_x",
-    "crop_y",
-    "seed",
-)
+TRAIN_COLUMNS = DRAWN_COLUMNS
 DRAWS = 20  # an augmentation whose crop misses every hole is drawn again, at most this many times
 DEFAULT_AUGMENT = AugmentConfig()
 
@@ -109,7 +98,7 @@ class TrainingMasks(Dataset):
         hole, _, _ = training_hole(
             self.source, index, epoch=self.epoch, seed=self.seed, size=self.size, config=self.augment
         )
-        return torch.from_numpy(np.logical_not(hole).astype(np.float32))[None]
+        return valid_from_hole(hole)
 
 
 @dataclass(frozen=True)
@@ -152,24 +141,7 @@ class TrainRecipe:
         hole, params, record = training_hole(
             source, index, epoch=0, seed=self.seed, size=self.size, config=self.augment
         )
-        stats = mask_stats(hole)
-        window = params.window
-        return Made(
-            hole=hole,
-            row={
-                "hole_ratio": stats.hole_ratio,
-                "border_distance": stats.border_distance,
-                "raw_id": record.id,
-                "source": record.source,
-                "frame": record.t,
-                "dilation": params.dilation,
-                "angle": window.angle,
-                "scale": window.scale,
-                "crop_x": window.center_x,
-                "crop_y": window.center_y,
-                "seed": self.seed,
-            },
-        )
+        return Made(hole=hole, row=drawn_row(mask_stats(hole), record, params, seed=self.seed))
 
 
 def export_training_masks(

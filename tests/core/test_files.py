@@ -98,3 +98,14 @@ def test_jsonl_lines_must_be_objects(tmp_path):
     path.write_text('{"a": 1}\n5\n')
     with pytest.raises(ValueError, match=r"m\.jsonl:2: expected a JSON object, found int$"):
         read_jsonl(path)
+
+
+def test_image_listing_is_sorted_recursive_and_skips_hidden(tmp_path):
+    from pconv.core.files import list_images
+
+    for name in ("b/2.png", "a.JPG", "b/1.png", ".hidden.png", "notes.txt", ".cache/x.png", "c.ppm"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    listed = [path.relative_to(tmp_path).as_posix() for path in list_images(tmp_path)]
+    assert listed == ["a.JPG", "b/1.png", "b/2.png", "c.ppm"]
+    assert [path.name for path in list_images(tmp_path, recursive=False)] == ["a.JPG", "c.ppm"]

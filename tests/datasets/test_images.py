@@ -5,7 +5,6 @@ from pconv.datasets.images import (
     BadImageError,
     check_image,
     crop_square,
-    list_image_folder,
     load_image,
     read_rgb,
 )
@@ -90,14 +89,6 @@ def test_unreadable_truncated_and_missing_files(tmp_path):
 def test_palette_and_alpha_images_become_rgb(tmp_path):
     assert load_image(write(tmp_path / "p.png", "P"), size=4).shape == (3, 4, 4)
     assert load_image(write(tmp_path / "rgba.png", "RGBA"), size=4).shape == (3, 4, 4)
-
-
-def test_folder_listing_is_sorted_recursive_and_skips_hidden(tmp_path):
-    for name in ("b/2.png", "a.JPG", "b/1.png", ".hidden.png", "notes.txt", ".cache/x.png"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    listed = [path.relative_to(tmp_path).as_posix() for path in list_image_folder(tmp_path)]
-    assert listed == ["a.JPG", "b/1.png", "b/2.png"]
 
 
 def test_a_resized_square_photo_loads_without_a_read_only_warning(tmp_path):

@@ -85,7 +85,7 @@ def test_inception_extractor_bad_files(tmp_path):
         InceptionExtractor(weights=foreign)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a torch state dict"):
+    with pytest.raises(ValueError, match="not a readable Inception-v3 weights file"):
         InceptionExtractor(weights=junk)
 
 

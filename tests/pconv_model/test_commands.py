@@ -142,7 +142,7 @@ def test_resume_and_refusal_to_overwrite(workspace, trained):
 def test_missing_inputs_give_one_line_errors(workspace, tmp_path, trained):
     no_vgg = CliRunner().invoke(main, [*train_args(workspace, "x")[:-1], str(tmp_path / "absent.pth")])
     assert no_vgg.exit_code == 1
-    assert no_vgg.output == f"Error: VGG16 weights file not found: {tmp_path / 'absent.pth'}\n"
+    assert no_vgg.output == f"Error: {tmp_path / 'absent.pth'}: no such VGG16 weights file\n"
     no_data = CliRunner().invoke(main, train_args(workspace, "y", "--split", "train"))
     assert no_data.exit_code == 1
     missing = workspace / "photos" / "train"

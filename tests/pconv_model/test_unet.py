@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from pconv.core.weights import IMAGENET_MEAN
 from pconv.pconv_model import ConvUNet, PConvUNet, partial_conv2d
-from pconv.pconv_model.unet import IMAGENET_MEAN, unet_specs
+from pconv.pconv_model.unet import unet_specs
 
 
 def small_pconv(layers: int = 4, seed: int = 0) -> PConvUNet:

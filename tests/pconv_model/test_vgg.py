@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD
 from pconv.pconv_model import InpaintingLoss, load_vgg16_features
-from pconv.pconv_model.vgg import IMAGENET_MEAN, IMAGENET_STD, POOL_INDICES, vgg16_cache_path
+from pconv.pconv_model.vgg import POOL_INDICES, vgg16_cache_path
 from torchvision.models.vgg import cfgs, make_layers
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg16_imagenet_features.pth"
@@ -63,7 +64,7 @@ def test_extractor_is_frozen_and_passes_gradients(tmp_path):
 
 
 def test_missing_file_is_a_one_line_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="VGG16 weights file not found") as info:
+    with pytest.raises(FileNotFoundError, match="no such VGG16 weights file") as info:
         load_vgg16_features(tmp_path / "nope.pth")
     assert str(tmp_path / "nope.pth") in str(info.value) and "\n" not in str(info.value)
 
@@ -88,7 +89,7 @@ def test_bad_files_are_value_errors(tmp_path):
         load_vgg16_features(tmp_path / "tensor.pth")
 
     (tmp_path / "text.pth").write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="is not a loadable torch state dict"):
+    with pytest.raises(ValueError, match="not a readable VGG16 weights file"):
         load_vgg16_features(tmp_path / "text.pth")
 
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from pconv.evaluator.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
+from pconv.core.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
 from scipy.signal import correlate2d
 
 
@@ -119,7 +119,7 @@ def test_bad_shapes_and_settings():
 
 def test_gpu_filter_path_equals_cpu_path():
     """The banded-matmul filtering used on GPUs gives the OpenCV (CPU) path's values."""
-    from pconv.evaluator.metrics import _filter_valid_matmul, _filter_valid_opencv
+    from pconv.core.metrics import _filter_valid_matmul, _filter_valid_opencv
 
     maps = torch.rand(2, 3, 150, 141, generator=torch.Generator().manual_seed(4))
     kernel = gaussian_window(11, 1.5)

@@ -1,4 +1,5 @@
-"""Per-image ℓ1 (%), PSNR and SSIM, vectorized over a batch in torch.
+"""Per-image ℓ1 (%), PSNR and SSIM, vectorized over a batch in torch: the evaluator's scores, and the ones
+training validation logs, so that both measure the same thing.
 
 All three take ``output`` and ``target`` of shape ``(B, 3, H, W)``, float, RGB in [0, 1], and return one
 value per image, shape ``(B,)`` float32. They are computed over the **whole image** (the evaluator feeds
@@ -6,7 +7,7 @@ them the composite, whose valid pixels are the input's, as the paper's Table 1 d
 
 * ℓ1 (%): mean |output − target| over every pixel and RGB channel, × 100.
 * PSNR (dB): 10·log10(data_range² / MSE), MSE over every pixel and RGB channel; identical images give
-  ``+inf`` (the aggregation in :mod:`pconv.evaluator.report` caps it, see ``PSNR_CAP``).
+  ``+inf`` (means cap it at :data:`PSNR_CAP`).
 * SSIM (Wang et al., IEEE TIP 2004, as their reference ``ssim_index.m``): 11×11 Gaussian window with
   σ = 1.5 (normalized to sum 1), K1 = 0.01, K2 = 0.03, data range 1, population (biased) local variances,
   *valid* filtering (no padding: the map is (H−10)×(W−10)), no downsampling; the map's mean per RGB channel,
@@ -30,9 +31,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["SSIM_SETTINGS", "SSIMSettings", "gaussian_window", "image_metrics", "l1_percent", "psnr", "ssim"]
+__all__ = [
+    "PSNR_CAP",
+    "SSIM_SETTINGS",
+    "SSIMSettings",
+    "gaussian_window",
+    "image_metrics",
+    "l1_percent",
+    "psnr",
+    "ssim",
+]
 
 _BLOCK = 64
+PSNR_CAP = 100.0
+"""dB standing in for +∞ (identical images) in PSNR means; 100 dB is an MSE of 1e-10 at data range 1."""
 
 
 @dataclass(frozen=True)
@@ -177,8 +189,4 @@ def ssim(output: Tensor, target: Tensor, *, settings: SSIMSettings = SSIM_SETTIN
 
 def image_metrics(output: Tensor, target: Tensor) -> dict[str, Tensor]:
     """``{"l1": ..., "psnr": ..., "ssim": ...}``, each ``(B,)`` float32 on the inputs' device."""
-    _check_pair(output, target)
-    difference = (output.float() - target.float()).flatten(1)
-    l1 = difference.abs().mean(1) * 100
-    mse = difference.square_().mean(1)
-    return {"l1": l1, "psnr": 10 * torch.log10(1 / mse), "ssim": ssim(output, target)}
+    return {"l1": l1_percent(output, target), "psnr": psnr(output, target), "ssim": ssim(output, target)}
