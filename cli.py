@@ -15,6 +15,7 @@ from pconv.maskgen.raw.commands import RAW_COMMANDS
 from pconv.maskgen.release.commands import RELEASE_COMMANDS
 from pconv.maskgen.sets.commands import SET_COMMANDS
 from pconv.pconv_model.commands import inpaint_command, train_command
+from pconv.pconv_model.model_commands import model_group
 
 
 @click.group(cls=FriendlyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +37,7 @@ main.add_command(data_group)
 main.add_command(eval_command)
 main.add_command(train_command)
 main.add_command(inpaint_command)
+main.add_command(model_group)
 
 if __name__ == "__main__":
     main()

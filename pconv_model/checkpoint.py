@@ -12,6 +12,10 @@ it; nothing in it can run code when loaded)::
     optimizer    Adam's state dict
     scaler       the fp16 GradScaler's state dict, or {} when unused
     rng          {"torch", "cuda", "numpy", "python"} generator states (see :func:`capture_rng`)
+
+Checkpoints imported from other projects (``pconv model import``, :mod:`pconv.pconv_model.pretrained`)
+have no optimizer, scaler or rng, and two more entries: ``input`` (the image normalization the model was
+trained on, :mod:`pconv.pconv_model.normalization`; absent means RGB in [0, 1]) and ``source``.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from PIL import Image
 from torch import Tensor
 
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from .normalization import IDENTITY, Normalization
 
 __all__ = ["Inpainter", "inpaint_files", "pad_reflect", "pair_by_stem"]
 
@@ -52,21 +53,37 @@ class Inpainter:
     """A trained U-Net in eval mode that fills holes of any-size photos.
 
     Call: ``image`` (B, 3, H, W) float in [0, 1], ``mask`` (B, 1, H, W) float {0, 1}, 1 = valid; returns
-    the composite (B, 3, H, W) float32 in [0, 1] whose valid pixels equal the input's.
+    the composite (B, 3, H, W) float32 in [0, 1] whose valid pixels equal the input's. ``normalization``
+    maps images to the units the model was trained on and its output back (imported models need it).
     """
 
-    def __init__(self, model: torch.nn.Module, *, arch: str, layers: int, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        arch: str,
+        layers: int,
+        device: str | torch.device = "cpu",
+        normalization: Normalization = IDENTITY,
+    ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.arch = arch
         self.layers = layers
+        self.normalization = normalization
 
     @classmethod
     def from_checkpoint(cls, path: Path, *, device: str | torch.device = "cpu") -> Inpainter:
-        """Load a training checkpoint (either phase, either architecture) for inference."""
+        """Load a training or imported checkpoint (either architecture) with its input normalization."""
         document = load_checkpoint(Path(path))
         model = model_from_checkpoint(document, Path(path))
-        return cls(model, arch=document["arch"], layers=int(document["config"]["layers"]), device=device)
+        return cls(
+            model,
+            arch=document["arch"],
+            layers=int(document["config"]["layers"]),
+            device=device,
+            normalization=Normalization.from_dict(document.get("input")),
+        )
 
     def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
         if image.dim() != 4 or image.shape[1] != 3:
@@ -83,7 +100,10 @@ class Inpainter:
         image = image.to(self.device, torch.float32)
         mask = mask.to(self.device, torch.float32)
         with torch.no_grad():
-            output = self.model(pad_reflect(image, padded_h, padded_w), pad_reflect(mask, padded_h, padded_w))
+            network_input = self.normalization.to_network(pad_reflect(image, padded_h, padded_w))
+            output = self.normalization.from_network(
+                self.model(network_input, pad_reflect(mask, padded_h, padded_w))
+            )
         return composite(output[..., :h, :w].clamp(0, 1), image, mask)
 
 

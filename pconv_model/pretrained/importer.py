@@ -1,0 +1,119 @@
+"""Turn a downloaded PConv release into our checkpoint format, and describe any checkpoint of ours.
+
+An imported checkpoint is an ordinary checkpoint (see :mod:`pconv.pconv_model.checkpoint`: format, arch
+``pconv``, phase ``finetune``, step, config, model) without optimizer, scaler or RNG state, plus:
+
+    input    the :class:`~pconv.pconv_model.normalization.Normalization` the model was trained on, as a
+             dict; :class:`~pconv.pconv_model.inpaint.Inpainter` applies it (and so ``pconv inpaint`` and
+             ``pconv eval --method pconv:CK``)
+    source   provenance: format, file name, SHA-256 of the file, training steps (None where the file
+             does not say), the source's mask convention
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pconv.core.files import atomic_output, sha256_file
+
+from ..checkpoint import CHECKPOINT_FORMAT, load_checkpoint, model_from_checkpoint
+from ..normalization import Normalization
+from .layouts import LAYOUTS, convert_generator, generator_weights
+from .safe_load import load_weights_only
+
+__all__ = ["ImportResult", "describe_checkpoint", "import_checkpoint"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_checkpoint` wrote; ``notes``: one-line remarks for the user."""
+
+    out: Path
+    layers: int
+    training_steps: int | None
+    notes: tuple[str, ...]
+
+
+def _training_steps(document: Any, path: tuple[str, ...]) -> int | None:
+    for part in path:
+        if not isinstance(document, dict) or part not in document:
+            return None
+        document = document[part]
+    try:
+        return int(document)
+    except (TypeError, ValueError):
+        return None
+
+
+def import_checkpoint(src: Path, out: Path, *, fmt: str) -> ImportResult:
+    """Convert the ``fmt`` checkpoint ``src`` (``mmagic`` or ``naoto0804``) into our format at ``out``.
+
+    Raises FileNotFoundError for a missing file and ValueError for a file of another format, missing,
+    unexpected or wrongly shaped generator keys, or contents the safe unpickler refuses.
+    """
+    if fmt not in LAYOUTS:
+        raise ValueError(f"unknown checkpoint format {fmt!r}; choose one of {', '.join(LAYOUTS)}")
+    layout, src = LAYOUTS[fmt], Path(src)
+    document, note = load_weights_only(src)
+    model = convert_generator(generator_weights(document, layout, src), layout, src)
+    steps = _training_steps(document, layout.steps)
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT,
+        "arch": "pconv",
+        "phase": "finetune",
+        "step": steps or 0,
+        "config": {"arch": "pconv", "phase": "finetune", "layers": model.layers, "width": model.width},
+        "model": model.state_dict(),
+        "input": layout.normalization.to_dict(),
+        "source": {
+            "format": layout.name,
+            "file": src.name,
+            "sha256": sha256_file(src),
+            "training_steps": steps,
+            "mask_convention": layout.mask_convention,
+        },
+    }
+    with atomic_output(Path(out)) as temp:
+        torch.save(checkpoint, temp)
+    notes = (note,) if note else ()
+    return ImportResult(out=Path(out), layers=model.layers, training_steps=steps, notes=notes)
+
+
+def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
+    """(field, value) lines for ``pconv model info``: architecture, layers, parameters, input, mask,
+    provenance and training steps. Raises as :func:`~pconv.pconv_model.checkpoint.load_checkpoint`."""
+    document = load_checkpoint(Path(path))
+    model = model_from_checkpoint(document, Path(path))
+    encoder = ", ".join(
+        f"{b.spec.kernel_size}×{b.spec.kernel_size}→{b.spec.out_channels}" for b in model.encoder
+    )
+    step = 2**model.layers
+    source = document.get("source")
+    if source is None:
+        provenance = "trained with pconv train"
+        steps = f"{document['step']:,} (phase {document['phase']})"
+    else:
+        provenance = f"{source['format']} file {source['file']}, sha256 {source['sha256']}"
+        known = source["training_steps"]
+        steps = "unknown" if known is None else f"{known:,} (as recorded in the source file)"
+    mask = "1 = valid (tensors), files 255 = hole"
+    if source is not None:
+        mask += f"; the source's convention: {source['mask_convention']}"
+    return [
+        ("checkpoint", str(path)),
+        (
+            "architecture",
+            f"{type(model).__name__} ({document['arch']}), {model.layers} layers, width {model.width}, "
+            f"any H×W (padded to multiples of {step})",
+        ),
+        ("encoder", f"{encoder}, stride 2"),
+        ("decoder", f"nearest ×2, skip concat, 3×3 ×{len(model.decoder)}"),
+        ("parameters", f"{sum(p.numel() for p in model.parameters()):,}"),
+        ("input", Normalization.from_dict(document.get("input")).describe()),
+        ("mask", mask),
+        ("provenance", provenance),
+        ("training steps", steps),
+    ]
