@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_option
+from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
 from pconv.maskgen.raw.flow import FLOW_METHODS
@@ -257,11 +258,8 @@ def extract(
         shard=shard,
         skip_bad=skip_bad,
         progress=show_progress(),
+        warn=progress_message,
     )
-    for message in report.warnings:
-        click.echo(f"warning: {message}", err=True)
-    for message in report.bad_sources:
-        click.echo(f"skipped bad source: {message}", err=True)
     bad_pairs = f" ({report.skipped_bad} pairs)" if report.skipped_bad else ""
     click.echo(
         f"{report.pairs} pairs: {report.masks_written} masks written, {report.skipped_static} static, "
