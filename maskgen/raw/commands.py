@@ -170,7 +170,7 @@ def _check_options(func: F) -> F:
                 type=click.FloatRange(0, 1),
                 default=default.soft_threshold,
                 show_default=True,
-                help="Where the soft map becomes a hole (NVIDIA: 0.6).",
+                help="Where the soft map becomes a hole (NVIDIA binarized its own soft masks at 0.6).",
             ),
             click.option(
                 "--close-radius",
