@@ -15,7 +15,7 @@ from typing import Any
 
 import cv2
 
-__all__ = ["default_workers", "worker_processes"]
+__all__ = ["default_workers", "worker_context", "worker_processes"]
 
 
 def default_workers() -> int:
@@ -24,6 +24,12 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The start method of :func:`worker_processes`; a queue shared with its workers must come from it."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
 
 
 def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
@@ -43,10 +49,9 @@ def worker_processes(
     if workers == 1:
         yield None
         return
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     executor = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context(method),
+        mp_context=worker_context(),
         initializer=_start_worker,
         initargs=(initializer, initargs),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_option
+from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
 from pconv.maskgen.raw.flow import FLOW_METHODS
@@ -78,6 +79,9 @@ def _check_options(func: F) -> F:
         alpha1: float,
         alpha2: float,
         motion_boundaries: bool,
+        texture_threshold: float,
+        texture_sigma: float,
+        texture_radius: int,
         soft_sigma: float,
         soft_threshold: float,
         close_radius: int,
@@ -91,6 +95,9 @@ def _check_options(func: F) -> F:
             alpha1=alpha1,
             alpha2=alpha2,
             motion_boundaries=motion_boundaries,
+            texture_threshold=texture_threshold,
+            texture_sigma=texture_sigma,
+            texture_radius=texture_radius,
             soft_sigma=soft_sigma,
             soft_threshold=soft_threshold,
             close_radius=close_radius,
@@ -130,6 +137,28 @@ def _check_options(func: F) -> F:
                 help="Also mark motion boundaries as holes (Sundaram does).",
             ),
             click.option(
+                "--texture-threshold",
+                type=click.FloatRange(min=0),
+                default=default.texture_threshold,
+                show_default=True,
+                help="Low-texture test: a check failure is a hole only with a structure-tensor min "
+                "eigenvalue of at least this (grey levels²) within --texture-radius; 0 turns it off.",
+            ),
+            click.option(
+                "--texture-sigma",
+                type=click.FloatRange(min=0, min_open=True),
+                default=default.texture_sigma,
+                show_default=True,
+                help="Gaussian sigma (px) of the structure tensor.",
+            ),
+            click.option(
+                "--texture-radius",
+                type=click.IntRange(min=0),
+                default=default.texture_radius,
+                show_default=True,
+                help="Texture this near (px) keeps a failing pixel a hole (occlusions next to objects).",
+            ),
+            click.option(
                 "--soft-sigma",
                 type=click.FloatRange(min=0),
                 default=default.soft_sigma,
@@ -141,7 +170,7 @@ def _check_options(func: F) -> F:
                 type=click.FloatRange(0, 1),
                 default=default.soft_threshold,
                 show_default=True,
-                help="Where the soft map becomes a hole (NVIDIA: 0.6).",
+                help="Where the soft map becomes a hole (NVIDIA binarized its own soft masks at 0.6).",
             ),
             click.option(
                 "--close-radius",
@@ -257,11 +286,8 @@ def extract(
         shard=shard,
         skip_bad=skip_bad,
         progress=show_progress(),
+        warn=progress_message,
     )
-    for message in report.warnings:
-        click.echo(f"warning: {message}", err=True)
-    for message in report.bad_sources:
-        click.echo(f"skipped bad source: {message}", err=True)
     bad_pairs = f" ({report.skipped_bad} pairs)" if report.skipped_bad else ""
     click.echo(
         f"{report.pairs} pairs: {report.masks_written} masks written, {report.skipped_static} static, "

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text
 from pconv.core.masks import encode_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.sharding import Shard
-from pconv.core.workers import default_workers, worker_processes
+from pconv.core.workers import default_workers, worker_context, worker_processes
 from pconv.maskgen.raw.flow import flow_size_problem
 from pconv.maskgen.raw.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
 from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR
@@ -58,6 +60,8 @@ SKIPPED_NAME = "skipped.jsonl"
 WHOLE_RUN = Shard()
 SHARDING = "contiguous blocks"  # in run.json: shards of runs that split jobs otherwise are refused, not mixed
 FOLDER_CHUNK = 4  # pairs per task for frame folders (random access: small tasks, fine-grained resume)
+POLL_SECONDS = 1.0  # how often the writer checks for a failed task while no result comes
+_worker_results: Any = None  # in a worker: the queue each pair's result goes to as soon as it is ready
 
 
 @dataclass(frozen=True)
@@ -138,11 +142,56 @@ def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
     return f"{source}: {problem}" if problem else info
 
 
-def _run_task(
-    source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool
-) -> list[dict[str, Any]]:
-    """Masks of ``jobs`` = [(id, t), ...] of one source, as results ready for the writer."""
-    return list(_task_results(source, jobs, config, skip_bad))
+def _set_worker_results(results: Any) -> None:
+    """Worker initializer: remember the queue shared with the writer."""
+    global _worker_results
+    _worker_results = results
+
+
+def _stream_task(source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool) -> int:
+    """Put the result of each of ``jobs`` = [(id, t), ...] on the shared queue as soon as it is ready.
+
+    A task of a video holds many pairs (decoding restarts at frame 0 for every task), so returning its
+    results at the end would leave the progress bar still for minutes; streamed, it moves per pair.
+    """
+    count = 0
+    for result in _task_results(source, jobs, config, skip_bad):
+        _worker_results.put(result)
+        count += 1
+    return count
+
+
+def _failure(futures: Sequence[Future]) -> BaseException | None:
+    """The exception of the first task that failed, if any has."""
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is not None:
+            return future.exception()
+    return None
+
+
+def _pooled_results(
+    pool: ProcessPoolExecutor,
+    results: Any,
+    tasks: Sequence[tuple[str, list]],
+    config: ExtractConfig,
+    skip_bad: bool,
+) -> Iterator[dict[str, Any]]:
+    """Results of all ``tasks`` run by ``pool``, one per pair in the order they finish; a failed task raises.
+
+    ``results``: the queue the workers were started with (see :func:`_set_worker_results`).
+    """
+    futures = [pool.submit(_stream_task, source, jobs, config, skip_bad) for source, jobs in tasks]
+    for _ in range(sum(len(jobs) for _, jobs in tasks)):
+        while True:
+            try:
+                yield results.get(timeout=POLL_SECONDS)
+                break
+            except queue.Empty:
+                error = _failure(futures)
+                if error is not None:
+                    raise error from None
+    for future in futures:
+        future.result()
 
 
 def _task_results(
@@ -228,11 +277,14 @@ def extract_pool(
     shard: Shard = WHOLE_RUN,
     skip_bad: bool = False,
     progress: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> ExtractReport:
     """Write the occlusion mask of every pair of ``sources`` this shard owns into the pool folder ``out``.
 
     Resumes when ``out`` holds an unfinished run with the same sources, settings and shard; refuses a
     folder made otherwise. A bad source raises a one-line ValueError naming it, unless ``skip_bad``.
+    ``warn`` receives each warning (a truncated video) and each source skipped as bad when it is found,
+    not at the end; the report lists them all again.
     """
     names = [os.fspath(source) for source in sources]
     if not names:
@@ -245,6 +297,7 @@ def extract_pool(
             raise ValueError(f"source given twice: {name}{same}")
         seen[key] = name
     workers = workers or default_workers()
+    warn = warn or (lambda message: None)
     out = Path(out)
     run: dict[str, Any] = {
         "sources": names,
@@ -253,16 +306,18 @@ def extract_pool(
         "sharding": SHARDING,
         "version": __version__,
     }
-    with worker_processes(workers) as pool:
-        probed = (
-            list(pool.map(_probe, names, [config] * len(names)))
-            if pool
-            else [_probe(name, config) for name in names]
-        )
+    results = worker_context().Queue() if workers > 1 else None
+    with worker_processes(workers, initializer=_set_worker_results, initargs=(results,)) as pool:
+        probed = _probe_all(names, config, pool, progress)
         bad = tuple(item for item in probed if isinstance(item, str))
         if bad and not skip_bad:
             raise ValueError(bad[0])
         infos = [item for item in probed if isinstance(item, SourceInfo)]
+        for message in bad:
+            warn(f"skipped bad source: {message}")
+        for info in infos:
+            if info.warning:
+                warn(f"warning: {info.warning}")
         if not infos:
             raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
         run["bad_sources"] = [name for name, item in zip(names, probed, strict=True) if isinstance(item, str)]
@@ -278,21 +333,22 @@ def extract_pool(
         counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
         broken: dict[str, str] = {}
         tasks = _tasks(infos, shard, done, workers)
-        bar = progress_bar(total=owned, desc="extract masks", enabled=progress, unit="pair")
-        bar.update(len(done))
+        bar = progress_bar(
+            total=owned, desc="extract masks", enabled=progress, unit="pair", initial=len(done)
+        )
         if pool:
-            futures = [pool.submit(_run_task, source, jobs, config, skip_bad) for source, jobs in tasks]
-            results: Iterator[dict[str, Any]] = (result for future in futures for result in future.result())
+            stream = _pooled_results(pool, results, tasks, config, skip_bad)
         else:
-            results = (
+            stream = (
                 result for source, jobs in tasks for result in _task_results(source, jobs, config, skip_bad)
             )
         try:
-            for result in results:
+            for result in stream:
                 _write_result(out, result, config)
                 counts[result["kind"]] += 1
-                if result["kind"] == "bad":
-                    broken.setdefault(result["source"], result["error"])
+                if result["kind"] == "bad" and result["source"] not in broken:
+                    broken[result["source"]] = result["error"]
+                    warn(f"skipped bad source: {result['error']}")
                 bar.update(1)
         except BaseException:
             if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
@@ -311,6 +367,20 @@ def extract_pool(
         skipped_bad=counts["bad"],
         warnings=tuple(info.warning for info in infos if info.warning),
     )
+
+
+def _probe_all(
+    names: Sequence[str], config: ExtractConfig, pool: ProcessPoolExecutor | None, progress: bool
+) -> list[SourceInfo | str]:
+    """:func:`_probe` of every source, in order, with a bar: probing decodes each video to its end."""
+    probes = pool.map(_probe, names, [config] * len(names)) if pool else (_probe(n, config) for n in names)
+    bar = progress_bar(total=len(names), desc="read sources", enabled=progress, unit="source")
+    probed = []
+    with bar:
+        for item in probes:
+            probed.append(item)
+            bar.update(1)
+    return probed
 
 
 def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:

@@ -50,7 +50,8 @@ def dis_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def deepflow_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """DeepFlow (Weinzaepfel et al. 2013), the flow NVIDIA used for the paper's masks; slow."""
+    """DeepFlow (Weinzaepfel et al. 2013), a dense matching-based flow; slow. (NVIDIA's paper cites Sundaram
+    et al. 2010, which uses LDOF; no source says NVIDIA used DeepFlow.)"""
     return cv2.optflow.createOptFlow_DeepFlow().calc(first, second, None)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from pconv.core.files import read_jsonl, sha256_file
 from pconv.core.sharding import Shard
+from pconv.maskgen.raw import extract
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool, merge_pools
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.raw.synth import render_scenes
@@ -201,3 +202,61 @@ def test_a_shard_made_with_the_old_job_split_is_refused(full_run, sources, tmp_p
     (tmp_path / "raw" / "run.json").write_text(json.dumps(run))
     with pytest.raises(ValueError, match="holds a pool made with other sharding"):
         extract_pool(sources, tmp_path / "raw", config=CONFIG, workers=1)
+
+
+class FakeBar:
+    """Records the progress bar's updates (the bar of extract_pool, through a monkeypatched factory)."""
+
+    def __init__(self, **options):
+        self.initial, self.updates = options.get("initial", 0), []
+
+    def update(self, count):
+        self.updates.append(count)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_moves_once_per_pair_whatever_the_workers(sources, tmp_path, monkeypatch, workers):
+    bars = []
+    monkeypatch.setattr(
+        extract, "progress_bar", lambda **options: bars.append(FakeBar(**options)) or bars[-1]
+    )
+    report = extract_pool(sources, tmp_path / "raw", config=CONFIG, workers=workers, progress=True)
+    probe_bar, pair_bar = bars
+    assert probe_bar.updates == [1] * len(sources)
+    assert pair_bar.initial == 0 and pair_bar.updates == [1] * report.pairs
+
+
+def test_a_resumed_run_starts_its_bar_at_the_pairs_done(full_run, sources, tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    shutil.copytree(full_run[0], raw)
+    lines = (raw / "manifest.jsonl").read_text().splitlines(keepends=True)
+    (raw / "manifest.jsonl").write_text("".join(lines[:-2]))
+    bars = []
+    monkeypatch.setattr(
+        extract, "progress_bar", lambda **options: bars.append(FakeBar(**options)) or bars[-1]
+    )
+    report = extract_pool(sources, raw, config=CONFIG, workers=1)
+    assert bars[1].initial == report.resumed and bars[1].updates == [1, 1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_warnings_come_before_the_first_mask(sources, tmp_path, workers):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\0" * 64)
+    raw = tmp_path / "raw"
+    heard = []
+
+    def warn(message):
+        heard.append((message, (raw / "manifest.jsonl").is_file()))
+
+    report = extract_pool([broken, *sources], raw, config=CONFIG, workers=workers, skip_bad=True, warn=warn)
+    assert heard == [(f"skipped bad source: {report.bad_sources[0]}", False)]

@@ -13,6 +13,8 @@ from pconv.maskgen.raw.occlusion import (
     out_of_frame,
     remove_specks,
     soft_threshold,
+    texture_confidence,
+    textured_near,
 )
 
 RAW_CHECK = OcclusionConfig(soft_sigma=0, min_area=0)
@@ -131,8 +133,60 @@ def test_static_and_cut_pairs():
         ({"method": "raft"}, "unknown flow method"),
         ({"min_hole_ratio": 0.6, "max_hole_ratio": 0.5}, "min hole ratio"),
         ({"min_area": -1}, "must not be negative"),
+        ({"texture_threshold": -1}, "texture threshold >= 0"),
+        ({"texture_sigma": 0}, "texture sigma > 0"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         OcclusionConfig(**kwargs)
+
+
+def noise_image(shape=(30, 40), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+
+
+def test_flat_image_has_no_texture_confidence_and_noise_has_much():
+    assert np.all(texture_confidence(np.full((30, 40), 200, np.uint8)) == 0)
+    assert np.median(texture_confidence(noise_image())) > 100
+
+
+def test_a_straight_edge_has_little_texture_confidence():
+    """Only one gradient direction: the aperture problem, the flow along the edge is a guess."""
+    edge = np.zeros((30, 40), np.uint8)
+    edge[:, 20:] = 255
+    confidence = texture_confidence(edge)
+    assert confidence.max() < 1e-3 * texture_confidence(noise_image()).max()
+
+
+def test_textured_near_reaches_radius_pixels_beyond_the_texture():
+    grey = np.full((30, 40), 128, np.uint8)
+    grey[10:20, 10:20] = noise_image((10, 10))
+    near = textured_near(grey, threshold=1.0, sigma=1.0, radius=4)
+    assert near[15, 24] and not near[15, 30] and not near[0, 39]
+
+
+def test_failure_on_a_flat_area_is_dropped_and_occlusion_next_to_texture_kept():
+    """The moving square is textured, the background flat: the uncovered strip (x 20..23) is kept; a
+    flow failure far off in the flat background (x 30..35) is dropped; with the test off it stays."""
+    forward, backward = moving_square_flows(4)
+    forward[2:6, 30:36, 1] = 5  # a round trip that fails where there is nothing to track
+    grey = np.full((30, 40), 200, np.uint8)
+    grey[10:20, 10:20] = noise_image((10, 10))
+    config = OcclusionConfig(soft_sigma=0, min_area=0, texture_threshold=1.0, texture_radius=6)
+    hole = occlusion_from_flows(forward, backward, config, grey)
+    expected = np.zeros((30, 40), bool)
+    expected[10:20, 20:24] = True
+    np.testing.assert_array_equal(hole, expected)
+    without = occlusion_from_flows(
+        forward, backward, OcclusionConfig(soft_sigma=0, min_area=0, texture_threshold=0), grey
+    )
+    assert without[2:6, 30:36].all()
+
+
+def test_out_of_frame_pixels_stay_holes_on_flat_areas():
+    forward = np.zeros((30, 40, 2), np.float32)
+    forward[..., 0] = 5  # the camera pans: the 5 rightmost columns leave the frame
+    grey = np.full((30, 40), 50, np.uint8)
+    hole = occlusion_from_flows(forward, -forward, RAW_CHECK, grey)
+    assert hole[:, 35:].all() and not hole[:, :35].any()
