@@ -18,19 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pconv.maskgen.raw.extract import ExtractConfig, extract_pool
 from pconv.maskgen.raw.pool import RawPool
-from pconv.maskgen.raw.split import split_pool
-from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark
-from pconv.maskgen.sets.default_input import (
-    DEFAULT_FRAMES,
-    DEFAULT_INPUT_AUGMENT,
-    DEFAULT_SCENE_SIZE,
-    DEFAULT_SCENES,
-    DEFAULT_STEP,
-)
+from pconv.maskgen.sets.default_input import default_input_pool
 
 
 def cpu_seconds() -> float:
@@ -41,13 +32,9 @@ def cpu_seconds() -> float:
 
 def default_pool(work: Path) -> Path:
     start = time.perf_counter()
-    folders = render_scenes(
-        work / "scenes", scenes=DEFAULT_SCENES, frames=DEFAULT_FRAMES, size=DEFAULT_SCENE_SIZE, seed=0
-    )
-    extract_pool(folders, work / "raw", config=ExtractConfig(step=DEFAULT_STEP), workers=2)
-    split_pool(work / "raw", seed=0)
+    raw = default_input_pool(work, workers=2)
     print(f"default-input pool made in {time.perf_counter() - start:.1f} s (not timed below)")
-    return work / "raw"
+    return raw
 
 
 def main() -> None:
@@ -60,16 +47,13 @@ def main() -> None:
         type=int,
         nargs=2,
         metavar=("MIN", "MAX"),
-        help="dilation radii in px (default: 9 49 with --pool, else 9 99)",
+        help="dilation radii in px (default: the augmentation's, 4 24 with a square kernel)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
         pool = args.pool or default_pool(work)
-        if args.dilation:
-            augment = AugmentConfig(dilation=tuple(args.dilation))
-        else:
-            augment = AugmentConfig() if args.pool else DEFAULT_INPUT_AUGMENT
+        augment = AugmentConfig(dilation=tuple(args.dilation)) if args.dilation else AugmentConfig()
         test = RawPool(pool).records_in("test")
         print(
             f"pool: {pool} ({len(test)} test raw masks), dilation {augment.dilation[0]}-"

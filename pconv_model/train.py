@@ -265,8 +265,9 @@ def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
 
 
 def training_augment(image_size: int) -> AugmentConfig:
-    """NVIDIA's 9-49 px hole dilation, given for 512-px masks, scaled to ``image_size``: the holes then
-    cover the same share of the image at any training size (256 px: 4-24 px; 512 px: unchanged)."""
+    """The default hole dilation (radii 4-24 px: NVIDIA's 9-49 px square kernels), given for 512-px masks,
+    scaled to ``image_size``: holes then cover the same share of the image at any training size (256 px:
+    radii 2-12 px; 512 px: unchanged)."""
     low, high = AugmentConfig().dilation
     scale = image_size / 512
     return AugmentConfig(dilation=(max(1, round(low * scale)), max(1, round(high * scale))))

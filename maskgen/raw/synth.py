@@ -61,7 +61,9 @@ DEFAULT_INPUT = SceneSet(scenes=8, frames=33, size=(640, 480))
 """The built-in default input: 8 sources × 32 pairs = 256 pairs, about 230 raw masks once static pairs
 are skipped (hole ratios about 0.002–0.07, median 0.02). About 80 s of CPU for render + extract, so
 about 40 s on two free cores."""
-SHAPES = ("polygon", "ellipse", "blob", "stroke")
+SHAPES = ("polygon", "ellipse", "blob", "stroke", "branches", "branches")
+"""Foreground kinds, drawn uniformly; thin articulated ``branches`` (limbs, fingers, twigs, railings)
+twice as often as the rest: their occlusions are the streaks and outlines NVIDIA's masks are made of."""
 FLAT_SHARE = 0.25
 """Share of foreground layers without texture; backgrounds get up to three flat regions. Real footage has
 walls, sky and table tops where flow fails for lack of texture: the extractor must not call those holes."""
@@ -91,7 +93,7 @@ def _noise(
         if cells > max(height, width):
             break
         coarse = rng.random((cells + 1, cells + 1, channels), dtype=np.float32)
-        total += cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).reshape(total.shape) * (
+        total += cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR).reshape(total.shape) * (
             persistence**octave
         )
     total -= total.min()
@@ -181,6 +183,10 @@ def _shape_alpha(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
         yy, xx = np.mgrid[0:size, 0:size]
         falloff = 1 - np.hypot(xx - centre, yy - centre) / radius
         canvas = ((field * 0.8 + falloff * 0.6) > 0.6).astype(np.uint8) * 255
+    elif kind == "branches":  # a tree of thin segments from the centre, each ending in smaller ones
+        _draw_branches(
+            rng, canvas, (centre, centre), radius * 0.55, float(rng.uniform(0, 2 * np.pi)), 3, size
+        )
     else:  # stroke: a thick curved line, the thin streaks occlusion masks are full of
         count = int(rng.integers(3, 7))
         points = centre + rng.uniform(-radius, radius, (count, 2))
@@ -194,6 +200,28 @@ def _shape_alpha(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
         )
     alpha = canvas.astype(np.float32) / 255
     return cv2.GaussianBlur(alpha, (0, 0), 0.8)
+
+
+def _draw_branches(
+    rng: np.random.Generator,
+    canvas: np.ndarray,
+    start: tuple[float, float],
+    length: float,
+    angle: float,
+    depth: int,
+    size: int,
+) -> None:
+    """Draw one segment from ``start`` and, ``depth`` times over, two to three shorter ones from its end."""
+    end = (start[0] + length * np.cos(angle), start[1] + length * np.sin(angle))
+    width = int(rng.integers(max(2, size // 90), max(3, size // 28))) if depth > 1 else max(2, size // 90)
+    cv2.line(canvas, tuple(map(round, start)), tuple(map(round, end)), 255, width, cv2.LINE_AA)
+    if depth == 0:
+        return
+    for _ in range(int(rng.integers(2, 4))):
+        turn = float(rng.uniform(-1.2, 1.2))
+        _draw_branches(
+            rng, canvas, end, length * float(rng.uniform(0.45, 0.8)), angle + turn, depth - 1, size
+        )
 
 
 def _pose(centre: tuple[float, float], origin: tuple[float, float], angle: float, scale: float) -> np.ndarray:
@@ -214,15 +242,17 @@ def _motion(
     spin: float,
     zoom: float,
     start: tuple[float, float],
+    pace: float,
 ) -> list[tuple[tuple[float, float], float, float]]:
-    """Smooth per-frame (centre, angle, scale): sinusoidal drift (stays near view), steady spin, zoom."""
+    """Smooth per-frame (centre, angle, scale): sinusoidal drift (stays near view), steady spin, zoom;
+    frame t shows scene time ``pace * t``."""
     amplitude = rng.uniform(0.1, 0.4, 2) * (width, height)
     frequency = speed / np.maximum(amplitude, 1.0) * rng.uniform(0.5, 1.0, 2)
     phase = rng.uniform(0, 2 * np.pi, 2)
     angle0, spin_rate = rng.uniform(0, 2 * np.pi), rng.uniform(-spin, spin)
     zoom_rate = rng.uniform(-zoom, zoom)
     out = []
-    for t in range(frames):
+    for t in np.arange(frames) * pace:
         offset = amplitude * (np.sin(frequency * t + phase) - np.sin(phase))
         out.append(
             (
@@ -234,12 +264,18 @@ def _motion(
     return out
 
 
-def make_scene(rng: np.random.Generator, *, frames: int, size: tuple[int, int]) -> list[Layer]:
-    """Draw one random scene: background first, then foreground layers back to front."""
+def make_scene(
+    rng: np.random.Generator, *, frames: int, size: tuple[int, int], pace: float = 1.0
+) -> list[Layer]:
+    """Draw one random scene: background first, then foreground layers back to front.
+
+    ``pace`` speeds time up: frame t shows the scene at time ``pace * t``, so pace 2 moves everything as
+    far between two frames as a frame step of 2 would, without rendering the frames in between.
+    """
     width, height = size
     unit = max(width, height) / 768  # motions and sizes are tuned at 768 px and scale with the frame
     side = int(np.hypot(width, height) * 1.2)
-    speed = rng.uniform(2, 22) * unit  # a scene is calm or fast as a whole, layers vary around it
+    speed = rng.uniform(4, 30) * unit  # a scene is calm or fast as a whole, layers vary around it
     background = Layer(
         texture=_with_flat_regions(rng, _texture(rng, side, side)),
         alpha=np.ones((side, side), np.float32),
@@ -248,17 +284,17 @@ def make_scene(rng: np.random.Generator, *, frames: int, size: tuple[int, int]) 
             [
                 _pose(centre, (side / 2, side / 2), angle, scale)
                 for centre, angle, scale in _motion(
-                    rng, frames, width, height, speed * 0.4, 0.005, 0.004, (width / 2, height / 2)
+                    rng, frames, width, height, speed * 0.8, 0.01, 0.015, (width / 2, height / 2), pace
                 )
             ]
         ),
     )
     layers = [background]
-    for _ in range(int(rng.integers(3, 9))):
+    for _ in range(int(rng.integers(15, 46))):
         kind = str(rng.choice(SHAPES))
         sprite = int(rng.uniform(70, 360) * unit) | 1
         start = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
-        motion = _motion(rng, frames, width, height, speed * rng.uniform(0.5, 1.5), 0.05, 0.02, start)
+        motion = _motion(rng, frames, width, height, speed * rng.uniform(0.5, 1.5), 0.05, 0.02, start, pace)
         layers.append(
             Layer(
                 texture=_flat(rng, sprite, sprite)
@@ -384,7 +420,9 @@ def _frame_png(image: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def _render_scene(out: Path, number: int, frames: int, size: tuple[int, int], seed: int) -> Path:
+def _render_scene(
+    out: Path, number: int, frames: int, size: tuple[int, int], seed: int, pace: float, truth: bool
+) -> Path:
     """Render scene ``number`` into ``out/scene_NNN`` unless a finished copy is there; its frames folder."""
     scene = out / f"scene_{number:03d}"
     record: dict[str, object] = {
@@ -393,6 +431,8 @@ def _render_scene(out: Path, number: int, frames: int, size: tuple[int, int], se
         "frames": frames,
         "width": size[0],
         "height": size[1],
+        "pace": pace,
+        "truth": truth,
         "version": __version__,
     }
     info = scene / SCENE_FILE
@@ -400,10 +440,10 @@ def _render_scene(out: Path, number: int, frames: int, size: tuple[int, int], se
         return scene / "frames"
     if scene.is_dir():  # another or unfinished rendering: its extra frames would become pairs
         shutil.rmtree(scene)
-    layers = make_scene(np.random.default_rng([seed, number]), frames=frames, size=size)
+    layers = make_scene(np.random.default_rng([seed, number]), frames=frames, size=size, pace=pace)
     for t in range(frames):
         atomic_write_bytes(scene / "frames" / f"{t:06d}.png", _frame_png(render_frame(layers, t, size)))
-        if t + 1 < frames:
+        if truth and t + 1 < frames:
             atomic_write_bytes(
                 ground_truth_path(scene / "frames", t), encode_mask_png(occlusion_truth(layers, t, size))
             )
@@ -419,10 +459,15 @@ def render_scenes(
     frames: int,
     size: tuple[int, int] = (768, 576),
     seed: int = 0,
+    pace: float = 1.0,
+    truth: bool = True,
     progress: bool = False,
     workers: int | None = None,
 ) -> list[Path]:
     """Render ``scenes`` scenes of ``frames`` frames at ``size = (W, H)``; return their frames folders.
+
+    ``pace`` speeds scene time up (see :func:`make_scene`); ``truth`` False skips the ground-truth maps
+    (the default input never reads them).
 
     Scene ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so the same seed gives the same
     bytes whatever ``workers`` is (default: all cores; one scene per task), and adding scenes keeps the
@@ -430,6 +475,8 @@ def render_scenes(
     """
     if scenes < 1 or frames < 2:
         raise ValueError(f"need at least one scene of two frames, got {scenes} scenes of {frames} frames")
+    if not pace > 0:
+        raise ValueError(f"pace must be positive, got {pace}")
     if min(size) < 16:
         raise ValueError(f"scene size must be at least 16x16, got {size[0]}x{size[1]}")
     out = Path(out)
@@ -440,10 +487,11 @@ def render_scenes(
         progress_bar(total=scenes, desc="render scenes", enabled=progress, unit="scene") as bar,
     ):
         if pool is None:
-            jobs = (_render_scene(out, number, frames, size, seed) for number in range(scenes))
+            jobs = (_render_scene(out, number, frames, size, seed, pace, truth) for number in range(scenes))
         else:
             futures = [
-                pool.submit(_render_scene, out, number, frames, size, seed) for number in range(scenes)
+                pool.submit(_render_scene, out, number, frames, size, seed, pace, truth)
+                for number in range(scenes)
             ]
             jobs = (future.result() for future in futures)
         for folder in jobs:

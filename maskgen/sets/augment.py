@@ -63,9 +63,9 @@ class AugmentConfig:
     degrees (180 = any angle).
     """
 
-    dilation: tuple[int, int] = (9, 49)
+    dilation: tuple[int, int] = (4, 24)
     max_angle: float = 180.0
-    kernel: str = "disc"
+    kernel: str = "square"
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
@@ -154,8 +154,9 @@ def raw_distance(raw_hole: np.ndarray, kernel: str = "disc") -> np.ndarray:
     """
     source = raw_hole.view(np.uint8) if raw_hole.dtype == np.bool_ else raw_hole
     valid = cv2.compare(source, 0, cv2.CMP_EQ)
-    metric = cv2.DIST_C if kernel == "square" else cv2.DIST_L2
-    return cv2.convertScaleAbs(cv2.distanceTransform(valid, metric, cv2.DIST_MASK_PRECISE))
+    if kernel == "square":  # the chessboard distance is exact with the 3x3 mask
+        return cv2.convertScaleAbs(cv2.distanceTransform(valid, cv2.DIST_C, 3))
+    return cv2.convertScaleAbs(cv2.distanceTransform(valid, cv2.DIST_L2, cv2.DIST_MASK_PRECISE))
 
 
 def warp_distance(distance: np.ndarray, window: Window, size: int) -> np.ndarray:

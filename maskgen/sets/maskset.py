@@ -111,7 +111,7 @@ BUILD_NAME = "build.json"
 PROGRESS_NAME = ".progress.jsonl"
 CHUNK = 40  # masks per task: small enough for smooth progress and resume, large enough to amortise IPC
 GZIP_LEVEL = 1  # HDF5 chunk compression: fast, and masks compress well anyway
-CACHE_SIZE = 256  # raw masks kept per process (distance map + screen: about 0.5 MB each at 768x576)
+CACHE_BYTES = 512 << 20  # raw masks kept per process: a few thousand at 640x480, a few hundred at 1080p
 
 
 def set_mask_path(index: int, count: int) -> str:
@@ -139,6 +139,7 @@ class RawSource:
         self.kernel = kernel
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
         self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
+        self._cached_bytes = 0
 
     def __len__(self) -> int:
         return len(self.records)
@@ -151,8 +152,10 @@ class RawSource:
         distance = raw_distance(self.pool.load_hole(self.records[index]), self.kernel)
         entry = (distance, screening_map(distance))
         self._cache[index] = entry
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._cached_bytes += distance.nbytes + entry[1].nbytes
+        while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
+            old_distance, old_screen = self._cache.popitem(last=False)[1]
+            self._cached_bytes -= old_distance.nbytes + old_screen.nbytes
         return entry
 
 

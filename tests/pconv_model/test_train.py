@@ -258,7 +258,8 @@ def test_finetune_needs_init_unless_it_resumes(workspace, vgg, tmp_path):
 
 
 def test_training_masks_are_scaled_to_the_image_size_and_mixed(workspace):
-    assert training_augment(512).dilation == (9, 49) and training_augment(256).dilation == (4, 24)
+    assert training_augment(512).dilation == (4, 24) and training_augment(256).dilation == (2, 12)
+    assert training_augment(512).kernel == "square"
     masks = TrainingMasks(workspace / "raw", size=32, seed=0, augment=training_augment(32), length=24)
     valid = [float(masks[i].mean()) for i in range(24)]
     assert all(0 < share < 1 for share in valid)  # neither all hole nor all valid: a real learning signal

@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 import cv2
 import h5py
@@ -60,7 +61,8 @@ def test_a_manifest_row_regenerates_its_mask(raw_pool, tmp_path):
         dilation=record.dilation,
         clip=12 if record.split == "N" else 0,
     )
-    hole = augment_hole(raw_distance(pool.load_hole(raw)), params, size=128)
+    kernel = json.loads((bench / "build.json").read_text())["params"]["kernel"]  # the recipe's, like size
+    hole = augment_hole(raw_distance(pool.load_hole(raw), kernel), params, size=128)
     np.testing.assert_array_equal(hole, load_benchmark_hole(bench, record))
 
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig
-from pconv.maskgen.sets.default_input import DEFAULT_INPUT_AUGMENT, default_input_benchmark
+from pconv.maskgen.sets.default_input import default_input_benchmark
 
 
 def _tiny_input(monkeypatch):
@@ -28,7 +28,7 @@ def test_the_default_input_runs_scenes_extract_split_then_the_benchmark(monkeypa
     assert default_input_benchmark(bench, per_bin=4, seed=2, workers=1) == bench
     ((raw, out, options),) = calls
     assert raw == bench / "default-input" / "seed-2" / "raw" and out == bench
-    assert options["augment"] == DEFAULT_INPUT_AUGMENT and options["per_bin"] == 4 and options["seed"] == 2
+    assert options["augment"] == AugmentConfig() and options["per_bin"] == 4 and options["seed"] == 2
     pool = RawPool(raw)
     assert pool.split is not None and set(pool.split.values()) == {"train", "test"}
     assert {record.source for record in pool.records} <= {
