@@ -23,6 +23,7 @@ __all__ = [
     "list_images",
     "read_json_object",
     "read_jsonl",
+    "relative_path",
     "sha256_file",
 ]
 
@@ -149,3 +150,10 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def relative_path(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+    """``path`` relative to ``folder``, with POSIX separators: what a record inside ``folder`` stores, so
+    that it reads the same however either was spelled (``bench``, ``./bench/``, ``/abs/bench``), leaks no
+    absolute path, and stays true when both move together."""
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).as_posix()

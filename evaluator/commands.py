@@ -30,13 +30,24 @@ __all__ = ["eval_command"]
     "methods",
     multiple=True,
     metavar="M",
-    help="telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT; repeat for several.",
+    help="telea, ns, patchmatch (needs pconv-toolkit[baselines]), folder:DIR, pconv:CHECKPOINT or "
+    "conv:CHECKPOINT; repeat for several.",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     metavar="REPORT",
     help="Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier evaluation in --out (after the inputs and methods pass their checks).",
+)
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    help="Leave out unreadable, grey, CMYK or 16-bit photos (counted in the report) instead of refusing.",
 )
 @seed_option()
 @click.option(
@@ -70,6 +81,8 @@ def eval_command(
     masks: Path | None,
     methods: tuple[str, ...],
     out: Path | None,
+    overwrite: bool,
+    skip_bad_images: bool,
     seed: int,
     batch_size: int,
     inception_weights: Path | None,
@@ -80,7 +93,7 @@ def eval_command(
     """Score inpainting methods on identical image-mask pairs, per hole-ratio bin and border split.
 
     \b
-    pconv eval --images folder:photos --masks bench --method telea --method pconv:run/last.pt --out report
+    pconv eval --images folder:photos --masks bench --method ns --method pconv:run/checkpoint.pt --out report
     pconv eval ... --shard 2/4      (one of 4 jobs; then: pconv eval merge report)
     torchrun --nproc-per-node 2 $(which pconv) eval ...   (ranks split the pairs; rank 0 writes the report)
     pconv eval inputs --images folder:photos --masks bench --out inputs   (for an external model)
@@ -104,6 +117,8 @@ def eval_command(
         inception_weights=inception_weights,
         grid_pairs=grid_pairs,
         device=device,
+        skip_bad_images=skip_bad_images,
+        overwrite=overwrite,
     )
     table = evaluate(config, shard=shard, progress=show_progress())
     if table is not None:

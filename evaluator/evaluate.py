@@ -7,8 +7,15 @@ An evaluation folder ``OUT`` holds::
     OUT/pairs.json         the seeded image-mask assignment (pconv.datasets.pairing), one pair per
                            benchmark mask
     OUT/per_pair/          per-pair metrics and Inception features, one file per shard (pconv.evaluator.store)
-    OUT/samples/METHOD/    composites of the pairs shown in the grids
     OUT/table1.md, results.csv, results.json, grids/binK.png   the report (pconv.evaluator.report / grids)
+    OUT/grids/samples/METHOD/   the full-size composites the grids are drawn from, kept so that a resumed
+                           run redraws no grid pair (pconv.evaluator.grids)
+
+Nothing is written before every photo and mask has passed its header check (pconv.evaluator.checks) and
+every method has loaded; bad photos are all named in one error, or left out with ``skip_bad_images``.
+``overwrite`` replaces an earlier evaluation in ``OUT``. Paths recorded in ``config.json`` and
+``pairs.json`` (the benchmark, the photos' root) are relative to ``OUT``, so the report's bytes do not
+depend on how ``--out`` was spelled.
 
 Every method sees the identical pairs and is scored on its composite: ``mask·image + (1 − mask)·output``
 with the mask 1 = valid, so valid pixels are the input's whatever the method returns. Metrics are over the
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -36,7 +44,7 @@ import numpy as np
 import torch
 from pconv.core import __version__
 from pconv.core.distributed import dist_env, pick_device
-from pconv.core.files import atomic_write_text, read_json_object, sha256_file
+from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
 from pconv.core.progress import progress_bar
@@ -44,7 +52,8 @@ from pconv.core.sharding import Shard
 from pconv.datasets import image_files, load_image, parse_spec
 from pconv.datasets.pairing import assign_masks, load_assignment, save_assignment
 from pconv.evaluator import store
-from pconv.evaluator.grids import INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
+from pconv.evaluator.checks import bad_masks, bad_photos, describe_bad
+from pconv.evaluator.grids import GRIDS_DIR, INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
 from pconv.evaluator.inception import (
     IS_MIN_SPLIT_SIZE,
     IS_SPLITS,
@@ -52,7 +61,14 @@ from pconv.evaluator.inception import (
     InceptionExtractor,
     cached_inception_weights,
 )
-from pconv.evaluator.methods import FolderMethod, Method, ModelMethod, method_slug, parse_method
+from pconv.evaluator.methods import (
+    PATCHMATCH_RADIUS,
+    FolderMethod,
+    Method,
+    ModelMethod,
+    method_slug,
+    parse_method,
+)
 from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
 from torch import Tensor
 
@@ -69,6 +85,7 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
+REPORT_NAMES = ("table1.md", "results.csv", "results.json")
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,8 @@ class EvalConfig:
     inception_weights: Path | None = None
     grid_pairs: int = 2
     device: str = "cpu"
+    skip_bad_images: bool = False
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -136,11 +155,18 @@ def _load_hole(bench: Path, mask: _Mask) -> np.ndarray:
 
 
 def _versions() -> dict[str, str]:
+    from importlib import metadata
+
     import cv2
     import scipy
     import torchvision
 
+    try:
+        extras = {"pypatchmatch": metadata.version("pypatchmatch")}
+    except metadata.PackageNotFoundError:
+        extras = {}
     return {
+        **extras,
         "pconv-toolkit": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -187,65 +213,120 @@ def _check_slugs(methods: Sequence[str]) -> None:
 @dataclass(frozen=True)
 class EvalPairs:
     """The seeded photo for every benchmark mask: ``pairs[i] = (photo relative to root, mask file)``,
-    ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the photo count."""
+    ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the count of photos
+    used, ``skipped`` the bad photos left out (``skip_bad``)."""
 
     root: Path
     pairs: list[tuple[str, str]]
     masks: list[_Mask]
     size: int
     photos: int
+    skipped: tuple[str, ...] = ()
 
 
-def eval_pairs(images: str, bench: Path, *, seed: int) -> EvalPairs:
+def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -> EvalPairs:
     """Pair the photos of the dataset spec ``images`` with the benchmark ``bench``'s masks (seeded, without
-    replacement; see pconv.datasets.pairing): what every method of an evaluation is scored on."""
+    replacement; see pconv.datasets.pairing): what every method of an evaluation is scored on.
+
+    Every mask and photo is header-checked first; ValueError names all bad files in one line, unless
+    ``skip_bad`` leaves bad photos out (bad masks are always refused: Table 1 needs each of them)."""
     name, root, split = parse_spec(images)
     masks = _benchmark(bench)
-    photos = image_files(name, root, split=split)
-    pairs = assign_masks(
-        [photo.relative_to(root).as_posix() for photo in photos], [mask.file for mask in masks], seed=seed
-    )
+    broken, (width, height) = bad_masks(bench, [mask.file for mask in masks])
+    if broken:
+        raise ValueError(f"{describe_bad(broken, 'masks')} in {bench}; see `pconv masks verify {bench}`")
+    if width != height:
+        raise ValueError(f"{bench}: masks are {width}x{height}; the evaluator needs square masks")
+    names = [photo.relative_to(root).as_posix() for photo in image_files(name, root, split=split)]
+    bad = bad_photos(root, names)
+    if bad and not skip_bad:
+        raise ValueError(
+            f"{describe_bad(bad, 'photos')} in {root}; or pass --skip-bad-images to leave them out"
+        )
+    skipped = {photo for photo, _ in bad}
+    names = [photo for photo in names if photo not in skipped]
+    if not names:
+        raise ValueError(f"{root}: none of its {len(skipped)} photos is usable")
+    pairs = assign_masks(names, [mask.file for mask in masks], seed=seed)
     by_file = {mask.file: mask for mask in masks}
     ordered = [by_file[mask_name] for _, mask_name in pairs]
-    size = _load_hole(bench, ordered[0]).shape
-    if size[0] != size[1]:
-        raise ValueError(f"{bench}: masks are {size[1]}x{size[0]}; the evaluator needs square masks")
-    return EvalPairs(root=root, pairs=pairs, masks=ordered, size=size[0], photos=len(photos))
+    return EvalPairs(
+        root=root, pairs=pairs, masks=ordered, size=width, photos=len(names), skipped=tuple(sorted(skipped))
+    )
+
+
+def _relative_spec(images: str, out: Path) -> str:
+    """The dataset spec ``images`` with its root relative to ``out``."""
+    name, root, split = parse_spec(images)
+    return f"{name}:{relative_path(root, out)}:{split}"
 
 
 def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: int) -> dict[str, Any]:
     """Write ``OUT/pairs.json``, or check that the one there holds the same pairs; returns its metadata."""
     path = Path(out) / PAIRS_NAME
-    meta = {"images": images, "masks": str(bench), "seed": seed, "size": paired.size, "photos": paired.photos}
+    meta = {
+        "images": _relative_spec(images, out),
+        "masks": relative_path(bench, out),
+        "seed": seed,
+        "size": paired.size,
+        "photos": paired.photos,
+        "skipped_photos": list(paired.skipped),
+    }
     if not path.is_file():
         save_assignment(path, paired.pairs, meta=meta)
     elif load_assignment(path)[0] != paired.pairs:
         raise ValueError(
             f"{out}: holds other image-mask pairs (its {PAIRS_NAME} differs from this dataset, "
-            "benchmark and seed); choose another --out"
+            "benchmark and seed); pass --overwrite to replace that evaluation, or choose another --out"
         )
     return meta
 
 
+_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, *REPORT_NAMES)
+
+
+def _clear(out: Path) -> None:
+    """Delete an earlier evaluation in ``out`` (``--overwrite``); refuse a folder that is not one."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not ((out / CONFIG_NAME).is_file() or (out / PAIRS_NAME).is_file()):
+        raise ValueError(
+            f"{out} is not an evaluation folder (no {CONFIG_NAME} or {PAIRS_NAME}); --overwrite replaces "
+            "only evaluations, so choose an empty or new --out"
+        )
+    for name in _REPORT_FILES:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _prepare(
-    config: EvalConfig, feature_note: str, digests: dict[str, str]
+    config: EvalConfig, shard: Shard, methods: Sequence[Method], feature_note: str, digests: dict[str, str]
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
-    """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one."""
-    paired = eval_pairs(config.images, config.masks, seed=config.seed)
+    """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one; every
+    check (photos, masks, folder outputs for this shard's pairs) passes before anything is written."""
+    paired = eval_pairs(config.images, config.masks, seed=config.seed, skip_bad=config.skip_bad_images)
     pairs, ordered = paired.pairs, paired.masks
     out = Path(config.out)
     config_path = out / CONFIG_NAME
-    meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
+    if config.overwrite:
+        _clear(out)
     stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
     if stored:
         _check_resumable(out, stored, feature_note, digests)
-    methods = list(stored["methods"]) if stored else []
-    methods += [method for method in config.methods if method not in methods]
-    _check_slugs(methods)
+    names = list(stored["methods"]) if stored else []
+    names += [method for method in config.methods if method not in names]
+    _check_slugs(names)
+    for method in methods:
+        if isinstance(method, FolderMethod):
+            method.check(list(shard.jobs(len(pairs))))
+    meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
     bins = sorted({(mask.bin, mask.label) for mask in ordered})
     document = {
         **meta,
-        "methods": methods,
+        "methods": names,
         "bins": [list(b) for b in bins],
         "grid_pairs": config.grid_pairs,
         "inception": feature_note or (stored or {}).get("inception"),
@@ -266,12 +347,6 @@ def _extractor(
         return None, ""
     extractor = InceptionExtractor(weights=path).to(device)
     return extractor, f"torchvision inception_v3 weights {Path(path).name} (sha256 {sha256_file(path)[:16]}…)"
-
-
-def _check_folders(methods: Sequence[Method], todo: Sequence[int]) -> None:
-    for method in methods:
-        if isinstance(method, FolderMethod):
-            method.check(todo)
 
 
 def evaluate(
@@ -311,9 +386,11 @@ def _evaluate(
     extractor: FeatureExtractor | None,
     progress: bool,
 ) -> str | None:
+    if config.overwrite and shard.count > 1:
+        raise ValueError("--overwrite would delete the other shards' results; clear the folder once instead")
     methods = [parse_method(spec, device=device) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
-    document, pairs, masks = _prepare(config, feature_note, _checkpoint_digests(methods))
+    document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
     _, root, _ = parse_spec(config.images)
     run = _Run(
         Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
@@ -427,7 +504,6 @@ def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
 def _score(config: EvalConfig, run: _Run, methods: Sequence[Method], *, progress: bool) -> None:
     """Compute and record the missing results of this shard, ``batch_size`` pairs at a time."""
     plan = _plan(config, run, methods)
-    _check_folders(methods, sorted({pair for method in methods for pair in plan.run[method.spec]}))
     bar = progress_bar(total=len(plan.pairs), desc="eval", unit="pair", enabled=progress)
     for start in range(0, len(plan.pairs), config.batch_size):
         batch = list(plan.pairs[start : start + config.batch_size])
@@ -609,6 +685,20 @@ def _notes(document: dict[str, Any], count: int, inception: bool, *, partial_fea
         "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
         "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
     ]
+    if "patchmatch" in document["methods"]:
+        notes.append(
+            f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "
+            f"{PATCHMATCH_RADIUS} ({2 * PATCHMATCH_RADIUS + 1}×{2 * PATCHMATCH_RADIUS + 1} patches), "
+            "random search seeded by the pair index."
+        )
+    skipped = document.get("skipped_photos") or []
+    if skipped:
+        notes.append(
+            f"{len(skipped)} bad photos left out (--skip-bad-images; listed in {PAIRS_NAME}): "
+            + ", ".join(skipped[:5])
+            + (", …" if len(skipped) > 5 else "")
+            + "."
+        )
     if document["photos"] < count:
         notes.append(
             f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "

@@ -1,8 +1,9 @@
 """Result grids like the paper's Fig. 5: per bin, rows of pairs, columns input, each method, ground truth.
 
-While scoring, the evaluator keeps the images of a few pairs per bin and split as PNGs
-(``OUT/samples/<method>/<pair>.png``, plus ``input`` with holes painted white and ``ground_truth``); the
-report turns them into ``OUT/grids/binK.png`` (K = 1 … 6 as in the paper), rows N pairs first, then B,
+While scoring, the evaluator keeps the full-size images of a few pairs per bin and split as PNGs
+(``OUT/grids/samples/<method>/<pair>.png``, plus ``input`` with holes painted white and ``ground_truth``;
+``--grid-pairs`` pairs per bin and split, so ``12 × grid-pairs × (methods + 2)`` files); the report turns
+them into ``OUT/grids/binK.png`` (K = 1 … 6 as in the paper), rows N pairs first, then B,
 tiles at most :data:`TILE` px wide, with a header naming each column. Reading only these PNGs, a merge
 draws the same grids as a single run without touching the dataset again.
 """
@@ -33,8 +34,8 @@ __all__ = [
     "write_grids",
 ]
 
-SAMPLES_DIR = "samples"
 GRIDS_DIR = "grids"
+SAMPLES_DIR = f"{GRIDS_DIR}/samples"
 INPUT = "input"
 TARGET = "ground truth"
 TILE = 256

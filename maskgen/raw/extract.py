@@ -14,7 +14,9 @@ pool. Besides the reader's layout (see :mod:`pconv.maskgen.raw.pool`) a pool fol
 A job is done when its id is in ``manifest.jsonl`` or ``skipped.jsonl``; each mask PNG is renamed into
 place before its manifest line is appended, so an interrupted run never leaves a half-written mask or
 line, and a re-run with the same settings does only the jobs left. When all of a run's jobs are done,
-both files are rewritten sorted by id, so finished pools compare byte for byte.
+both files are rewritten sorted by id, so finished pools compare byte for byte. Every source path in
+``run.json``, ``manifest.jsonl`` and ``skipped.jsonl`` is relative to ``RAW`` (``../clips/a.mp4``), so the
+pool's bytes do not depend on how ``--out`` or the sources were spelled, and no absolute path leaks.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from typing import Any
 import cv2
 from pconv.core import __version__
 from pconv.core.errors import first_line
-from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
+from pconv.core.files import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_jsonl,
+    relative_path,
+)
 from pconv.core.masks import encode_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.sharding import Shard
@@ -300,7 +308,7 @@ def extract_pool(
     warn = warn or (lambda message: None)
     out = Path(out)
     run: dict[str, Any] = {
-        "sources": names,
+        "sources": [relative_path(name, out) for name in names],
         "config": asdict(config),
         "shard": str(shard),
         "sharding": SHARDING,
@@ -320,7 +328,11 @@ def extract_pool(
                 warn(f"warning: {info.warning}")
         if not infos:
             raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
-        run["bad_sources"] = [name for name, item in zip(names, probed, strict=True) if isinstance(item, str)]
+        run["bad_sources"] = [
+            relative_path(name, out)
+            for name, item in zip(names, probed, strict=True)
+            if isinstance(item, str)
+        ]
         run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, run)
@@ -391,7 +403,7 @@ def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict
 
 def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> None:
     """Rename the mask into place, then append its manifest line (or the skipped line)."""
-    common = {"id": result["id"], "source": result["source"], "t": result["t"]}
+    common = {"id": result["id"], "source": relative_path(result["source"], out), "t": result["t"]}
     if result["kind"] == "bad":
         append_jsonl(out / SKIPPED_NAME, {**common, "reason": "bad", "error": result["error"]})
         return
@@ -415,6 +427,19 @@ def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> N
     )
 
 
+def _rebased(run: dict[str, Any], folder: Path, out: Path) -> dict[str, Any]:
+    """A shard's run.json with its source paths relative to ``out`` instead of to the shard ``folder``."""
+
+    def move(name: str) -> str:
+        return relative_path(Path(folder) / name, out)
+
+    return {
+        **run,
+        "sources": [move(name) for name in run["sources"]],
+        "bad_sources": [move(name) for name in run.get("bad_sources", [])],
+    }
+
+
 def merge_pools(shards: Sequence[Path], out: Path) -> int:
     """Join the finished outputs of shards 1/N … N/N of one run into the pool a single run would write.
 
@@ -429,7 +454,7 @@ def merge_pools(shards: Sequence[Path], out: Path) -> int:
         run = read_run(folder)
         if run is None:
             raise ValueError(f"{folder}: not a shard of `pconv masks extract` (no {RUN_NAME})")
-        runs.append(run)
+        runs.append(_rebased(run, folder, out))
     first = {key: value for key, value in runs[0].items() if key != "shard"}
     parsed = [Shard.parse(run["shard"]) for run in runs]
     for folder, run in zip(shards, runs, strict=True):
@@ -449,6 +474,8 @@ def merge_pools(shards: Sequence[Path], out: Path) -> int:
     manifest, skipped = [], []
     for folder, shard in zip(map(Path, shards), parsed, strict=True):
         records, skips = finished_ids(folder)
+        for record in [*records, *skips]:
+            record["source"] = relative_path(folder / record["source"], out)
         owned = set(shard.jobs(first["jobs"]))
         found = {record["id"] for record in records} | {record["id"] for record in skips}
         if found != owned:

@@ -33,12 +33,16 @@ HOLE_VALUE = click.option(
     show_default=True,
     help="Licence written into the dataset card.",
 )
+@click.option("--archive", is_flag=True, help="Also write masks.zip (the PNGs and manifest in one file).")
 @OVERWRITE
-def publish_command(bench: Path, out: Path, license_name: str, overwrite: bool) -> None:
-    """Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, archive."""
+def publish_command(bench: Path, out: Path, license_name: str, archive: bool, overwrite: bool) -> None:
+    """Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, one copy of the
+    masks (PNGs and masks.h5); --archive adds masks.zip."""
     from pconv.maskgen.release.publish import publish_benchmark
 
-    publish_benchmark(bench, out, license_name=license_name, overwrite=overwrite, progress=show_progress())
+    publish_benchmark(
+        bench, out, license_name=license_name, archive=archive, overwrite=overwrite, progress=show_progress()
+    )
     click.echo(f"release in {out}")
 
 

@@ -2,12 +2,15 @@
 
 ``DIST`` holds::
 
-    README.md                 the dataset card: what, how it was made, every parameter and seed, sources,
-                              per-bin counts and ratio statistics, the 255 = hole convention, licence,
-                              citation
+    README.md                 the dataset card: what, where the masks came from (generated scenes or
+                              named videos), how many raw masks, the dilation, every parameter and seed,
+                              per-bin counts and ratio statistics, shape and diversity figures
+                              (pconv.maskgen.release.external, as `pconv masks stats` prints them), the
+                              255 = hole convention, licence, citation
     SHA256SUMS                ``sha256sum -c`` format, every other file of DIST
-    masks/*.png, manifest.csv, masks.h5, build.json     copies of the benchmark itself
-    masks.zip                 the PNGs and manifest.csv in one archive (stored, fixed timestamps)
+    masks/*.png, manifest.csv, masks.h5, build.json     one copy of the benchmark itself
+    masks.zip                 only with ``archive``: the PNGs and manifest.csv in one archive (stored,
+                              fixed timestamps), for hosts that want a single file
     contact_sheets/binK_N.png ... and overview.png       mask grids per bin and split, like the paper's Fig. 4
     hole_ratio_histogram.png  masks per 0.01 of hole ratio, N and B stacked
 
@@ -29,9 +32,11 @@ import numpy as np
 from pconv.core.files import atomic_write_bytes, atomic_write_text, read_json_object, sha256_file
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
+from pconv.maskgen.release.external import MaskSetStats, mask_set_stats, measure_masks, stats_table
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
 from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
 from pconv.maskgen.sets.bins import SPLITS, bin_folder_name, bin_label
+from pconv.maskgen.sets.default_input import INPUT_DIR
 from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
 
 __all__ = ["ARCHIVE_NAME", "CARD_NAME", "SUMS_NAME", "contact_sheet", "publish_benchmark", "ratio_histogram"]
@@ -50,6 +55,8 @@ CITATION = """@inproceedings{liu2018partialinpainting,
   booktitle = {European Conference on Computer Vision (ECCV)},
   year      = {2018}
 }"""
+NVIDIA_SHAPES = "thickness 11.0 px, boundary 13.6 per 100 hole px, 8 components, roughness 1.73"
+"""Shape medians of NVIDIA's released test masks (ratio 0.1-0.6, a sample; see the README), for comparison."""
 
 
 def _caption(image: np.ndarray, text: str, height: int = 28) -> np.ndarray:
@@ -140,7 +147,50 @@ def _groups(records: list[BenchRecord]) -> dict[tuple[int, str], list[BenchRecor
     return groups
 
 
-def _card(records: list[BenchRecord], build: dict, license_name: str) -> str:
+def _provenance(records: list[BenchRecord], params: dict) -> list[str]:
+    """Where the masks came from, said plainly: generated scenes or named videos, raw masks, dilation."""
+    sources = {record.source for record in records}
+    generated = all(source.startswith(f"{INPUT_DIR}/") for source in sources)
+    uses: dict[int, int] = {}
+    for record in records:
+        uses[record.raw_id] = uses.get(record.raw_id, 0) + 1
+    low, high = params["dilation"]
+    origin = (
+        f"**generated scenes**, not real video: the {len(sources)} scenes of the toolkit's built-in default "
+        "input (`pconv masks synth`: textured layers moving over each other), whose occlusions were "
+        "extracted like a video's"
+        if generated
+        else f"the {len(sources)} videos or frame folders listed under Sources"
+    )
+    return [
+        f"The masks come from {origin}. They use {len(uses)} distinct raw masks (occlusion maps of one "
+        f"frame pair each); the most used one makes {max(uses.values())} masks. Each was dilated by "
+        f"{low} to {high} px with a {params['kernel']} kernel, rotated by at most {params['max_angle']} "
+        "degrees, scaled and cropped.",
+    ]
+
+
+def _shape_section(stats: MaskSetStats, edges: list[float]) -> list[str]:
+    return [
+        "## Shapes and diversity",
+        "",
+        "As `pconv masks stats` prints them: per bin and split the hole ratios (`low 10%`: the share in the "
+        "lowest tenth of the bin), then the shape medians with every mask scaled to 256 px on its longer "
+        "side (thickness: 2 × the mean distance of hole pixels to a valid one; boundary: hole pixels "
+        "touching a valid one per 100; components: 8-connected holes; roughness: contour length / convex "
+        "hull perimeter), the near-duplicate rate (best IoU with another mask of the cell > 0.9 at 64×64) "
+        f"and the raw masks used. For comparison, NVIDIA's released test masks: {NVIDIA_SHAPES}.",
+        "",
+        "```text",
+        stats_table(stats, edges=edges),
+        "```",
+        "",
+    ]
+
+
+def _card(
+    records: list[BenchRecord], build: dict, license_name: str, stats: MaskSetStats, *, archive: bool
+) -> str:
     params, edges = build["params"], build["params"]["bin_edges"]
     lines = [
         "# Irregular hole mask benchmark",
@@ -169,6 +219,8 @@ def _card(records: list[BenchRecord], build: dict, license_name: str) -> str:
         "inside it; N masks are clipped to a hole-free frame. Mask i is drawn from a generator seeded by "
         "(seed, bin, split, position, attempt), so the same pool and seed rebuild identical files.",
         "",
+        *_provenance(records, params),
+        "",
         "| parameter | value |",
         "|---|---|",
         *[f"| {key} | {json.dumps(value)} |" for key, value in sorted(params.items())],
@@ -188,9 +240,13 @@ def _card(records: list[BenchRecord], build: dict, license_name: str) -> str:
     sources: dict[str, int] = {}
     for record in records:
         sources[record.source] = sources.get(record.source, 0) + 1
+    archived = f"`{ARCHIVE_NAME}` (the PNGs and manifest in one archive), " if archive else ""
     lines += [
         "",
+        *_shape_section(stats, edges),
         "## Sources",
+        "",
+        "Paths are relative to the benchmark folder the masks were built in.",
         "",
         "| source video | masks |",
         "|---|---|",
@@ -198,9 +254,9 @@ def _card(records: list[BenchRecord], build: dict, license_name: str) -> str:
         "",
         "## Files",
         "",
-        f"`{ARCHIVE_NAME}` (the PNGs and manifest), `{SHEET_DIR}/` (mask grids per bin and split), "
-        f"`{HISTOGRAM_NAME}`, `{SUMS_NAME}` (check with `sha256sum -c {SUMS_NAME}` or "
-        "`pconv masks verify .`).",
+        f"`masks/` (the PNGs), `{CSV_NAME}`, `{HDF5_NAME}` (the same masks and manifest in one file), "
+        f"`{BUILD_NAME}`, {archived}`{SHEET_DIR}/` (mask grids per bin and split), `{HISTOGRAM_NAME}`, "
+        f"`{SUMS_NAME}` (check with `sha256sum -c {SUMS_NAME}` or `pconv masks verify .`).",
         "",
         "## Licence",
         "",
@@ -255,6 +311,7 @@ def publish_benchmark(
     out: Path,
     *,
     license_name: str = "CC-BY-4.0",
+    archive: bool = False,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
@@ -263,7 +320,8 @@ def publish_benchmark(
     The benchmark is verified first (:func:`~pconv.maskgen.release.verify.verify_benchmark`): a release's
     checksums
     must never certify a damaged mask. ``overwrite`` replaces only an earlier release (a folder with
-    ``SHA256SUMS``), never the benchmark itself or a folder around it.
+    ``SHA256SUMS``), never the benchmark itself or a folder around it. ``archive`` adds ``masks.zip``
+    (a third copy of every mask, so only on request).
     """
     bench, out = Path(bench), Path(out)
     records = read_benchmark(bench)
@@ -286,9 +344,12 @@ def publish_benchmark(
             bar.update(1)
         for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
             _place(bench / name, temp / name)
-        _archive(temp, records)
+        if archive:
+            _archive(temp, records)
         bar.update(1)
         edges = build["params"]["bin_edges"]
+        measures, thumbnails = measure_masks(bench, border=build["params"]["border"], edges=edges)
+        stats = mask_set_stats("benchmark", measures, thumbnails, edges=edges)
         overview = []
         for (index, split), group in _groups(records).items():
             holes = [load_benchmark_hole(temp, record) for record in group[: SHEET_SIDE * SHEET_SIDE]]
@@ -308,7 +369,7 @@ def publish_benchmark(
         ]
         atomic_write_bytes(temp / SHEET_DIR / "overview.png", encode_png(np.vstack(rows)))
         atomic_write_bytes(temp / HISTOGRAM_NAME, encode_png(ratio_histogram(records)))
-        atomic_write_text(temp / CARD_NAME, _card(records, build, license_name))
+        atomic_write_text(temp / CARD_NAME, _card(records, build, license_name, stats, archive=archive))
         bar.update(1)
         files = sorted(path.relative_to(temp).as_posix() for path in temp.rglob("*") if path.is_file())
         sums = "".join(f"{sha256_file(temp / name)}  {name}\n" for name in files)

@@ -9,6 +9,11 @@ Layout of a mask set folder ``OUT``::
                               bin edges and tool version as attributes
     OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version
 
+The ``source`` column is relative to ``OUT`` (the pool records it relative to itself): a benchmark built
+from its default input records ``default-input/seed-0/scenes/scene_003/frames``, one from videos beside it
+``../clips/a.mp4``. No file holds a path as typed, so ``--out bench``, ``./bench/`` and ``/abs/bench`` give
+the same bytes, and moving or renaming the folder (with its sources) keeps every record true.
+
 Mask ``i`` is a pure function of the raw pool, the recipe and ``i`` (its random generator is seeded from
 the recipe's seed and ``i``, never from a worker), so any ``workers`` gives the same bytes. Duplicates
 (equal PNG bytes, i.e. equal masks: the encoder is deterministic) are resolved after all masks exist, in
@@ -44,6 +49,7 @@ from pconv.core.files import (
     atomic_write_text,
     read_json_object,
     read_jsonl,
+    relative_path,
     sha256_file,
 )
 from pconv.core.masks import encode_mask_png, read_mask_png
@@ -450,7 +456,11 @@ def _write(
         if recipe.unique:
             _resolve_duplicates(out, recipe, main_source, masks, digests, rows)
         table = [
-            {"file": set_mask_path(index, recipe.count), **rows[index], "sha256": digests[index]}
+            {
+                "file": set_mask_path(index, recipe.count),
+                **_rebased(rows[index], raw, out),
+                "sha256": digests[index],
+            }
             for index in range(recipe.count)
         ]
         columns = ("file", *recipe.columns, "sha256")
@@ -466,6 +476,13 @@ def _write(
             h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
     (out / PROGRESS_NAME).unlink(missing_ok=True)
+
+
+def _rebased(row: dict[str, Any], raw: Path, out: Path) -> dict[str, Any]:
+    """``row`` with its source (relative to the pool ``raw``) made relative to the set folder ``out``."""
+    if "source" not in row:
+        return row
+    return {**row, "source": relative_path(Path(raw) / row["source"], out)}
 
 
 def _resolve_duplicates(

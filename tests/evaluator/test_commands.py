@@ -33,7 +33,8 @@ def test_unknown_method_is_one_line(photos, bench, tmp_path):
     )
     assert result.exit_code == 1
     assert result.output == (
-        "Error: unknown method 'lama'; use telea, ns, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT\n"
+        "Error: unknown method 'lama'; use telea, ns, patchmatch, folder:DIR, pconv:CHECKPOINT or "
+        "conv:CHECKPOINT\n"
     )
 
 
@@ -52,6 +53,7 @@ def test_folder_method_with_missing_output(photos, bench, tmp_path):
         str(tmp_path / "report"),
     )
     assert result.exit_code == 1
+    assert not (tmp_path / "report").exists()  # refused before anything was written
     assert result.output == (
         f"Error: folder:{outputs}: no output for 24 of 24 pairs, first pair 0 "
         f"({outputs}/00000.png); outputs are named by their pair's index in the "
@@ -125,3 +127,69 @@ def test_exported_inputs_are_the_evaluated_pairs(photos, bench, tmp_path):
     assert record["l1"] == pytest.approx((1 - truth[hole]).sum() / truth.size * 100, rel=1e-5)
     again = run("eval", "inputs", *common, "--out", str(exported), "--seed", "4")
     assert again.exit_code == 1 and "holds other image-mask pairs" in again.output
+
+
+def _eval(photos, bench, out, *extra: str):
+    return run("eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", "telea",
+               "--out", str(out), "--device", "cpu", *extra)  # fmt: skip
+
+
+def test_every_bad_photo_is_named_in_one_line_before_anything_is_written(photos, bench, tmp_path):
+    cv2.imwrite(str(photos / "grey.png"), np.full((72, 80), 90, np.uint8))
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "report"
+    result = _eval(photos, bench, out)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: 2 bad photos: broken.jpg (not a readable image (UnidentifiedImageError)); grey.png (a grey "
+        f"image (mode L)) in {photos}; or pass --skip-bad-images to leave them out\n"
+    )
+    assert not out.exists()
+    skipped = _eval(photos, bench, out, "--skip-bad-images")
+    assert skipped.exit_code == 0, skipped.output
+    assert (
+        "2 bad photos left out (--skip-bad-images; listed in pairs.json): broken.jpg, grey.png."
+        in (out / "table1.md").read_text()
+    )
+    pairs = json.loads((out / "pairs.json").read_text())
+    assert pairs["meta"]["skipped_photos"] == ["broken.jpg", "grey.png"]
+    assert not {"broken.jpg", "grey.png"} & {image for image, _ in pairs["pairs"]}
+
+
+def test_a_bad_mask_is_refused_with_the_benchmark_named(photos, bench, tmp_path):
+    cv2.imwrite(str(bench / "masks" / "00003.png"), np.zeros((32, 32), np.uint8))
+    result = _eval(photos, bench, tmp_path / "report")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: 1 bad mask: masks/00003.png (32x32, not 64x64) in {bench}; "
+        f"see `pconv masks verify {bench}`\n"
+    )
+
+
+def test_overwrite_replaces_an_evaluation_of_other_pairs(photos, bench, tmp_path):
+    out = tmp_path / "report"
+    assert _eval(photos, bench, out).exit_code == 0
+    (photos / "photo000.png").unlink()  # other photos: other pairs
+    refused = _eval(photos, bench, out)
+    assert refused.exit_code == 1 and "holds other image-mask pairs" in refused.output
+    assert "pass --overwrite" in refused.output
+    replaced = _eval(photos, bench, out, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    pairs = json.loads((out / "pairs.json").read_text())
+    assert "photo000.png" not in {image for image, _ in pairs["pairs"]}
+    assert pairs["meta"]["photos"] == 29
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    foreign = _eval(photos, bench, other, "--overwrite")
+    assert foreign.exit_code == 1 and "is not an evaluation folder" in foreign.output
+    assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_recorded_paths_do_not_depend_on_how_out_is_spelled(photos, bench, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _eval(photos, bench, "report").exit_code == 0
+    assert _eval(photos, bench, tmp_path / "again" / ".." / "report2").exit_code == 0
+    for name in ("pairs.json", "config.json", "table1.md"):
+        assert (tmp_path / "report" / name).read_bytes() == (tmp_path / "report2" / name).read_bytes()
+    assert json.loads((tmp_path / "report" / "pairs.json").read_text())["meta"]["masks"] == "../bench"

@@ -77,7 +77,7 @@ def test_single_run_writes_table1(photos, bench, tmp_path):
     csv_lines = (out / "results.csv").read_text().splitlines()
     assert csv_lines[0] == "method,metric,bin,bin_label,split,n,value,std"
     assert len(csv_lines) == 1 + 2 * 3 * 13
-    assert sorted(p.name for p in (out / "grids").iterdir()) == [f"bin{k}.png" for k in range(1, 7)]
+    assert sorted(p.name for p in (out / "grids").glob("*.png")) == [f"bin{k}.png" for k in range(1, 7)]
     per_pair = store.read_metrics(out)
     assert len(per_pair) == 2 * 24
     record = per_pair[("telea", 0)]
@@ -166,7 +166,9 @@ def test_growing_grids_on_resume_redraws_only_the_samples(photos, bench, tmp_pat
     metrics = dict(store.read_metrics(out))
     evaluate(config_for(photos, bench, out, methods=["telea"], grid_pairs=2), progress=False)
     assert store.read_metrics(out) == metrics
-    assert len(list((out / "samples" / "telea").iterdir())) == 24  # every pair of 2-pair cells is shown
+    assert (
+        len(list((out / "grids" / "samples" / "telea").iterdir())) == 24
+    )  # every pair of 2-pair cells is shown
     assert len(store.metrics_path(out, Shard()).read_text().splitlines()) == 24  # none written twice
 
 

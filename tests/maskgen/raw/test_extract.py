@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from pconv.core.files import read_jsonl, sha256_file
+from pconv.core.files import read_jsonl, relative_path, sha256_file
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw import extract
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool, merge_pools
@@ -53,7 +53,8 @@ def test_pool_layout_and_counts(full_run, sources):
     pool = RawPool(out)
     assert [record.id for record in pool.records] == list(range(6))
     record = pool.records[4]
-    assert (record.source, record.t, record.file, record.method) == (sources[1], 1, "masks/000004.png", "dis")
+    expected = (relative_path(sources[1], out), 1, "masks/000004.png", "dis")  # sources relative to the pool
+    assert (record.source, record.t, record.file, record.method) == expected
     assert pool.load_hole(record).shape == (144, 192) and record.params["occlusion"]["alpha2"] == 10.0
     skipped = read_jsonl(out / "skipped.jsonl")
     assert [(item["id"], item["t"], item["reason"]) for item in skipped] == [(6, 0, "static"), (7, 1, "cut")]
@@ -66,7 +67,7 @@ def test_worker_count_does_not_change_the_pool(full_run, sources, tmp_path):
     assert digest(tmp_path) == digest(out)
 
 
-def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path):
+def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path, tmp_path_factory):
     out, _ = full_run
     shards = [tmp_path / f"shard{k}" for k in (1, 2, 3)]
     for index, folder in enumerate(shards, start=1):
@@ -74,14 +75,15 @@ def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path):
         assert report.pairs == len(range((index - 1) * 8 // 3, index * 8 // 3))
     with pytest.raises(ValueError, match="need each shard 1/3"):
         merge_pools(shards[:2], tmp_path / "merged")
-    assert merge_pools(shards, tmp_path / "merged") == 6
-    assert digest(tmp_path / "merged") == digest(out)
+    merged = tmp_path_factory.mktemp("merged")  # beside the full run: the same relative source paths
+    assert merge_pools(shards, merged) == 6
+    assert digest(merged) == digest(out)
 
 
-def test_resume_after_an_interrupted_run(full_run, sources, tmp_path):
+def test_resume_after_an_interrupted_run(full_run, sources, tmp_path_factory):
     out, _ = full_run
-    shutil.copytree(out, tmp_path / "raw")
-    raw = tmp_path / "raw"
+    raw = tmp_path_factory.mktemp("raw")  # beside the full run: the same relative source paths
+    shutil.copytree(out, raw, dirs_exist_ok=True)
     # an interruption: three masks done, a fourth renamed into place without its line, a half-written
     # manifest line, a temporary file, and the skipped list not yet written
     lines = (raw / "manifest.jsonl").read_text().splitlines(keepends=True)
@@ -158,7 +160,7 @@ def test_skip_bad_covers_a_source_that_breaks_mid_way(sources, tmp_path, workers
     assert report.bad_sources == (f"{folder / '000002.png'}: not a readable image (corrupt frame?)",)
     assert report.pairs == 6 and report.skipped_bad == 2  # pair (0, 1) came before the broken frame
     bad = [record for record in read_jsonl(raw / "skipped.jsonl") if record["reason"] == "bad"]
-    assert {record["source"] for record in bad} == {str(folder)} and len(bad) == report.skipped_bad
+    assert {record["source"] for record in bad} == {"../clip"} and len(bad) == report.skipped_bad
     assert bad[0]["error"] == report.bad_sources[0]
     again = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
     assert (again.resumed, again.masks_written, again.bad_sources) == (6, 0, ())
@@ -235,9 +237,9 @@ def test_progress_moves_once_per_pair_whatever_the_workers(sources, tmp_path, mo
     assert pair_bar.initial == 0 and pair_bar.updates == [1] * report.pairs
 
 
-def test_a_resumed_run_starts_its_bar_at_the_pairs_done(full_run, sources, tmp_path, monkeypatch):
-    raw = tmp_path / "raw"
-    shutil.copytree(full_run[0], raw)
+def test_a_resumed_run_starts_its_bar_at_the_pairs_done(full_run, sources, tmp_path_factory, monkeypatch):
+    raw = tmp_path_factory.mktemp("raw")  # beside the full run: the same relative source paths
+    shutil.copytree(full_run[0], raw, dirs_exist_ok=True)
     lines = (raw / "manifest.jsonl").read_text().splitlines(keepends=True)
     (raw / "manifest.jsonl").write_text("".join(lines[:-2]))
     bars = []

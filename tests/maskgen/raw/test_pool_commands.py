@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from pconv import cli
-from pconv.core.files import sha256_file
+from pconv.core.files import relative_path, sha256_file
 
 
 def run(*args: str):
@@ -99,7 +99,8 @@ def test_extract_skip_bad_merge_and_split(scenes, tmp_path):
     result = run("split", str(tmp_path / "raw"), "--test-fraction", "0.5", "--seed", "1")
     assert result.exit_code == 0
     assert result.output == f"1 train and 1 test sources -> {tmp_path / 'raw' / 'split.json'}\n"
-    assert set(json.loads((tmp_path / "raw" / "split.json").read_text())["sources"]) == set(sources)
+    split = json.loads((tmp_path / "raw" / "split.json").read_text())["sources"]
+    assert set(split) == {relative_path(source, tmp_path / "raw") for source in sources}
 
 
 def test_extract_options_reach_the_manifest(scenes, tmp_path):

@@ -16,7 +16,7 @@ def bench(raw_pool, tmp_path):
 
 
 def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
-    dist = publish_benchmark(bench, tmp_path / "dist", license_name="CC0-1.0")
+    dist = publish_benchmark(bench, tmp_path / "dist", license_name="CC0-1.0", archive=True)
     card = (dist / "README.md").read_text()
     for needed in (
         "255 = hole",
@@ -28,8 +28,14 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         "@inproceedings{liu2018partialinpainting",
         "clip1.mp4",
         "dilation",
+        "The masks come from the 2 videos or frame folders listed under Sources.",
+        "distinct raw masks",
+        "dilated by 2 to 12 px with a disc kernel",
+        "## Shapes and diversity",
+        "ratio 0.1-0.6",
+        "NVIDIA's released test masks: thickness 11.0 px",
     ):
-        assert needed in card
+        assert needed in card, needed
     sums = (dist / "SHA256SUMS").read_text().splitlines()
     listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in sums}
     files = {path.relative_to(dist).as_posix() for path in dist.rglob("*") if path.is_file()} - {"SHA256SUMS"}
@@ -44,6 +50,13 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         names = archive.namelist()
         assert names == [record.file for record in read_benchmark(bench)] + ["manifest.csv"]
         assert archive.read("masks/00005.png") == (bench / "masks" / "00005.png").read_bytes()
+
+
+def test_a_release_keeps_one_copy_of_the_masks_unless_an_archive_is_asked_for(bench, tmp_path):
+    dist = publish_benchmark(bench, tmp_path / "dist")
+    assert not (dist / "masks.zip").exists()
+    assert (dist / "masks.h5").is_file() and len(list((dist / "masks").iterdir())) == 36
+    assert "masks.zip" not in (dist / "README.md").read_text()
 
 
 def test_publishing_twice_gives_the_same_bytes_and_refuses_a_full_folder(bench, tmp_path):
