@@ -164,8 +164,8 @@ def _provenance(records: list[BenchRecord], params: dict) -> list[str]:
     )
     return [
         f"The masks come from {origin}. They use {len(uses)} distinct raw masks (occlusion maps of one "
-        f"frame pair each); the most used one makes {max(uses.values())} masks. Each was dilated by "
-        f"{low} to {high} px with a {params['kernel']} kernel, rotated by at most {params['max_angle']} "
+        f"frame pair each); the most used one makes {max(uses.values())} masks. Each was dilated with a "
+        f"{params['kernel']} kernel of radius {low} to {high} px, rotated by at most {params['max_angle']} "
         "degrees, scaled and cropped.",
     ]
 

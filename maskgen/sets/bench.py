@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,6 +51,16 @@ __all__ = [
 BENCH_COLUMNS = ("bin", "bin_low", "bin_high", "split", *DRAWN_COLUMNS, "attempt")
 """Manifest columns between ``file`` and ``sha256``. ``bin`` is 0-based; ``crop_x, crop_y`` is the window
 centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification; ``dilation`` in px."""
+
+
+@functools.lru_cache(maxsize=64)
+def _raw_order(seed: int, block: int, split: int, count: int) -> np.ndarray:
+    """A seeded permutation of a bin × split's raw masks: mask k tries the one at ``k * count / per_bin``
+    first, so the first tries of a cell's masks spread over distinct raw masks (fewer near-duplicates,
+    no raw mask used far more than others); retries draw at random, so the masks that need one do not
+    all pile onto the next raw mask that fits. A pure function of the indices: same bytes for any worker
+    count."""
+    return np.random.default_rng([seed, block, split, count]).permutation(count)
 
 
 @dataclass(frozen=True)
@@ -127,9 +138,10 @@ class BenchRecipe:
         block, split, k = self.slot(index)
         low, high = bin_bounds(block, self.edges)
         clip = self.border if SPLITS[split] == "N" else 0
+        first_choice = _raw_order(self.seed, block, split, len(source))[k * len(source) // self.per_bin]
         for attempt in range(first_attempt, first_attempt + self.attempts):
             rng = np.random.default_rng([self.seed, block, split, k, attempt])
-            number = int(rng.integers(len(source)))
+            number = first_choice if attempt == 0 else int(rng.integers(len(source)))
             distance, screen = source.load(number)
             found = sample_in_range(
                 distance,

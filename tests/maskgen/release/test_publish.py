@@ -30,7 +30,7 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         "dilation",
         "The masks come from the 2 videos or frame folders listed under Sources.",
         "distinct raw masks",
-        "dilated by 2 to 12 px with a disc kernel",
+        "dilated with a square kernel of radius 2 to 12 px",
         "## Shapes and diversity",
         "ratio 0.1-0.6",
         "NVIDIA's released test masks: thickness 11.0 px",
