@@ -173,7 +173,7 @@ def train_command(
 def inpaint_command(
     checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str
 ) -> None:
-    """Fill the holes of photos of any size; valid pixels are kept as they are.
+    """Fill the holes of photos (up to 2048x2048 pixels: PCONV_MAX_INPAINT_PIXELS), keeping valid pixels.
 
     A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
     and cropped back, so the output has the photo's exact size (no resizing).
