@@ -324,3 +324,22 @@ def test_inpaint_refuses_a_photo_above_its_limit(tmp_path, photo_and_mask, monke
         "inpaint", "--checkpoint", checkpoint, "--image", photo, "--mask", mask, "--out", tmp_path / "o.png"
     )
     one_error_line(result, "photo.png", "PCONV_MAX_INPAINT_PIXELS")
+
+
+@pytest.mark.parametrize(
+    "option", [["--width", "40"], ["--layers", "13"], ["--image-size", "40000"], ["--width", "0"]]
+)
+def test_train_model_options_are_bounded(tmp_path, option):
+    args = [
+        "train",
+        "--dataset",
+        "folder",
+        "--data",
+        tmp_path,
+        "--masks",
+        tmp_path,
+        "--out",
+        tmp_path / "run",
+    ]
+    one_error_line(run(*args, "--iterations", 1, *option), option[0])
+    assert not (tmp_path / "run").exists()
