@@ -1,14 +1,20 @@
 """Pieces every `pconv` subcommand shares: error reporting, the quiet flag, seed/workers/shard options.
 
 Library code raises ValueError / OSError with a message that names the bad value; the root group turns
-those into a single ``Error: ...`` line and exit status 1, so users never see a traceback for bad input.
-Set ``PCONV_DEBUG=1`` to get the traceback back.
+those, and bad option values, into a single ``Error: ...`` line and exit status 1, so users never see a
+traceback or a usage block for bad input. Set ``PCONV_DEBUG=1`` to get the traceback back.
+
+SIGTERM (a job scheduler's stop, ``kill``) is turned into KeyboardInterrupt, so it stops workers and
+removes temporary files the way Ctrl-C does instead of leaving the process's workers behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -28,12 +34,34 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt during the block, unless someone already handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class FriendlyGroup(click.Group):
-    """A click group that reports library errors as one line instead of a traceback."""
+    """A click group that reports library errors and bad option values as one line, exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_as_interrupt():
+                return super().invoke(ctx)
+        except click.UsageError as error:  # a bad option value or a missing argument, as one line
+            raise click.ClickException((error.format_message().splitlines() or ["bad usage"])[0]) from None
         except (ValueError, OSError, cv2.error) as error:  # cv2.error: OpenCV refusing an input
             if os.environ.get("PCONV_DEBUG"):
                 raise

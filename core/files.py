@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ __all__ = [
     "atomic_output",
     "atomic_write_bytes",
     "atomic_write_text",
+    "inside",
     "list_images",
     "read_json_object",
     "read_jsonl",
     "relative_path",
+    "remove_stale_temporaries",
     "sha256_file",
 ]
 
@@ -53,6 +56,22 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
     return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
 
 
+def inside(folder: str | os.PathLike[str], relative: str, *, links: bool = True) -> Path:
+    """``folder / relative`` for a path read from a manifest, shard or report, refused unless it stays inside.
+
+    A crafted row (``../x``, an absolute path, a symlink leading out) must never make a reader open, or a
+    writer replace, a file outside the folder it describes. Raises a one-line ValueError naming both.
+    ``links=False`` skips resolving symlinks, for lists of millions of files inside a dataset's own tree.
+    """
+    folder = Path(folder)
+    candidate = folder / relative
+    if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        raise ValueError(f"{folder}: refusing the path {relative!r}: it must be relative and stay inside")
+    if links and not candidate.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"{folder}: refusing the path {relative!r}: it leads outside the folder")
+    return candidate
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -74,6 +93,37 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Ite
         os.replace(temp, final)
     finally:
         temp.unlink(missing_ok=True)
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporary files of :func:`atomic_output` under ``folder`` whose writer no longer runs.
+
+    A killed job leaves its ``.NAME.tmp-PID`` behind (a half-written ``masks.h5`` can be 39 MB); the next
+    writer of the folder removes them. Call it only while holding the folder's lock (``pconv.core.locks``),
+    and only on this machine's folders: a pid says nothing about another host's processes. Returns the
+    number removed.
+    """
+    removed = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            match = _TEMPORARY.match(name)
+            if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                Path(root, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

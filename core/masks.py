@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 from pconv.core.files import atomic_write_bytes
+from pconv.core.limits import check_image_header
 from torch import Tensor
 
 __all__ = [
@@ -114,6 +115,8 @@ def read_mask_png(
     """
     if hole_value not in (0, 255):
         raise ValueError(f"hole value must be 0 or 255, got {hole_value}")
+    if Path(path).is_file():
+        check_image_header(path)
     image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         if not Path(path).is_file():

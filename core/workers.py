@@ -2,20 +2,34 @@
 
 forkserver (or spawn) rather than fork: OpenCV's thread pool does not survive a fork. Each worker runs
 OpenCV single-threaded, since the processes already fill the cores.
+
+Workers die with the process that started them: a ``kill -9`` of it must not leave workers writing
+files and holding the terminal's pipe for minutes. Linux's parent-death signal covers the worker's own
+parent (the forkserver, which itself exits with the main process); a watchdog thread on the main
+process's pid covers everything else, from the end of the worker's start-up (unpickling its initializer may
+import torch for seconds). On any exception (Ctrl-C, or SIGTERM turned into one by
+:func:`pconv.core.cli.FriendlyGroup`), running tasks are not waited for: the workers are killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import cv2
 
-__all__ = ["default_workers", "worker_context", "worker_processes"]
+__all__ = ["default_workers", "die_with_parent", "worker_context", "worker_processes"]
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def default_workers() -> int:
@@ -32,7 +46,39 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(method)
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (dead, not yet reaped by its parent) counts as dead."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _watch(pid: int, interval: float) -> None:
+    while _alive(pid):
+        time.sleep(interval)
+    os._exit(1)  # no clean-up: the files this worker was writing are temporary ones
+
+
+def die_with_parent(owner: int, *, interval: float = 0.5) -> None:
+    """Make this process exit when ``owner`` (the main process's pid) or its own parent dies."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if not _alive(owner):  # died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_watch, args=(owner, interval), daemon=True, name="pconv-parent-watch").start()
+
+
+def _start_worker(owner: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    die_with_parent(owner)
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
     if initializer is not None:
         initializer(*initargs)
@@ -44,7 +90,8 @@ def worker_processes(
 ) -> Iterator[ProcessPoolExecutor | None]:
     """``workers`` processes, or None for ``workers`` == 1 (the caller then works in-process).
 
-    On leaving, queued tasks are cancelled, so a failed job stops at once instead of finishing them.
+    On leaving, queued tasks are cancelled, so a failed job stops at once instead of finishing them; on
+    leaving by an exception the running ones are killed too.
     """
     if workers == 1:
         yield None
@@ -53,9 +100,21 @@ def worker_processes(
         workers,
         mp_context=worker_context(),
         initializer=_start_worker,
-        initargs=(initializer, initargs),
+        initargs=(os.getpid(), initializer, initargs),
     )
     try:
         yield executor
+    except BaseException:
+        _kill_workers(executor)
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    """Stop every worker now; their unfinished outputs are temporary files the next run removes."""
+    processes = list((executor._processes or {}).values())  # no public API before Python 3.14
+    executor.shutdown(wait=False, cancel_futures=True)  # forgets the processes: taken above
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()

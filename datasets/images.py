@@ -15,11 +15,13 @@ which makes large photos several times cheaper to load and changes nothing else.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+from pconv.core.limits import IMAGE_LIMIT
 from pconv.core.masks import image_from_uint8
 from PIL import Image, UnidentifiedImageError
 
@@ -44,11 +46,20 @@ class BadImageError(ValueError):
 
 def _open_checked(path: Path) -> Image.Image:
     try:
-        image = Image.open(path)
+        with warnings.catch_warnings():  # the size is checked against IMAGE_LIMIT below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such image file") from None
+    except Image.DecompressionBombError:
+        raise BadImageError(f"{path}: claims more pixels than PIL decodes (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError) as error:
         raise BadImageError(f"{path}: not a readable image ({error.__class__.__name__})") from None
+    try:
+        IMAGE_LIMIT.check(path, *image.size)
+    except ValueError as error:
+        image.close()
+        raise BadImageError(str(error)) from None
     args = image.tile[0][3] if image.tile else ""
     raw_mode = args if isinstance(args, str) else str(args[0]) if args else ""
     if image.mode in ("I", "F") or image.mode.startswith("I;16") or _DEEP_RAW.search(raw_mode):

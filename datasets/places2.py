@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pconv.core.files import inside
 from pconv.datasets.folder import require_split
 
 __all__ = ["FOLDERS", "LISTS", "SPLITS", "image_files"]
@@ -54,7 +55,7 @@ def image_files(root: Path, *, split: str) -> list[Path]:
     names = sorted(line.split()[0].lstrip("/") for line in listing.read_text().splitlines() if line.strip())
     if not names:
         raise ValueError(f"{listing}: the file list is empty")
-    files = [folder / name for name in names]
+    files = [inside(folder, name, links=False) for name in names]
     for probe in (files[0], files[-1]):
         if not probe.is_file():
             raise FileNotFoundError(

@@ -45,6 +45,7 @@ import torch
 from pconv.core import __version__
 from pconv.core.distributed import dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
+from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
 from pconv.core.progress import progress_bar
@@ -395,7 +396,8 @@ def _evaluate(
     run = _Run(
         Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
     )
-    _score(config, run, methods, progress=progress and shard.index == 1)
+    with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
+        _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
         torch.distributed.barrier()
     if shard.count > 1 and not (distributed and shard.index == 1):
@@ -629,7 +631,13 @@ def write_report(out: Path, *, progress: bool = True) -> str:
     config_path = out / CONFIG_NAME
     if not config_path.is_file():
         raise FileNotFoundError(f"{out}: not an evaluation folder (no {CONFIG_NAME}); run `pconv eval` first")
-    document = json.loads(config_path.read_text(encoding="utf-8"))
+    with locked_folder(out, name=".pconv-report.lock"):
+        return _write_report(out, config_path, progress=progress)
+
+
+def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
+    fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
+    document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
     pairs, _ = load_assignment(out / PAIRS_NAME)
     done = store.read_metrics(out)
     records: dict[str, list[dict[str, Any]]] = {}

@@ -19,10 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from pconv.core.files import atomic_write_bytes
+from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_image_png, valid_from_hole, white_holes, write_mask_png
 from pconv.core.progress import progress_bar
 from pconv.datasets import load_image
-from pconv.evaluator.evaluate import eval_pairs, keep_pairs
+from pconv.evaluator.evaluate import EvalPairs, eval_pairs, keep_pairs
 from pconv.evaluator.methods import folder_output_name
 from pconv.maskgen.sets.bench import load_benchmark_hole
 
@@ -36,10 +37,15 @@ def export_inputs(images: str, bench: Path, out: Path, *, seed: int = 0, progres
     """
     paired = eval_pairs(images, Path(bench), seed=seed)
     out = Path(out)
-    keep_pairs(out, paired, images=images, bench=Path(bench), seed=seed)
+    with locked_folder(out):
+        return _export(out, paired, images=images, bench=Path(bench), seed=seed, progress=progress)
+
+
+def _export(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: int, progress: bool) -> int:
+    keep_pairs(out, paired, images=images, bench=bench, seed=seed)
     bar = progress_bar(paired.pairs, desc="inputs", unit="pair", enabled=progress)
     for pair, (photo, _) in enumerate(bar):
-        hole = load_benchmark_hole(Path(bench), paired.masks[pair].record)
+        hole = load_benchmark_hole(bench, paired.masks[pair].record)
         shown = white_holes(load_image(paired.root / photo, size=paired.size), valid_from_hole(hole))
         atomic_write_bytes(out / "images" / folder_output_name(pair), encode_image_png(shown))
         write_mask_png(out / "masks" / folder_output_name(pair), hole)

@@ -69,8 +69,11 @@ def _read_all(out: Path, suffix: str) -> dict[Key, dict[str, Any]]:
     for path in sorted(folder.glob(f"shard-*-of-*{suffix}")):
         if suffix == ".jsonl" and path.name.endswith(".features.jsonl"):
             continue
-        for record in read_jsonl(path):
-            records[(str(record["method"]), int(record["pair"]))] = record
+        for number, record in enumerate(read_jsonl(path), start=1):
+            method, pair = record.get("method"), record.get("pair")
+            if not isinstance(method, str) or not isinstance(pair, int) or isinstance(pair, bool) or pair < 0:
+                raise ValueError(f"{path}: record {number} lacks a 'method' name or a 'pair' index")
+            records[(method, pair)] = record
     return records
 
 

@@ -30,11 +30,13 @@ from pconv.core.files import atomic_output
 from pconv.core.weights import load_torch_file
 from torch import nn
 
-from .unet import ConvUNet, PConvUNet
+from .unet import ConvUNet, PConvUNet, unet_specs
 
 __all__ = [
     "ARCHS",
     "CHECKPOINT_FORMAT",
+    "MAX_LAYERS",
+    "MAX_WIDTH",
     "build_model",
     "capture_rng",
     "load_checkpoint",
@@ -45,6 +47,10 @@ __all__ = [
 
 CHECKPOINT_FORMAT = 1
 ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = {"pconv": PConvUNet, "conv": ConvUNet}
+MAX_LAYERS = 12
+"""Deepest U-Net accepted (the paper's has 8; inputs must be multiples of 2**layers)."""
+MAX_WIDTH = 8.0
+"""Widest channel multiplier accepted: width 8 already holds about 2 billion weights (8 GB)."""
 
 
 def build_model(arch: str, *, layers: int, width: float) -> PConvUNet | ConvUNet:
@@ -128,15 +134,48 @@ def load_checkpoint(path: Path, *, arch: str | None = None) -> dict[str, Any]:
     document = load_torch_file(path, what="checkpoint")
     if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a pconv checkpoint of format {CHECKPOINT_FORMAT}")
+    for key, kind in (("arch", str), ("config", dict), ("model", dict)):
+        if not isinstance(document.get(key), kind):
+            raise ValueError(f"{path}: not a complete pconv checkpoint ({key!r} should be {kind.__name__})")
+    if document["arch"] not in ARCHS:
+        raise ValueError(f"{path}: unknown architecture {document['arch']!r}")
     if arch is not None and document["arch"] != arch:
         raise ValueError(f"{path}: a {document['arch']} checkpoint, but the architecture asked for is {arch}")
     return document
 
 
+def _checked_shape(document: dict[str, Any], path: Path) -> tuple[int, float]:
+    """The ``(layers, width)`` the checkpoint's config claims, once its weights confirm them.
+
+    Checked before the model is built: a config claiming a huge width would otherwise allocate gigabytes
+    before the weights are found not to fit.
+    """
+    config = document["config"]
+    layers, width = config.get("layers"), config.get("width")
+    if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= MAX_LAYERS:
+        raise ValueError(f"{path}: config 'layers' should be a whole number 1-{MAX_LAYERS}, not {layers!r}")
+    if not isinstance(width, int | float) or isinstance(width, bool) or not 0 < width <= MAX_WIDTH:
+        raise ValueError(f"{path}: config 'width' should be a number in (0, {MAX_WIDTH:g}], not {width!r}")
+    encoder, decoder = unet_specs(layers=layers, in_channels=3, width=float(width))
+    for part, specs in (("encoder", encoder), ("decoder", decoder)):
+        for index, spec in enumerate(specs):
+            key = f"{part}.{index}.conv.weight"
+            found = document["model"].get(key)
+            shape = tuple(found.shape) if isinstance(found, torch.Tensor) else None
+            expected = (spec.out_channels, spec.in_channels, spec.kernel_size, spec.kernel_size)
+            if shape != expected:
+                raise ValueError(
+                    f"{path}: config says layers={layers}, width={width:g}, but the weights' {key} is "
+                    f"{'missing' if shape is None else 'x'.join(map(str, shape))}, not "
+                    f"{'x'.join(map(str, expected))}"
+                )
+    return layers, float(width)
+
+
 def model_from_checkpoint(document: dict[str, Any], path: Path) -> PConvUNet | ConvUNet:
     """The checkpoint's model, built from its recorded arch, layers and width, with its weights loaded."""
-    config = document["config"]
-    model = build_model(document["arch"], layers=int(config["layers"]), width=float(config["width"]))
+    layers, width = _checked_shape(document, path)
+    model = build_model(document["arch"], layers=layers, width=width)
     try:
         model.load_state_dict(document["model"])
     except RuntimeError as error:

@@ -11,7 +11,7 @@ from pconv.core.cli import seed_option, show_progress
 from pconv.core.distributed import dist_env, pick_device
 from pconv.core.workers import default_workers
 
-from .checkpoint import ARCHS
+from .checkpoint import ARCHS, MAX_LAYERS, MAX_WIDTH
 from .inpaint import Inpainter, inpaint_files
 from .train import AMP_MODES, PHASE_LR, TrainConfig, train
 
@@ -69,9 +69,17 @@ def _loader_workers() -> int:
     help="torchvision-format VGG16 state dict (default: torchvision's cached ImageNet weights).",
 )
 @seed_option()
-@click.option("--image-size", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--layers", type=click.IntRange(min=1), default=8, show_default=True, help="U-Net depth.")
-@click.option("--width", type=float, default=1.0, show_default=True, help="Channel multiplier.")
+@click.option("--image-size", type=click.IntRange(1, 4096), default=512, show_default=True)
+@click.option(
+    "--layers", type=click.IntRange(1, MAX_LAYERS), default=8, show_default=True, help="U-Net depth."
+)
+@click.option(
+    "--width",
+    type=click.FloatRange(0, MAX_WIDTH, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Channel multiplier.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
     "--amp",
@@ -173,7 +181,7 @@ def train_command(
 def inpaint_command(
     checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str
 ) -> None:
-    """Fill the holes of photos of any size; valid pixels are kept as they are.
+    """Fill the holes of photos (up to 2048x2048 pixels: PCONV_MAX_INPAINT_PIXELS), keeping valid pixels.
 
     A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
     and cropped back, so the output has the photo's exact size (no resizing).

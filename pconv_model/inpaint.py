@@ -1,8 +1,10 @@
-"""Inference: fill the holes of any-size photos with a trained checkpoint, keeping every valid pixel.
+"""Inference: fill the holes of photos of any shape with a trained checkpoint, keeping every valid pixel.
 
 Sizes: the U-Net needs H and W divisible by 2**layers (256 for the paper's 8 layers). Other sizes are
 padded on the bottom and right by mirror reflection of the photo *and* its mask up to the next multiple,
 inpainted, and cropped back; nothing is resized, so valid pixels and the output's geometry are exact.
+Memory grows with the pixel count (about 1 KB per pixel for the paper's model), so photos above
+``pconv.core.limits.INPAINT_LIMIT`` (2048×2048, ``PCONV_MAX_INPAINT_PIXELS``) are refused before any work.
 Reflection gives the network real-looking context at the border instead of a band of zeros; a mask
 reflected into the padding keeps holes near the border as holes there too. Pads larger than the photo
 reflect repeatedly.
@@ -16,12 +18,15 @@ single mask to every photo, and writes ``OUT/<stem>.png``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from pconv.core.files import atomic_write_bytes, list_images
+from pconv.core.limits import INPAINT_LIMIT
+from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
 from pconv.core.progress import progress_bar
 from pconv.datasets.images import check_image, read_rgb
@@ -166,12 +171,25 @@ def inpaint_files(
         targets = [Path(out) / f"{photo.stem}.png" for photo, _ in pairs]
     for photo, mask_file in pairs:  # every photo and size checked before the first output is written
         check_image(photo)
+        INPAINT_LIMIT.check(photo, *_image_size(photo))
         photo_size, mask_size = _image_size(photo), _image_size(mask_file)
         if photo_size != mask_size:
             raise ValueError(
                 f"{mask_file}: mask is {mask_size[0]}x{mask_size[1]} but photo {photo.name} is "
                 f"{photo_size[0]}x{photo_size[1]}"
             )
+    with contextlib.nullcontext() if Path(image).is_file() else locked_folder(out):
+        return _write_all(inpainter, pairs, targets, hole_value=hole_value, progress=progress)
+
+
+def _write_all(
+    inpainter: Inpainter,
+    pairs: Sequence[tuple[Path, Path]],
+    targets: Sequence[Path],
+    *,
+    hole_value: int,
+    progress: bool,
+) -> list[Path]:
     written = []
     for (photo, mask_file), target in zip(
         progress_bar(pairs, desc="inpaint", enabled=progress, unit="img"), targets, strict=True

@@ -26,8 +26,10 @@ alone writes logs, samples and checkpoints.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
+import os
 import shutil
 import signal
 import threading
@@ -43,9 +45,11 @@ from pconv import datasets
 from pconv.core import __version__, distributed
 from pconv.core.distributed import DistEnv
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
+from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
 from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
 from pconv.core.progress import progress_bar
+from pconv.core.workers import die_with_parent
 from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
 from pconv.maskgen.sets.augment import AugmentConfig
@@ -347,14 +351,17 @@ def train(
     device = distributed.pick_device(config.device, env)
     distributed.setup(env, device)
     try:
-        return _train(config, env, device, resume=resume, vgg=vgg, progress=progress and env.is_main)
+        with locked_folder(config.out) if env.is_main else contextlib.nullcontext():  # rank 0 writes it
+            return _train(config, env, device, resume=resume, vgg=vgg, progress=progress and env.is_main)
     finally:
         distributed.teardown()
 
 
-def _leave_signals_to_the_trainer(worker_id: int) -> None:
+def _leave_signals_to_the_trainer(worker_id: int, owner: int) -> None:
     """DataLoader workers ignore SIGINT / SIGTERM (Ctrl-C reaches the whole process group): the trainer
-    finishes its step and checkpoints, then shuts the workers down itself."""
+    finishes its step and checkpoints, then shuts the workers down itself. They die with the trainer
+    (``owner``) if it is killed outright."""
+    die_with_parent(owner)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -524,7 +531,7 @@ def _loader(
         batch_sampler=sampler,
         num_workers=config.workers,
         pin_memory=device.type == "cuda",
-        worker_init_fn=_leave_signals_to_the_trainer,
+        worker_init_fn=functools.partial(_leave_signals_to_the_trainer, owner=os.getpid()),
     )
 
 

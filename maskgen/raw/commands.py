@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_option
+from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
@@ -27,8 +28,12 @@ from pconv.maskgen.raw.validate import format_scores, validate_methods
 __all__ = ["RAW_COMMANDS", "extract", "merge", "split", "synth", "validate"]
 
 
+MAX_SCENE_SIDE = 4096
+"""Largest side of a generated scene: each frame and its layers are held in memory while rendering."""
+
+
 class SizeType(click.ParamType):
-    """``WxH`` parsed into ``(width, height)``."""
+    """``WxH`` parsed into ``(width, height)``, each side between 16 and :data:`MAX_SCENE_SIDE`."""
 
     name = "WxH"
 
@@ -40,7 +45,10 @@ class SizeType(click.ParamType):
         match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(value))
         if not match:
             self.fail(f"size must look like WxH (e.g. 768x576), got {value!r}", param, ctx)
-        return int(match.group(1)), int(match.group(2))
+        width, height = int(match.group(1)), int(match.group(2))
+        if not (16 <= width <= MAX_SCENE_SIDE and 16 <= height <= MAX_SCENE_SIDE):
+            self.fail(f"each side must be between 16 and {MAX_SCENE_SIDE} px, got {value}", param, ctx)
+        return width, height
 
 
 def _scene_options(func: F) -> F:
@@ -210,9 +218,10 @@ def _check_options(func: F) -> F:
 @workers_option
 def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int, workers: int | None) -> None:
     """Render layered scenes with exact ground-truth occlusion maps (frames folders usable as SOURCE)."""
-    folders = render_scenes(
-        out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress(), workers=workers
-    )
+    with locked_folder(out):
+        folders = render_scenes(
+            out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress(), workers=workers
+        )
     click.echo(f"{len(folders)} scenes of {frames} frames at {size[0]}x{size[1]} in {out}")
 
 

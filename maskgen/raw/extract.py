@@ -37,9 +37,12 @@ from pconv.core.files import (
     append_jsonl,
     atomic_write_bytes,
     atomic_write_text,
+    inside,
+    read_json_object,
     read_jsonl,
     relative_path,
 )
+from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.sharding import Shard
@@ -128,7 +131,7 @@ def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
 def read_run(raw: Path) -> dict[str, Any] | None:
     """A pool folder's ``run.json``, or None when there is none yet."""
     path = raw / RUN_NAME
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json_object(path, required={"shard": str, "jobs": int}) if path.is_file() else None
 
 
 def finished_ids(raw: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -315,7 +318,10 @@ def extract_pool(
         "version": __version__,
     }
     results = worker_context().Queue() if workers > 1 else None
-    with worker_processes(workers, initializer=_set_worker_results, initargs=(results,)) as pool:
+    with (
+        locked_folder(out),
+        worker_processes(workers, initializer=_set_worker_results, initargs=(results,)) as pool,
+    ):
         probed = _probe_all(names, config, pool, progress)
         bad = tuple(item for item in probed if isinstance(item, str))
         if bad and not skip_bad:
@@ -469,12 +475,22 @@ def merge_pools(shards: Sequence[Path], out: Path) -> int:
             f"{', '.join(run['shard'] for run in runs)}"
         )
     merged_run = {**first, "shard": str(WHOLE_RUN)}
-    if read_run(Path(out)) not in (None, merged_run):
-        raise ValueError(f"{out}: holds another pool; merge into a new folder")
+    with locked_folder(out):
+        if read_run(Path(out)) not in (None, merged_run):
+            raise ValueError(f"{out}: holds another pool; merge into a new folder")
+        return _merge(list(map(Path, shards)), parsed, first, merged_run, Path(out))
+
+
+def _merge(
+    shards: list[Path], parsed: list[Shard], first: dict[str, Any], merged_run: dict[str, Any], out: Path
+) -> int:
+    """The copying half of :func:`merge_pools`, with ``out`` locked and every check passed."""
     manifest, skipped = [], []
-    for folder, shard in zip(map(Path, shards), parsed, strict=True):
+    for folder, shard in zip(shards, parsed, strict=True):
         records, skips = finished_ids(folder)
         for record in [*records, *skips]:
+            if not isinstance(record.get("source"), str):
+                raise ValueError(f"{folder}: a manifest or skipped row without its source: {record}")
             record["source"] = relative_path(folder / record["source"], out)
         owned = set(shard.jobs(first["jobs"]))
         found = {record["id"] for record in records} | {record["id"] for record in skips}
@@ -484,10 +500,10 @@ def merge_pools(shards: Sequence[Path], out: Path) -> int:
                 "pairs left); re-run it to resume"
             )
         for record in records:
-            atomic_write_bytes(Path(out) / record["file"], (folder / record["file"]).read_bytes())
+            source = inside(folder, str(record.get("file", "")))
+            atomic_write_bytes(inside(out, str(record["file"])), source.read_bytes())
         manifest += records
         skipped += skips
-    out = Path(out)
     _rewrite_lists(out, manifest, skipped)
     atomic_write_text(out / RUN_NAME, json.dumps(merged_run, indent=1, sort_keys=True) + "\n")
     return len(manifest)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pconv.core.files import read_json_object, read_jsonl
+from pconv.core.files import inside, read_json_object, read_jsonl
 from pconv.core.masks import read_mask_png
 
 __all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split"]
@@ -58,7 +58,7 @@ class RawMaskRecord:
             if name not in data
         ]
         if missing:
-            raise ValueError(f"manifest record lacks {', '.join(missing)}: {json.dumps(data)[:200]}")
+            raise ValueError(f"lacks {', '.join(missing)}: {json.dumps(data)[:200]}")
         return cls(
             id=int(data["id"]),
             file=str(data["file"]),
@@ -86,7 +86,12 @@ class RawPool:
             raise ValueError(
                 f"{self.root}: not a raw mask pool (no {MANIFEST_NAME}; make one with `pconv masks extract`)"
             )
-        records = [RawMaskRecord.from_json(item) for item in read_jsonl(manifest)]
+        records = []
+        for number, item in enumerate(read_jsonl(manifest), start=1):
+            try:
+                records.append(RawMaskRecord.from_json(item))
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{manifest}: record {number}: {error}") from None
         if not records:
             raise ValueError(f"{self.root}: the raw mask pool is empty ({MANIFEST_NAME} has no masks)")
         self.records: list[RawMaskRecord] = sorted(records, key=lambda record: record.id)
@@ -113,7 +118,7 @@ class RawPool:
 
     def load_hole(self, record: RawMaskRecord) -> np.ndarray:
         """The raw mask as a hole map: ``(height, width)`` bool, True = hole."""
-        hole = read_mask_png(self.root / record.file)
+        hole = read_mask_png(inside(self.root, record.file))
         if hole.shape != (record.height, record.width):
             raise ValueError(
                 f"{self.root / record.file}: size {hole.shape[1]}x{hole.shape[0]} differs from "

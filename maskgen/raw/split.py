@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from pconv.core import __version__
 from pconv.core.files import atomic_write_text
+from pconv.core.locks import locked_folder
 from pconv.maskgen.raw.pool import SPLIT_NAME, RawPool, Split
 
 __all__ = ["split_pool", "split_sources"]
@@ -44,7 +45,12 @@ def split_pool(raw: Path, *, test_fraction: float = 0.3, seed: int = 0) -> dict[
     ``split.json``: ``{"seed", "test_fraction", "sources": {source: side}, "masks": {side: count},
     "version"}``. Returns the ``sources`` mapping.
     """
-    pool = RawPool(raw)
+    pool = RawPool(raw)  # first: the lock would create a missing folder
+    with locked_folder(raw):
+        return _split(pool, test_fraction=test_fraction, seed=seed)
+
+
+def _split(pool: RawPool, *, test_fraction: float, seed: int) -> dict[str, str]:
     sources = split_sources(
         [record.source for record in pool.records], test_fraction=test_fraction, seed=seed
     )
@@ -59,5 +65,5 @@ def split_pool(raw: Path, *, test_fraction: float = 0.3, seed: int = 0) -> dict[
         "masks": masks,
         "version": __version__,
     }
-    atomic_write_text(Path(raw) / SPLIT_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(pool.root / SPLIT_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
     return dict(sources)

@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from pconv.core.files import list_images
+from pconv.core.limits import IMAGE_LIMIT, check_image_header
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when the first video is opened, not at import
 
@@ -82,6 +83,7 @@ def frame_files(folder: Path) -> list[Path]:
 
 
 def _read_image(path: Path) -> np.ndarray:
+    check_image_header(path)
     image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"{path}: not a readable image (corrupt frame?)")
@@ -94,6 +96,8 @@ def _opened_video(path: Path) -> Iterator[cv2.VideoCapture]:
     try:
         if not capture.isOpened():
             raise ValueError(f"{path}: cannot be opened as a video (unknown format or corrupt file)")
+        size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        IMAGE_LIMIT.check(path, *size)  # before the first frame is decoded
         yield capture
     finally:
         capture.release()

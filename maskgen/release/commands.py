@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import show_progress, workers_option
+from pconv.core.locks import locked_beside
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE
 
 __all__ = ["RELEASE_COMMANDS"]
@@ -40,9 +41,15 @@ def publish_command(bench: Path, out: Path, license_name: str, archive: bool, ov
     masks (PNGs and masks.h5); --archive adds masks.zip."""
     from pconv.maskgen.release.publish import publish_benchmark
 
-    publish_benchmark(
-        bench, out, license_name=license_name, archive=archive, overwrite=overwrite, progress=show_progress()
-    )
+    with locked_beside(out):
+        publish_benchmark(
+            bench,
+            out,
+            license_name=license_name,
+            archive=archive,
+            overwrite=overwrite,
+            progress=show_progress(),
+        )
     click.echo(f"release in {out}")
 
 
@@ -134,7 +141,8 @@ def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:
     """Copy any mask folder's masks into OUT/binK_LOW-HIGH/N|B/ (and OUT/outside/), with OUT/bins.csv."""
     from pconv.maskgen.release.external import bin_masks
 
-    measures = bin_masks(folder, out, hole_value=int(hole_value), border=border, progress=show_progress())
+    with locked_beside(out):
+        measures = bin_masks(folder, out, hole_value=int(hole_value), border=border, progress=show_progress())
     inside = sum(1 for item in measures if item.bin is not None)
     click.echo(f"{len(measures)} masks sorted into {out}: {inside} in bins, {len(measures) - inside} outside")
 

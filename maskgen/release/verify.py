@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import h5py
 import numpy as np
+from pconv.core.errors import first_line
 from pconv.core.files import read_json_object
 from pconv.core.progress import progress_bar
 from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
@@ -184,13 +185,24 @@ def _recipe(build_path: Path, build: dict[str, Any]) -> BenchRecipe:
     missing = [key for key in ("per_bin", "size", "border", "seed", "bin_edges") if key not in params]
     if missing:
         raise ValueError(f"{build_path}: params lack {', '.join(missing)}; not a benchmark's build file")
-    return BenchRecipe(
-        per_bin=params["per_bin"],
-        size=params["size"],
-        border=params["border"],
-        seed=params["seed"],
-        edges=tuple(params["bin_edges"]),
-    )
+    try:
+        return BenchRecipe(
+            per_bin=params["per_bin"],
+            size=params["size"],
+            border=params["border"],
+            seed=params["seed"],
+            edges=tuple(params["bin_edges"]),
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{build_path}: not a benchmark's build file ({first_line(error)})") from None
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    """``path`` opened for reading; h5py's own message ("file signature not found") names no file."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({first_line(error)})") from None
 
 
 def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
@@ -214,7 +226,7 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
     h5_path = folder / HDF5_NAME
     if not h5_path.is_file():
         problems.append(f"{HDF5_NAME}: missing")
-    with h5py.File(h5_path, "r") if h5_path.is_file() else contextlib.nullcontext(None) as h5:
+    with _open_hdf5(h5_path) if h5_path.is_file() else contextlib.nullcontext(None) as h5:
         stored = h5.get("masks") if h5 is not None else None
         if h5 is not None:
             problems += _check_hdf5_tables(folder, h5, build)

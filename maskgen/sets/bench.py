@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pconv.core.files import inside
 from pconv.core.masks import read_mask_png
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import Split
@@ -31,6 +32,8 @@ from pconv.maskgen.sets.augment import AugmentConfig, magnification, raw_limit, 
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     DEFAULT_BORDER,
+    MAX_PER_BIN,
+    MAX_SET_SIZE,
     SPLITS,
     bin_bounds,
     bin_label,
@@ -80,9 +83,15 @@ class BenchRecipe:
     unique: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        for name in ("per_bin", "size", "border", "seed", "attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
         object.__setattr__(self, "edges", check_edges(self.edges))
-        if self.per_bin < 1:
-            raise ValueError(f"per-bin count must be at least 1, got {self.per_bin}")
+        if not 1 <= self.per_bin <= MAX_PER_BIN:
+            raise ValueError(f"per-bin count must be between 1 and {MAX_PER_BIN}, got {self.per_bin}")
+        if not 8 <= self.size <= MAX_SET_SIZE:
+            raise ValueError(f"mask size must be between 8 and {MAX_SET_SIZE} px, got {self.size}")
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
         if self.attempts < 1:
@@ -259,19 +268,23 @@ def read_benchmark(bench: Path) -> list[BenchRecord]:
         raise FileNotFoundError(
             f"{bench}: not a benchmark (no {CSV_NAME}; build one with `pconv masks benchmark`)"
         )
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = sorted(set(_PARSERS) - set(reader.fieldnames or ()))
-        if missing:
-            raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
-        try:
-            return [
-                BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()}) for row in reader
-            ]
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = sorted(set(_PARSERS) - set(reader.fieldnames or ()))
+            if missing:
+                raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
+            try:
+                return [
+                    BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
+                    for row in reader
+                ]
+            except (TypeError, ValueError, csv.Error) as error:
+                raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
 
 
 def load_benchmark_hole(bench: Path, record: BenchRecord) -> np.ndarray:
     """The mask of ``record`` as a hole map: ``(H, W)`` bool, True = hole."""
-    return read_mask_png(Path(bench) / record.file)
+    return read_mask_png(inside(bench, record.file))

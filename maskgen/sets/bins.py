@@ -26,6 +26,8 @@ import numpy as np
 __all__ = [
     "BIN_EDGES",
     "DEFAULT_BORDER",
+    "MAX_PER_BIN",
+    "MAX_SET_SIZE",
     "SPLITS",
     "BorderSplit",
     "MaskStats",
@@ -43,6 +45,12 @@ BIN_EDGES: tuple[float, ...] = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 """Hole-ratio bin edges of the paper's Table 1: bin i is the interval (edges[i], edges[i+1]]."""
 
 DEFAULT_BORDER = 50
+
+MAX_SET_SIZE = 4096
+"""Largest mask side of a mask set: a worker holds a few float copies of a mask while making it."""
+
+MAX_PER_BIN = 100_000
+"""Most masks per bin and split of a benchmark (1.2 million in all)."""
 """Width in px of the border band that separates N from B masks (NVIDIA's 50 px at 512 x 512)."""
 
 BorderSplit = Literal["N", "B"]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import seed_option, show_progress, workers_option
+from pconv.core.locks import locked_folder
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
-from pconv.maskgen.sets.bins import DEFAULT_BORDER
+from pconv.maskgen.sets.bins import DEFAULT_BORDER, MAX_PER_BIN, MAX_SET_SIZE
 
 __all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS"]
 
@@ -56,12 +57,14 @@ def _augment(dilation: tuple[int, int] | None, kernel: str | None) -> AugmentCon
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Benchmark folder.")
 @click.option(
     "--per-bin",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PER_BIN),
     default=1000,
     show_default=True,
     help="Masks per bin and split: 6 x 2 x per-bin in all.",
 )
-@click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
+@click.option(
+    "--size", type=click.IntRange(8, MAX_SET_SIZE), default=512, show_default=True, help="Mask side in px."
+)
 @BORDER
 @DILATION
 @KERNEL
@@ -93,7 +96,8 @@ def benchmark_command(
     if raw is None:
         from pconv.maskgen.sets.default_input import default_input_benchmark
 
-        default_input_benchmark(out, augment=_augment(dilation, kernel), **options)
+        with locked_folder(out):  # the default input's scenes and raw pool live inside out
+            default_input_benchmark(out, augment=_augment(dilation, kernel), **options)
     else:
         from pconv.maskgen.sets.bench import build_benchmark
 
@@ -103,9 +107,11 @@ def benchmark_command(
 
 @click.command("export-train")
 @click.option("--raw", type=click.Path(path_type=Path), required=True, help="Raw mask pool (train split).")
-@click.option("--count", type=click.IntRange(min=1), required=True, help="Number of masks.")
+@click.option("--count", type=click.IntRange(1, 12 * MAX_PER_BIN), required=True, help="Number of masks.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--size", type=click.IntRange(min=8), default=512, show_default=True, help="Mask side in px.")
+@click.option(
+    "--size", type=click.IntRange(8, MAX_SET_SIZE), default=512, show_default=True, help="Mask side in px."
+)
 @DILATION
 @KERNEL
 @seed_option()

@@ -52,6 +52,7 @@ from pconv.core.files import (
     relative_path,
     sha256_file,
 )
+from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png, read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
@@ -271,10 +272,18 @@ def _held_state(out: Path, identity: dict[str, Any], overwrite: bool) -> str:
     return "fresh"
 
 
+def _refuse_nested(out: Path) -> None:
+    """A set inside another set's folder would be counted as strays by the outer one's ``verify``."""
+    for parent in Path(out).resolve().parents:
+        if (parent / BUILD_NAME).is_file() and (parent / MASK_DIR).is_dir():
+            raise ValueError(f"{out}: lies inside the mask set {parent}; choose a folder outside it")
+
+
 def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> None:
-    """Refuse at once an ``out`` holding a different set or files no build made, before any long work
-    that precedes the build (the default input's scenes and extraction); the raw pool is not compared,
-    since it may not exist yet."""
+    """Refuse at once an ``out`` holding a different set or files no build made, or lying inside another
+    set, before any long work that precedes the build (the default input's scenes and extraction); the
+    raw pool is not compared, since it may not exist yet."""
+    _refuse_nested(Path(out))
     _held_state(
         Path(out), {"kind": recipe.kind, "params": recipe.describe(), "version": __version__}, overwrite
     )
@@ -362,6 +371,18 @@ def write_mask_set(
     raw, out = Path(raw), Path(out)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    _refuse_nested(out)
+    existed = out.exists()
+    with locked_folder(out):
+        return _build(
+            raw, out, recipe, workers=workers, overwrite=overwrite, existed=existed, progress=progress
+        )
+
+
+def _build(
+    raw: Path, out: Path, recipe: Recipe, *, workers: int, overwrite: bool, existed: bool, progress: bool
+) -> Path:
+    """:func:`write_mask_set` once ``out`` is locked; ``existed``: whether ``out`` was there before."""
     main_source = RawSource(
         raw, recipe.part, recipe.augment.kernel
     )  # checks the pool up front: missing, empty, foreign, no split
@@ -374,7 +395,6 @@ def write_mask_set(
     if not done:  # an impossible request fails here, before anything is written or cleared
         for index in recipe.probe_indices():
             recipe.make(main_source, index, 0)
-    existed = out.exists()
     previous = _move_aside(out) if state == "replace" else None
     try:
         _write(raw, out, recipe, identity, main_source, done, workers=workers, progress=progress)

@@ -3,7 +3,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from pconv.core.files import append_jsonl, atomic_output, read_json_object, read_jsonl, sha256_file
+from pconv.core.files import append_jsonl, atomic_output, inside, read_json_object, read_jsonl, sha256_file
 from pconv.core.masks import encode_png, read_mask_png, write_mask_png
 
 
@@ -109,3 +109,19 @@ def test_image_listing_is_sorted_recursive_and_skips_hidden(tmp_path):
     listed = [path.relative_to(tmp_path).as_posix() for path in list_images(tmp_path)]
     assert listed == ["a.JPG", "b/1.png", "b/2.png", "c.ppm"]
     assert [path.name for path in list_images(tmp_path, recursive=False)] == ["a.JPG", "c.ppm"]
+
+
+@pytest.mark.parametrize("name", ["../x.png", "masks/../../x.png", "/etc/passwd", ""])
+def test_inside_refuses_paths_leading_out(tmp_path, name):
+    with pytest.raises(ValueError, match="refusing the path"):
+        inside(tmp_path, name)
+
+
+def test_inside_follows_symlinks_unless_told_not_to(tmp_path):
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "link").symlink_to(tmp_path)
+    assert inside(tmp_path / "pool", "masks/0.png") == tmp_path / "pool" / "masks" / "0.png"
+    with pytest.raises(ValueError, match="leads outside the folder"):
+        inside(tmp_path / "pool", "link/secret.png")
+    pool = tmp_path / "pool"
+    assert inside(pool, "link/secret.png", links=False) == pool / "link" / "secret.png"

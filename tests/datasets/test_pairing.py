@@ -117,3 +117,12 @@ def test_bad_photos_are_skipped_and_counted_or_refused(tmp_path):
     Image.new("CMYK", (12, 10)).save(tmp_path / "1.png", format="TIFF")
     with pytest.raises(ValueError, match="none of the 2 training images could be read"):
         TrainingPairs(photos, FakeMasks(), size=8, seed=0)[(0, 0)]
+
+
+def test_oversized_photos_are_skipped_like_bad_ones(tmp_path, monkeypatch):
+    photos = write_photos(tmp_path, 2)
+    Image.new("RGB", (40, 30)).save(tmp_path / "0.png")
+    monkeypatch.setenv("PCONV_MAX_PIXELS", "1000")  # 1200 pixels: over; the 12x10 photo: under
+    assert TrainingPairs(photos, FakeMasks(), size=8, seed=0)[(0, 0)]["skipped"] == 1
+    with pytest.raises(BadImageError, match="0.png: 40x30 is 1,200 pixels, above the limit of 1,000"):
+        TrainingPairs(photos, FakeMasks(), size=8, seed=0, strict=True)[(0, 0)]

@@ -45,6 +45,11 @@ def test_large_images_are_preferred(tmp_path):
             "neither val_large nor val_256 exists",
         ),
         (lambda root: (root / "places365_val.txt").write_text("\n"), ValueError, "file list is empty"),
+        (
+            lambda root: (root / "places365_val.txt").write_text("../../etc/passwd 1\n"),
+            ValueError,
+            "refusing the path '../../etc/passwd'",
+        ),
     ],
 )
 def test_malformed_layouts_give_one_line_errors(tmp_path, breakage, error, message):

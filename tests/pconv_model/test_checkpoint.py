@@ -43,7 +43,12 @@ def test_other_architecture_is_refused_by_name(tmp_path):
 def test_weights_that_do_not_fit_name_the_file(tmp_path):
     write(tmp_path / "ck.pt")
     document = load_checkpoint(tmp_path / "ck.pt")
-    document["config"]["width"] = 0.25
+    width = document["config"]["width"]
+    document["config"]["width"] = 0.25  # checked against the weights' shapes before the model is built
+    with pytest.raises(ValueError, match="ck.pt: config says layers=4, width=0.25, but the weights' "):
+        model_from_checkpoint(document, tmp_path / "ck.pt")
+    document["config"]["width"] = width
+    del document["model"]["encoder.1.bn.running_mean"]
     with pytest.raises(ValueError, match="ck.pt: weights do not fit the model"):
         model_from_checkpoint(document, tmp_path / "ck.pt")
 

@@ -16,9 +16,25 @@ def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output == f"benchmark of 24 masks in {bench}\n"
     assert len(list((bench / "masks").iterdir())) == 24
+    assert not (bench / ".pconv.lock").exists()  # the lock lives only while its writer runs
+    (bench / ".pconv.lock").write_text("12345\n")  # as a kill -9 leaves it: neither a stray nor published
+    assert _run("verify", bench).exit_code == 0
     assert _run("publish", bench, "--out", dist).output == f"release in {dist}\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bench", "dist", "raw"]
     result = _run("verify", dist)
     assert result.exit_code == 0 and result.output == f"{dist}: every check passed\n"
+
+
+def test_a_benchmark_inside_another_is_refused(raw_pool, tmp_path):
+    bench = tmp_path / "bench"
+    assert _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL).exit_code == 0
+    result = _run("benchmark", "--raw", raw_pool, "--out", bench / "inner", *SMALL)
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == f"Error: {bench / 'inner'}: lies inside the mask set {bench}; choose a folder outside it\n"
+    )
+    assert not (bench / "inner").exists()
 
 
 def test_verify_lists_each_violation_and_fails(raw_pool, tmp_path):

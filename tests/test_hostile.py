@@ -1,0 +1,348 @@
+"""Crafted input fed to every command: each case must give exit 1, one ``Error:`` line, and write nothing
+outside the output folder (issue 11)."""
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from pconv import cli
+from pconv.core.files import append_jsonl
+from pconv.core.masks import write_mask_png
+from pconv.maskgen.sets.bench import BENCH_COLUMNS
+from pconv.maskgen.sets.bins import BIN_EDGES
+from pconv.pconv_model.unet import PConvUNet
+from PIL import Image
+
+
+def run(*args):
+    return CliRunner().invoke(cli.main, ["--quiet", *map(str, args)])
+
+
+def one_error_line(result, *needles):
+    """The result is exit 1 with exactly one line, an ``Error:`` naming every needle."""
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for needle in needles:
+        assert str(needle) in lines[0], result.output
+    return lines[0]
+
+
+def huge_png_header(path, width=30000, height=30000):
+    """A 74-byte PNG whose header claims ``width × height`` RGBA 16-bit pixels (7.2 GB decoded)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+    path.write_bytes(data)
+    return path
+
+
+def write_pool(root, rows):
+    """A raw pool with one real 32x32 mask and the given manifest rows (dicts merged into a valid row)."""
+    write_mask_png(root / "masks" / "000000.png", np.eye(32, dtype=bool))
+    for number, row in enumerate(rows):
+        base = {"id": number, "file": "masks/000000.png", "source": f"c{number}", "t": 0, "hole_ratio": 0.03}
+        append_jsonl(root / "manifest.jsonl", {**base, "height": 32, "width": 32, **row})
+    (root / "split.json").write_text(json.dumps({"sources": {f"c{n}": "test" for n in range(len(rows))}}))
+    return root
+
+
+def write_shard(root, index, rows, run=None):
+    """A finished extract shard ``index``/2 of a two-job run."""
+    write_mask_png(root / "masks" / f"{index - 1:06d}.png", np.eye(32, dtype=bool))
+    document = {
+        "sources": ["../x"],  # relative to the shard folder, as extract writes them: both shards name one x
+        "config": {},
+        "shard": f"{index}/2",
+        "sharding": "s",
+        "version": "0",
+        "jobs": 2,
+    }
+    (root / "run.json").write_text(json.dumps(document) if run is None else run)
+    for row in rows:
+        append_jsonl(
+            root / "manifest.jsonl",
+            {"id": index - 1, "file": f"masks/{index - 1:06d}.png", "source": "../x", **row},
+        )
+    (root / "skipped.jsonl").write_text("")
+    return root
+
+
+# 1. paths from manifests, shards and reports stay inside their folder
+
+
+@pytest.mark.parametrize("name", ["../../victim/pwned.png", "ABSOLUTE"])
+def test_merge_refuses_a_shard_row_leading_outside(tmp_path, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    target = victim / "pwned.png"
+    if name == "ABSOLUTE":
+        target.write_bytes(b"precious")
+        target.chmod(0o600)
+        name = str(target)
+    first = write_shard(tmp_path / "s1", 1, [{"file": name}])
+    second = write_shard(tmp_path / "s2", 2, [{}])
+    line = one_error_line(
+        run("masks", "merge", first, second, "--out", tmp_path / "out"), "refusing the path"
+    )
+    assert name in line
+    assert sorted(path.name for path in victim.iterdir()) == (["pwned.png"] if target.exists() else [])
+    if target.exists():
+        assert target.read_bytes() == b"precious" and target.stat().st_mode & 0o777 == 0o600
+
+
+def test_merge_refuses_a_mask_symlink_leading_outside(tmp_path):
+    secret = tmp_path / "secret.png"
+    write_mask_png(secret, np.eye(8, dtype=bool))
+    first = write_shard(tmp_path / "s1", 1, [{"file": "masks/link.png"}])
+    (first / "masks" / "link.png").symlink_to(secret)
+    second = write_shard(tmp_path / "s2", 2, [{}])
+    one_error_line(run("masks", "merge", first, second, "--out", tmp_path / "out"), "leads outside")
+    assert not (tmp_path / "out" / "masks" / "link.png").exists()
+
+
+def test_the_raw_pool_reader_refuses_a_row_leading_outside(tmp_path):
+    write_mask_png(tmp_path / "outside.png", np.eye(32, dtype=bool))
+    raw = write_pool(tmp_path / "raw", [{"file": "../outside.png"}] * 3)
+    result = run(
+        "masks",
+        "benchmark",
+        "--raw",
+        raw,
+        "--out",
+        tmp_path / "bench",
+        "--per-bin",
+        1,
+        "--size",
+        64,
+        "--border",
+        4,
+    )
+    one_error_line(result, "../outside.png", "refusing the path")
+    assert not (tmp_path / "bench").exists()
+
+
+def test_the_benchmark_reader_refuses_a_row_leading_outside(tmp_path):
+    from pconv.maskgen.sets.bench import load_benchmark_hole, read_benchmark
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    row = {name: "0" for name in BENCH_COLUMNS} | {"split": "N", "source": "s"}
+    header = ",".join(["file", *BENCH_COLUMNS, "sha256"])
+    line = ",".join(["/etc/passwd", *(row[name] for name in BENCH_COLUMNS), "0"])
+    (bench / "manifest.csv").write_text(f"{header}\n{line}\n")
+    (record,) = read_benchmark(bench)
+    with pytest.raises(ValueError, match="refusing the path '/etc/passwd'"):
+        load_benchmark_hole(bench, record)
+
+
+def eval_folder(tmp_path, **changes):
+    out = tmp_path / "report"
+    (out / "per_pair").mkdir(parents=True)
+    config = {"methods": ["telea"], "bins": [[0, "1-10%"]], "images": "folder:x", "masks": "b", "seed": 0}
+    config = {**config, "grid_pairs": 1, "size": 64, "photos": 1, **changes}
+    (out / "config.json").write_text(
+        json.dumps({key: value for key, value in config.items() if value is not None})
+    )
+    (out / "pairs.json").write_text(json.dumps({"format": 1, "pairs": [["a.png", "masks/00000.png"]]}))
+    return out
+
+
+def test_eval_merge_refuses_a_config_without_methods(tmp_path):
+    out = eval_folder(tmp_path, methods=None)
+    one_error_line(run("eval", "merge", out), "config.json", "'methods'")
+
+
+def test_eval_merge_refuses_a_per_pair_line_without_pair(tmp_path):
+    out = eval_folder(tmp_path)
+    (out / "per_pair" / "shard-1-of-1.jsonl").write_text(json.dumps({"method": "telea", "psnr": 1.0}) + "\n")
+    one_error_line(run("eval", "merge", out), "shard-1-of-1.jsonl", "'pair'")
+
+
+# 4. sizes: headers checked before decoding, option bounds
+
+
+def test_a_huge_png_header_is_refused_before_decoding(tmp_path):
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    huge = huge_png_header(folder / "bomb.png")
+    assert huge.stat().st_size < 100
+    one_error_line(run("masks", "stats", folder), "bomb.png", "PCONV_MAX_PIXELS")
+
+
+def test_a_huge_photo_is_a_bad_image_that_training_skips(tmp_path):
+    from pconv.datasets.images import BadImageError, check_image
+
+    with pytest.raises(BadImageError, match="above the limit"):
+        check_image(huge_png_header(tmp_path / "photo.png", 12000, 12000))
+    with pytest.raises(BadImageError, match="more pixels than PIL decodes"):
+        check_image(huge_png_header(tmp_path / "bomb.png", 60000, 60000))
+
+
+def test_the_pixel_limit_is_configurable(tmp_path, monkeypatch):
+    from pconv.core.masks import read_mask_png
+
+    path = tmp_path / "m.png"
+    write_mask_png(path, np.zeros((40, 50), bool))
+    monkeypatch.setenv("PCONV_MAX_PIXELS", "1999")
+    with pytest.raises(ValueError, match="50x40 is 2,000 pixels, above the limit of 1,999"):
+        read_mask_png(path)
+    monkeypatch.setenv("PCONV_MAX_PIXELS", "2000")
+    assert read_mask_png(path).shape == (40, 50)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["masks", "benchmark", "--out", "b", "--workers", "0"], "--workers"),
+        (["masks", "extract", "x", "--out", "r", "--shard", "3/2"], "--shard"),
+        (["masks", "benchmark", "--out", "b", "--per-bin", "-1"], "--per-bin"),
+        (["masks", "benchmark", "--out", "b", "--size", "40000"], "--size"),
+        (["masks", "synth", "--out", "s", "--size", "60000x60000"], "--size"),
+    ],
+)
+def test_bad_option_values_are_one_line(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    one_error_line(run(*args), needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_still_works():
+    result = run("masks", "benchmark", "--help")
+    assert result.exit_code == 0 and "--per-bin" in result.output
+
+
+# 5. malformed files: one line naming the file
+
+
+def bench_folder(tmp_path, params):
+    bench = tmp_path / "bench"
+    (bench / "masks").mkdir(parents=True)
+    (bench / "manifest.csv").write_text(",".join(["file", *BENCH_COLUMNS, "sha256"]) + "\n")
+    build = {"kind": "benchmark", "params": {"size": 512, "border": 50, "seed": 0, "bin_edges": BIN_EDGES}}
+    build["params"].update(params)
+    (bench / "build.json").write_text(json.dumps(build))
+    return bench
+
+
+def test_verify_refuses_an_ill_typed_build_file(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": "5"})
+    one_error_line(run("masks", "verify", bench), "build.json", "per_bin")
+
+
+def test_verify_names_a_damaged_hdf5_file(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    (bench / "masks.h5").write_bytes(b"not an hdf5 file at all")
+    one_error_line(run("masks", "verify", bench), "masks.h5")
+
+
+def test_verify_names_a_manifest_that_is_not_utf8(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    with open(bench / "manifest.csv", "ab") as handle:
+        handle.write(b"\xff\xfe,1\n")
+    one_error_line(run("masks", "verify", bench), "manifest.csv", "UTF-8")
+
+
+def test_split_refuses_a_null_height(tmp_path):
+    raw = write_pool(tmp_path / "raw", [{"height": None}])
+    one_error_line(run("masks", "split", raw), "manifest.jsonl")
+    assert not (raw / ".pconv.lock").exists()
+
+
+@pytest.mark.parametrize("text", ["[]", "{not json", '{"shard": "1/2"}'])
+def test_merge_names_a_bad_run_file(tmp_path, text):
+    first = write_shard(tmp_path / "s1", 1, [{}], run=text)
+    second = write_shard(tmp_path / "s2", 2, [{}])
+    one_error_line(run("masks", "merge", first, second, "--out", tmp_path / "out"), "run.json")
+    assert not (tmp_path / "out").exists()
+
+
+def test_extract_names_a_bad_run_file(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((48, 64, 3), index * 40, np.uint8)).save(frames / f"{index}.png")
+    out = tmp_path / "raw"
+    out.mkdir()
+    (out / "run.json").write_text("[]")
+    one_error_line(run("masks", "extract", frames, "--out", out, "--workers", 1), "run.json")
+
+
+def small_checkpoint(path, **config):
+    model = PConvUNet(layers=2, width=0.125)
+    document = {"format": 1, "arch": "pconv", "phase": "initial", "step": 0, "model": model.state_dict()}
+    torch.save({**document, "config": {"layers": 2, "width": 0.125, **config}}, path)
+    return path
+
+
+@pytest.fixture
+def photo_and_mask(tmp_path):
+    photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)
+    write_mask_png(mask, np.eye(8, dtype=bool))
+    return photo, mask
+
+
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [
+        ({"format": 1}, "'arch'"),
+        ({"width": None}, "'width'"),
+        ({"width": 40}, "'width'"),
+        ({"width": 4}, "width=4"),
+        ({"layers": 3}, "encoder.2.conv.weight is missing"),
+    ],
+)
+def test_inpaint_refuses_a_lying_or_partial_checkpoint(tmp_path, photo_and_mask, document, needle):
+    path = tmp_path / "ck.pt"
+    if document == {"format": 1}:
+        torch.save(document, path)
+    else:
+        small_checkpoint(path, **document)
+    photo, mask = photo_and_mask
+    out = tmp_path / "out.png"
+    one_error_line(
+        run("inpaint", "--checkpoint", path, "--image", photo, "--mask", mask, "--out", out), needle
+    )
+    assert not out.exists()
+
+
+def test_inpaint_refuses_a_photo_above_its_limit(tmp_path, photo_and_mask, monkeypatch):
+    photo, mask = photo_and_mask
+    monkeypatch.setenv("PCONV_MAX_INPAINT_PIXELS", "63")
+    checkpoint = small_checkpoint(tmp_path / "ck.pt")
+    result = run(
+        "inpaint", "--checkpoint", checkpoint, "--image", photo, "--mask", mask, "--out", tmp_path / "o.png"
+    )
+    one_error_line(result, "photo.png", "PCONV_MAX_INPAINT_PIXELS")
+
+
+@pytest.mark.parametrize(
+    "option", [["--width", "40"], ["--layers", "13"], ["--image-size", "40000"], ["--width", "0"]]
+)
+def test_train_model_options_are_bounded(tmp_path, option):
+    args = [
+        "train",
+        "--dataset",
+        "folder",
+        "--data",
+        tmp_path,
+        "--masks",
+        tmp_path,
+        "--out",
+        tmp_path / "run",
+    ]
+    one_error_line(run(*args, "--iterations", 1, *option), option[0])
+    assert not (tmp_path / "run").exists()
