@@ -2,11 +2,13 @@
 
 One raw mask (any size, from a video) becomes a ``size x size`` mask by, in this order:
 
-1. **dilation** of the holes by ``dilation`` output px: a raw pixel becomes a hole when its Euclidean
-   distance to the nearest raw hole pixel, rounded to whole px, is at most ``dilation / scale`` raw px
-   (floored), i.e. ``dilation`` px once magnified. NVIDIA dilated its raw masks by 9 to 49 px, which is
-   the default range. The distance map of a raw mask is computed once (:func:`raw_distance`), so every
-   radius costs a comparison and the ratios of all radii come from one histogram;
+1. **dilation** of the holes by ``dilation`` output px: a raw pixel becomes a hole when its distance to
+   the nearest raw hole pixel (chessboard for the default square kernel, Euclidean for a disc), rounded
+   to whole px, is at most ``dilation / scale`` raw px (floored), i.e. ``dilation`` px once magnified.
+   NVIDIA dilated its raw masks by "9 to 49 pixels"; read as kernel sizes, square kernels of radius 4 to
+   24, the default, which keeps streaks streaks (see the README's shape measures). The distance map of
+   a raw mask is computed once (:func:`raw_distance`), so every radius costs a comparison and the
+   ratios of all radii come from one histogram;
 2. **rotation, translation and crop in one step**: a square window of ``size`` output px, rotated by
    ``angle`` degrees (any angle) about its centre ``(center_x, center_y)`` in raw px, is resampled
    with nearest neighbour (``cv2.warpAffine``, INTER_NEAREST), so the mask stays strictly binary;
@@ -58,7 +60,8 @@ KERNELS = ("square", "disc")
 class AugmentConfig:
     """Ranges of the random augmentation.
 
-    ``dilation`` is the inclusive range of hole dilation radii in output px (NVIDIA's 9 to 49 px);
+    ``dilation`` is the inclusive range of hole dilation radii in output px (NVIDIA's 9-49 px kernels);
+    ``kernel`` their shape, "square" (a ``2r+1`` square) or "disc";
     ``max_angle`` bounds the rotation, drawn uniformly from [-max_angle, max_angle]
     degrees (180 = any angle).
     """

@@ -28,14 +28,14 @@ DILATION = click.option(
     type=(click.IntRange(min=0), click.IntRange(min=0)),
     default=None,
     metavar="MIN MAX",
-    help="Range of hole dilation radii in px (default 9 49; 9 99 for the built-in default input).",
+    help="Range of hole dilation radii in px (default 4 24: NVIDIA's 9-49 px as square kernel sizes).",
 )
 KERNEL = click.option(
     "--kernel",
     type=click.Choice(KERNELS),
     default=None,
     help="Dilation kernel: a (2r+1)-px square (blocky edges, like NVIDIA's masks) or a disc of radius r "
-    "(default: disc).",
+    "(default: square).",
 )
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
 
