@@ -20,7 +20,7 @@ RECORDS = (
 
 def _build(out):
     return default_input_benchmark(
-        out, per_bin=2, size=64, border=4, workers=1, augment=AugmentConfig(dilation=(1, 9))
+        out, per_bin=2, size=64, border=4, workers=1, augment=AugmentConfig(dilation=(1, 16))
     )
 
 
