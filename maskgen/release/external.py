@@ -21,6 +21,7 @@ shape and diversity measures of :mod:`pconv.maskgen.release.shapes` per bin × s
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import shutil
@@ -36,6 +37,7 @@ from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
 from pconv.maskgen.release.shapes import (
     SHAPE_RATIO_RANGE,
+    THUMBNAIL_SIDE,
     GroupSummary,
     ShapeMeasures,
     near_duplicate_flags,
@@ -130,7 +132,7 @@ def find_masks(folder: Path) -> list[Path]:
 
 
 def _measure_chunk(
-    folder: Path, files: Sequence[str], hole_value: int, border: int, edges: Sequence[float]
+    folder: Path, files: Sequence[str], *, hole_value: int, border: int, edges: Sequence[float]
 ) -> list[tuple[dict, np.ndarray]]:
     """Measure ``files`` (relative to ``folder``): a MaskMeasure's fields and a packed thumbnail each."""
     results = []
@@ -172,18 +174,13 @@ def measure_masks(
     measures, thumbnails = [], []
     bar = progress_bar(total=len(names), desc="measure masks", enabled=progress, unit="mask")
     with bar, worker_processes(min(len(chunks), workers or default_workers())) as pool:
-        args = (hole_value, border, edges)
-        results = (
-            map(lambda chunk: _measure_chunk(folder, chunk, *args), chunks)
-            if pool is None
-            else pool.map(
-                _measure_chunk, [folder] * len(chunks), chunks, *([value] * len(chunks) for value in args)
-            )
+        measure = functools.partial(
+            _measure_chunk, folder, hole_value=hole_value, border=border, edges=tuple(edges)
         )
-        for chunk in results:
+        for chunk in map(measure, chunks) if pool is None else pool.map(measure, chunks):
             for fields_, packed in chunk:
                 measures.append(MaskMeasure(**fields_, raw_id=raw_ids.get(fields_["file"], "")))
-                thumbnails.append(np.unpackbits(packed).astype(bool).reshape(64, 64))
+                thumbnails.append(np.unpackbits(packed).astype(bool).reshape(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
             bar.update(len(chunk))
     return measures, thumbnails
 
