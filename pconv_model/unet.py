@@ -18,15 +18,15 @@ concatenations need no X⊙M multiply and the network equals the multi-channel p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import PartialConv2d
+from .maskplan import DecoderWindow, EncoderWindow, MaskPlan, plan_masks
 
 _ConvT = TypeVar("_ConvT", nn.Conv2d, PartialConv2d)
 
@@ -105,12 +105,39 @@ def _init_conv(weight: Tensor, activation: Activation) -> None:
         nn.init.kaiming_normal_(weight, mode="fan_in", nonlinearity="linear")
 
 
+class _MaskedReLU(torch.autograd.Function):
+    """relu(x)·M' as one clamp between 0 and the plan's upper bound (0 at holes). Its backward is ReLU's,
+    read from the output alone, so it keeps nothing that the next convolution does not keep anyway."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, zero: Tensor, upper: Tensor) -> Tensor:
+        out = torch.clamp(x, zero, upper)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0), None, None
+
+
 class PConvBlock(nn.Module):
-    """Partial conv → BN → re-mask → activation. Output is zero wherever the new mask is zero.
+    """Partial conv → BN → re-mask → activation, with its layer's ratio and new mask taken from a
+    :class:`~pconv.pconv_model.maskplan.MaskPlan`. Output is zero wherever the new mask is zero.
+
+    Eq. 1 as it runs: ``conv(X⊙M)·ratio + b·M'`` (X⊙M is the input itself: U-Net features are already zero
+    at their holes). BN moves the zeros at holes, so its output is re-masked: for ReLU blocks re-masking
+    and ReLU are one clamp between 0 and the plan's upper bound (0 at holes), with ReLU's backward; for
+    the others a multiply by the new mask before the activation.
+
+    Range: with float16 activations every block's output is clamped to ±65504, the largest finite float16,
+    so it saturates instead of becoming inf (and NaN in the next layer). float32, bfloat16 and float64
+    outputs are never clamped beyond re-masking: their range holds any activation of this network.
 
     Shape:
-        forward: features [(N, C_i, H, W)] each zero where its mask is zero; masks [(N, 1, H, W)] {0, 1}.
-            Returns (N, C_out, H/stride, W/stride) features and a (N, 1, H/stride, W/stride) float32 mask.
+        forward: x (N, C_in, H, W), zero wherever its mask is zero; ``plan`` and this block's ``index`` in
+            it. Returns (N, C_out, H/stride, W/stride) features and the new mask (N, 1, H/stride,
+            W/stride) in {0, 1}, float32 (float64 for float64 masks).
     """
 
     def __init__(self, spec: BlockSpec) -> None:
@@ -120,15 +147,36 @@ class PConvBlock(nn.Module):
         self.bn = nn.BatchNorm2d(spec.out_channels) if spec.batch_norm else None
         _init_conv(self.conv.weight, spec.activation)
 
-    def forward(self, features: Sequence[Tensor], masks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-        out, new_mask = self.conv.forward_cat(features, masks, premasked=True)
+    def forward(self, x: Tensor, plan: MaskPlan, index: int) -> tuple[Tensor, Tensor]:
+        conv, new_mask, relu = self.conv, plan.masks[index], self.spec.activation == "relu"
+        out = F.conv2d(x, conv.weight, None, conv.stride, conv.padding, conv.dilation)
+        # In place: the conv's backward needs its inputs, not its output; the multiply runs in the ratio's
+        # float32 and writes back in the output dtype, so half-precision activations see an exact ratio.
+        out = out.mul_(plan.ratios[index])
+        if conv.bias is not None:  # ReLU's clamp zeroes the holes' bias; elsewhere it is multiplied by M'
+            bias = conv.bias.view(1, -1, 1, 1)
+            out = out.add_(bias) if relu else out.addcmul_(bias, new_mask)
         if self.bn is not None:
             out = self.bn(out)
-            # BN moves the zeros at holes; put them back in place (BN's backward does not need its output).
-            # On the CPU, skip it once the mask is all valid (checking would stall a CUDA stream).
-            if out.device.type != "cpu" or not bool(new_mask.all()):
-                out = out.mul_(new_mask)
+        recording = torch.is_grad_enabled()
+        if relu:
+            zero, _, upper = plan.bounds(out.dtype, index)
+            out = _MaskedReLU.apply(out, zero, upper) if recording else out.clamp_(zero, upper)
+            return out, new_mask
+        if out.dtype == torch.float16:  # saturate instead of overflowing; re-masks on the way
+            _, lower, upper = plan.bounds(out.dtype, index)
+            out = torch.clamp(out, lower, upper) if recording else out.clamp_(lower, upper)
+        elif self.bn is not None and not _all_valid_on_cpu(new_mask):
+            out = out.mul_(new_mask)  # in place: BN's backward needs its input, not its output
         return _activate_(out, self.spec.activation), new_mask
+
+
+def _all_valid_on_cpu(mask: Tensor) -> bool:
+    """Whether re-masking can be skipped: on the CPU, outside torch.compile, with a mask that is all valid
+    (on a GPU the check would stall the stream, and costs more than it saves)."""
+    if mask.device.type != "cpu" or torch.compiler.is_compiling():
+        return False
+    return bool(mask.all())
 
 
 class ConvBlock(nn.Module):
@@ -219,22 +267,27 @@ class PConvUNet(_UNet):
         encoder, decoder = unet_specs(layers=layers, in_channels=in_channels, width=width)
         self.encoder = nn.ModuleList(PConvBlock(s) for s in encoder)
         self.decoder = nn.ModuleList(PConvBlock(s) for s in decoder)
+        self.encoder_windows = tuple(EncoderWindow(s.kernel_size, s.stride) for s in encoder)
+        ups = [encoder[-1].out_channels] + [s.out_channels for s in decoder[:-1]]
+        self.decoder_windows = tuple(
+            DecoderWindow(s.kernel_size, up, s.in_channels - up) for s, up in zip(decoder, ups, strict=True)
+        )
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         self._check_inputs(image, mask)
         mask = mask.detach().to(torch.promote_types(image.dtype, torch.float32))  # bool/uint8 masks too
+        plan = plan_masks(mask, encoder=self.encoder_windows, decoder=self.decoder_windows)
         # where, not image * mask: NaN or inf under a hole (an unfilled pixel) must not matter either
-        h, m = torch.where(mask > 0, image, 0.0), mask
-        skips = [(h, m)]
-        for block in self.encoder:
-            h, m = block([h], [m])
-            skips.append((h, m))
+        h = torch.where(mask > 0, image, 0.0)
+        skips = [h]
+        for index, block in enumerate(self.encoder):
+            h, _ = block(h, plan, index)
+            skips.append(h)
         skips.pop()  # the deepest output is h itself
-        for block in self.decoder:
-            skip_h, skip_m = skips.pop()
-            with torch.no_grad():
-                m = F.interpolate(m, scale_factor=2.0, mode="nearest")
-            h, m = block([F.interpolate(h, scale_factor=2.0, mode="nearest"), skip_h], [m, skip_m])
+        for index, block in enumerate(self.decoder, start=len(self.encoder)):
+            h, _ = block(
+                torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), skips.pop()], 1), plan, index
+            )
         return h
 
 

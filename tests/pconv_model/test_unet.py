@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -249,3 +251,105 @@ def test_freeze_encoder_bn_survives_requires_grad():
     enc_bns = [b.bn for b in net.encoder if b.bn is not None]
     assert not any(bn.weight.requires_grad or bn.bias.requires_grad or bn.training for bn in enc_bns)
     assert net.encoder[0].conv.weight.requires_grad
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_float16_one_valid_pixel_saturates_instead_of_overflowing(autocast):
+    """The issue's case: untrained, 8 layers, eval mode, one valid pixel. Each layer multiplies the lone
+    pixel's response by about sqrt(2)·k (window/count with a single valid entry), past float16's 65504."""
+    torch.manual_seed(0)
+    net = PConvUNet(layers=8, width=0.25).eval()
+    peaks: list[float] = []
+    for block in [*net.encoder, *net.decoder]:
+        block.register_forward_hook(lambda _m, _i, out: peaks.append(out[0].abs().max().item()))
+    image, mask = torch.rand(1, 3, 256, 256), torch.zeros(1, 1, 256, 256)
+    mask[0, 0, 85, 128] = 1
+    with torch.no_grad():
+        net(image, mask)
+        reference, peaks[:] = list(peaks), []
+        assert max(reference) > 65504  # float32 goes beyond float16's range: the case is a real one
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.float16):
+                out = net(image, mask)
+        else:
+            out = net.half()(image.half(), mask.half())
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    assert max(peaks) == 65504  # saturated, not inf
+    first_over = next(i for i, peak in enumerate(reference) if peak > 65504)
+    # up to there float16 follows float32
+    assert peaks[:first_over] == pytest.approx(reference[:first_over], rel=0.01)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_in_range_equals_float32_and_is_not_clamped(dtype):
+    net = small_pconv(layers=4, seed=1).eval()
+    mask = blob_mask(2, 32, 10)
+    image = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(image, mask)
+        out = net.to(dtype)(image.to(dtype), mask.to(dtype))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05 * ref.abs().max().item())
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_gradients_equal_naive_multichannel_network(train):
+    net = small_pconv(layers=4, seed=7).train(train)
+    for bn in (b.bn for b in [*net.encoder, *net.decoder] if b.bn is not None):
+        torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
+        torch.nn.init.uniform_(bn.bias, -0.5, 0.5)
+    mask = blob_mask(2, 32, 11, keep=0.3)
+    image = torch.rand(2, 3, 32, 32)
+    weights = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(12))
+    grads = []
+    for forward in (net, lambda i, m: naive_multichannel_unet(net, i, m)):
+        net.zero_grad()
+        state = {k: v.clone() for k, v in net.state_dict().items()}  # BN running stats move in train mode
+        (forward(image, mask) * weights).sum().backward()
+        net.load_state_dict(state)
+        grads.append({name: p.grad.clone() for name, p in net.named_parameters()})
+    for name, grad in grads[0].items():
+        scale = grads[1][name].abs().max().item()
+        torch.testing.assert_close(grad, grads[1][name], rtol=1e-4, atol=1e-6 * scale, msg=name)
+
+
+def _compile_cases():
+    mask = blob_mask(2, 32, 13, keep=0.5)
+    full = torch.ones(2, 1, 32, 32)  # all valid: eager takes its CPU shortcut, compiled code cannot
+    return {"blobs": mask, "all_valid": full}
+
+
+@pytest.mark.parametrize("case", ["blobs", "all_valid"])
+def test_compiled_network_equals_eager_without_graph_breaks(case):
+    """fullgraph=True fails on any graph break; aot_eager runs the traced graphs (forward and backward)
+    without a C++ compiler, so it is the same check on any machine."""
+    net = small_pconv(layers=3, seed=8)
+    mask, image = _compile_cases()[case], torch.rand(2, 3, 32, 32)
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        for mode in (False, True):
+            net.train(mode)
+            assert torch.equal(compiled(image, mask), net(image, mask))
+        net.eval()
+        half = (image.half(), mask.half())
+        assert torch.equal(compiled.half()(*half), net(*half))  # the float16 clamp path too
+        net.float()
+    net.train()
+    grads = []
+    for forward in (compiled, net):
+        net.zero_grad()
+        forward(image, mask).square().mean().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for compiled_grad, eager_grad in zip(*grads, strict=True):
+        assert torch.equal(compiled_grad, eager_grad)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PCONV_TEST_INDUCTOR"),
+    reason="set PCONV_TEST_INDUCTOR=1: inductor compiles for minutes",
+)
+def test_inductor_compiled_network_is_close_to_eager():
+    net = small_pconv(layers=3, seed=9).eval()
+    mask, image = blob_mask(1, 32, 14), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.compile(net, fullgraph=True)(image, mask), net(image, mask))
