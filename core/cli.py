@@ -25,6 +25,8 @@ from pconv.core.sharding import Shard
 __all__ = [
     "FriendlyGroup",
     "ShardType",
+    "compile_choice",
+    "compile_option",
     "seed_option",
     "shard_option",
     "show_progress",
@@ -114,3 +116,19 @@ def shard_option(func: F) -> F:
         show_default=True,
         help="Run only shard K of N (1-based), for cluster job arrays.",
     )(func)
+
+
+def compile_option(func: F) -> F:
+    """``--compile/--no-compile``, given to the command as ``compile_`` (None when neither is given)."""
+    return click.option(
+        "--compile/--no-compile",
+        "compile_",
+        default=None,
+        help="Run the network through torch.compile (default: on CUDA, not on the CPU). The first "
+        "batch of each new shape compiles, for seconds up to a minute.",
+    )(func)
+
+
+def compile_choice(flag: bool | None) -> str:
+    """``--compile`` → "on", ``--no-compile`` → "off", neither → "auto" (see pconv.core.compiling)."""
+    return "auto" if flag is None else "on" if flag else "off"

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["progress_bar", "progress_message"]
+__all__ = ["progress_bar", "progress_message", "restart_rate"]
 
 T = TypeVar("T")
 
@@ -35,3 +35,11 @@ def progress_bar(
 def progress_message(message: str) -> None:
     """Print one line on stderr above any open bar (a plain print would tear the bar apart)."""
     tqdm.write(message, file=sys.stderr)
+
+
+def restart_rate(bar: tqdm) -> None:
+    """Measure ``bar``'s rate and ETA from now on, at its current position: after a first step that
+    compiled (seconds to minutes), which would otherwise drag the estimate for a long while."""
+    done = bar.n
+    bar.reset(total=bar.total)
+    bar.n = bar.last_print_n = bar.initial = done

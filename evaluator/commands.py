@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import seed_option, shard_option, show_progress
+from pconv.core.cli import compile_choice, compile_option, seed_option, shard_option, show_progress
 from pconv.core.sharding import Shard
 from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
 from pconv.evaluator.inputs import export_inputs
@@ -73,6 +73,7 @@ __all__ = ["eval_command"]
     show_default=True,
     help="cpu, cuda, cuda:1, ... (auto: cuda when there is one).",
 )
+@compile_option
 @shard_option
 @click.pass_context
 def eval_command(
@@ -88,6 +89,7 @@ def eval_command(
     inception_weights: Path | None,
     grid_pairs: int,
     device: str,
+    compile_: bool | None,
     shard: Shard,
 ) -> None:
     """Score inpainting methods on identical image-mask pairs, per hole-ratio bin and border split.
@@ -119,6 +121,7 @@ def eval_command(
         device=device,
         skip_bad_images=skip_bad_images,
         overwrite=overwrite,
+        compile=compile_choice(compile_),
     )
     table = evaluate(config, shard=shard, progress=show_progress())
     if table is not None:

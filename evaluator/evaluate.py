@@ -43,12 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 from pconv.core import __version__
+from pconv.core.compiling import COMPILE_CHOICES, resolve_compile
 from pconv.core.distributed import dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
-from pconv.core.progress import progress_bar
+from pconv.core.progress import progress_bar, progress_message
 from pconv.core.sharding import Shard
 from pconv.datasets import image_files, load_image, parse_spec
 from pconv.datasets.pairing import assign_masks, load_assignment, save_assignment
@@ -109,12 +110,15 @@ class EvalConfig:
     device: str = "cpu"
     skip_bad_images: bool = False
     overwrite: bool = False
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.methods:
             raise ValueError("give at least one --method")
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"a method is listed twice: {list(self.methods)}")
+        if self.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
         if self.batch_size < 1 or self.grid_pairs < 0:
             raise ValueError(
                 f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, {self.grid_pairs}"
@@ -333,6 +337,9 @@ def _prepare(
         "inception": feature_note or (stored or {}).get("inception"),
         "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests},
     }
+    compiled = {method.spec: method.compiled for method in methods if isinstance(method, ModelMethod)}
+    if compiled or (stored or {}).get("compiled"):  # whether each model ran through torch.compile
+        document["compiled"] = {**(stored or {}).get("compiled", {}), **compiled}
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document, pairs, ordered
@@ -389,7 +396,8 @@ def _evaluate(
 ) -> str | None:
     if config.overwrite and shard.count > 1:
         raise ValueError("--overwrite would delete the other shards' results; clear the folder once instead")
-    methods = [parse_method(spec, device=device) for spec in config.methods]
+    compiled = resolve_compile(config.compile, device)
+    methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
     document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
     _, root, _ = parse_spec(config.images)
@@ -506,6 +514,11 @@ def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
 def _score(config: EvalConfig, run: _Run, methods: Sequence[Method], *, progress: bool) -> None:
     """Compute and record the missing results of this shard, ``batch_size`` pairs at a time."""
     plan = _plan(config, run, methods)
+    for method in methods:  # compile before the bar starts, so that its rate counts scoring alone
+        if isinstance(method, ModelMethod) and method.compiled and plan.run.get(method.spec):
+            if progress:
+                progress_message(f"compiling {method.spec} for batches of {run.size}x{run.size} pairs")
+            method.warm_up(min(config.batch_size, len(plan.pairs)), run.size)
     bar = progress_bar(total=len(plan.pairs), desc="eval", unit="pair", enabled=progress)
     for start in range(0, len(plan.pairs), config.batch_size):
         batch = list(plan.pairs[start : start + config.batch_size])

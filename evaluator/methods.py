@@ -160,7 +160,9 @@ class FolderMethod:
 class ModelMethod:
     """``pconv:CK`` / ``conv:CK``: a trained PConvUNet or ConvUNet (``pconv.pconv_model.inpaint``)."""
 
-    def __init__(self, *, arch: str, checkpoint: str | Path, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, *, arch: str, checkpoint: str | Path, device: str | torch.device = "cpu", compile: bool = False
+    ) -> None:
         from pconv.pconv_model.inpaint import (
             Inpainter,  # the model stack is loaded only when a model is scored
         )
@@ -169,20 +171,29 @@ class ModelMethod:
         self.checkpoint = path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such checkpoint (method {self.spec})")
-        self.inpainter = Inpainter.from_checkpoint(path, device=device)
+        self.inpainter = Inpainter.from_checkpoint(path, device=device, compile=compile)
         if self.inpainter.arch != arch:
             raise ValueError(
                 f"{path}: a {self.inpainter.arch} checkpoint, but the method is {arch}: "
                 f"use {self.inpainter.arch}:{checkpoint}"
             )
 
+    @property
+    def compiled(self) -> bool:
+        return self.inpainter.compiled
+
+    def warm_up(self, batch: int, size: int) -> None:
+        """Compile for batches of ``batch`` ``size``² pairs now (see Inpainter.warm_up)."""
+        self.inpainter.warm_up(batch, size, size)
+
     @torch.no_grad()
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
         return self.inpainter(images, masks).clamp(0, 1)
 
 
-def parse_method(spec: str, *, device: str | torch.device = "cpu") -> Method:
-    """Build the method a spec names (see the module docstring); ValueError for an unknown spec."""
+def parse_method(spec: str, *, device: str | torch.device = "cpu", compile: bool = False) -> Method:
+    """Build the method a spec names (see the module docstring); ValueError for an unknown spec.
+    ``compile`` runs model methods through torch.compile."""
     kind, sep, argument = spec.partition(":")
     if not sep and kind in _OPENCV_FLAGS:
         return OpenCVMethod(name=kind)
@@ -191,7 +202,7 @@ def parse_method(spec: str, *, device: str | torch.device = "cpu") -> Method:
     if sep and argument and kind == "folder":
         return FolderMethod(root=argument, spec=spec)
     if sep and argument and kind in ("pconv", "conv"):
-        return ModelMethod(arch=kind, checkpoint=argument, device=device)
+        return ModelMethod(arch=kind, checkpoint=argument, device=device, compile=compile)
     raise ValueError(
         f"unknown method {spec!r}; use telea, ns, patchmatch, folder:DIR, pconv:CHECKPOINT or conv:CHECKPOINT"
     )

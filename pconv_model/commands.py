@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 from pconv import datasets
-from pconv.core.cli import seed_option, show_progress
+from pconv.core.cli import compile_choice, compile_option, seed_option, show_progress
+from pconv.core.compiling import resolve_compile
 from pconv.core.distributed import dist_env, pick_device
 from pconv.core.workers import default_workers
 
@@ -96,6 +97,7 @@ def _loader_workers() -> int:
     "(default: the cores divided among the processes of this node).",
 )
 @click.option("--strict-images", is_flag=True, help="Stop at a bad photo instead of skipping and counting.")
+@compile_option
 def train_command(
     dataset: str,
     data: Path,
@@ -124,6 +126,7 @@ def train_command(
     amp: str,
     workers: int | None,
     strict_images: bool,
+    compile_: bool | None,
 ) -> None:
     """Train the PConv U-Net (or the Conv baseline); run under torchrun for several GPUs or nodes."""
     config = TrainConfig(
@@ -153,6 +156,7 @@ def train_command(
         amp=amp,
         workers=_loader_workers() if workers is None else workers,
         strict_images=strict_images,
+        compile=compile_choice(compile_),
     )
     result = train(config, resume=resume, progress=show_progress())
     if dist_env().is_main:
@@ -178,15 +182,18 @@ def train_command(
     help="Mask value meaning hole: 255 (white = hole) or 0 (black = hole).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@compile_option
 def inpaint_command(
-    checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str
+    checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str, compile_: bool | None
 ) -> None:
     """Fill the holes of photos (up to 2048x2048 pixels: PCONV_MAX_INPAINT_PIXELS), keeping valid pixels.
 
     A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
     and cropped back, so the output has the photo's exact size (no resizing).
     """
-    inpainter = Inpainter.from_checkpoint(checkpoint, device=pick_device(device, dist_env()))
+    chosen = pick_device(device, dist_env())
+    compiled = resolve_compile(compile_choice(compile_), chosen)
+    inpainter = Inpainter.from_checkpoint(checkpoint, device=chosen, compile=compiled)
     written = inpaint_files(
         inpainter, image=image, mask=mask, out=out, hole_value=int(hole_value), progress=show_progress()
     )

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pconv.core.compiling import compile_network
 from pconv.core.files import atomic_write_bytes, list_images
 from pconv.core.limits import INPAINT_LIMIT
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
-from pconv.core.progress import progress_bar
+from pconv.core.progress import progress_bar, progress_message
 from pconv.datasets.images import check_image, read_rgb
 from PIL import Image
 from torch import Tensor
@@ -36,7 +37,10 @@ from torch import Tensor
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .normalization import IDENTITY, Normalization
 
-__all__ = ["Inpainter", "inpaint_files", "pad_reflect", "pair_by_stem"]
+__all__ = ["WARM_UP_SIZES", "Inpainter", "inpaint_files", "pad_reflect", "pair_by_stem"]
+
+WARM_UP_SIZES = 4
+"""Padded photo sizes a compiled :func:`inpaint_files` compiles for before it starts."""
 
 
 def pad_reflect(x: Tensor, height: int, width: int) -> Tensor:
@@ -60,6 +64,12 @@ class Inpainter:
     Call: ``image`` (B, 3, H, W) float in [0, 1], ``mask`` (B, 1, H, W) float {0, 1}, 1 = valid; returns
     the composite (B, 3, H, W) float32 in [0, 1] whose valid pixels equal the input's. ``normalization``
     maps images to the units the model was trained on and its output back (imported models need it).
+    The network runs in float32 (``compile``: through ``torch.compile``, see
+    :mod:`pconv.core.compiling`).
+
+    Compiled, every call of a new input shape compiles first: :meth:`warm_up` does it before a job
+    starts, and calls with fewer images than the largest batch seen are padded to it (repeating the last
+    image) so that one shape serves a whole run.
     """
 
     def __init__(
@@ -70,15 +80,21 @@ class Inpainter:
         layers: int,
         device: str | torch.device = "cpu",
         normalization: Normalization = IDENTITY,
+        compile: bool = False,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.arch = arch
         self.layers = layers
         self.normalization = normalization
+        self.compiled = compile
+        self._network = compile_network(self.model) if compile else self.model
+        self._batch = 0  # compiled: the batch size every call is padded to
 
     @classmethod
-    def from_checkpoint(cls, path: Path, *, device: str | torch.device = "cpu") -> Inpainter:
+    def from_checkpoint(
+        cls, path: Path, *, device: str | torch.device = "cpu", compile: bool = False
+    ) -> Inpainter:
         """Load a training or imported checkpoint (either architecture) with its input normalization."""
         document = load_checkpoint(Path(path))
         model = model_from_checkpoint(document, Path(path))
@@ -88,7 +104,19 @@ class Inpainter:
             layers=int(document["config"]["layers"]),
             device=device,
             normalization=Normalization.from_dict(document.get("input")),
+            compile=compile,
         )
+
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the network sees for a ``height`` × ``width`` photo: the next multiples of 2**layers."""
+        step = 2**self.layers
+        return -(-height // step) * step, -(-width // step) * step
+
+    def warm_up(self, batch: int, height: int, width: int) -> None:
+        """Compile now for ``batch`` photos of ``height`` × ``width`` (one call on zeros); nothing to do for
+        an eager network."""
+        if self.compiled:
+            self(torch.zeros(batch, 3, height, width), torch.ones(batch, 1, height, width))
 
     def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
         if image.dim() != 4 or image.shape[1] != 3:
@@ -100,16 +128,24 @@ class Inpainter:
             )
         if not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("mask values must be 0 (hole) or 1 (valid)")
-        step = 2**self.layers
-        padded_h, padded_w = -(-h // step) * step, -(-w // step) * step
+        padded_h, padded_w = self.padded_size(h, w)
         image = image.to(self.device, torch.float32)
         mask = mask.to(self.device, torch.float32)
         with torch.no_grad():
             network_input = self.normalization.to_network(pad_reflect(image, padded_h, padded_w))
-            output = self.normalization.from_network(
-                self.model(network_input, pad_reflect(mask, padded_h, padded_w))
-            )
+            output = self._run(network_input, pad_reflect(mask, padded_h, padded_w))
+            output = self.normalization.from_network(output)
         return composite(output[..., :h, :w].clamp(0, 1), image, mask)
+
+    def _run(self, image: Tensor, mask: Tensor) -> Tensor:
+        b = image.shape[0]
+        if not self.compiled or b >= self._batch:
+            self._batch = max(self._batch, b) if self.compiled else 0
+            return self._network(image, mask)
+        extra = self._batch - b  # repeat the last photo: the compiled shape, without a recompile
+        image = torch.cat([image, image[-1:].expand(extra, -1, -1, -1)])
+        mask = torch.cat([mask, mask[-1:].expand(extra, -1, -1, -1)])
+        return self._network(image, mask)[:b]
 
 
 def pair_by_stem(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path, Path]]:
@@ -179,7 +215,21 @@ def inpaint_files(
                 f"{photo_size[0]}x{photo_size[1]}"
             )
     with contextlib.nullcontext() if Path(image).is_file() else locked_folder(out):
+        _warm_up(inpainter, [_image_size(photo) for photo, _ in pairs], progress=progress)
         return _write_all(inpainter, pairs, targets, hole_value=hole_value, progress=progress)
+
+
+def _warm_up(inpainter: Inpainter, sizes: Sequence[tuple[int, int]], *, progress: bool) -> None:
+    """Compile before the progress bar starts, so that its rate and ETA count inpainting alone: once for
+    each padded size among ``sizes`` ((width, height) pairs), up to :data:`WARM_UP_SIZES` of them (any
+    further size compiles when it comes)."""
+    if not inpainter.compiled:
+        return
+    padded = list(dict.fromkeys(inpainter.padded_size(h, w) for w, h in sizes))[:WARM_UP_SIZES]
+    for height, width in padded:
+        if progress:
+            progress_message(f"compiling the network for {height}x{width} inputs")
+        inpainter.warm_up(1, height, width)
 
 
 def _write_all(

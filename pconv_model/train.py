@@ -34,7 +34,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,13 @@ import torch
 import torchvision
 from pconv import datasets
 from pconv.core import __version__, distributed
+from pconv.core.compiling import COMPILE_CHOICES, compile_network, resolve_compile
 from pconv.core.distributed import DistEnv
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
 from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
-from pconv.core.progress import progress_bar
+from pconv.core.progress import progress_bar, restart_rate
 from pconv.core.workers import die_with_parent
 from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
@@ -75,6 +76,7 @@ __all__ = [
     "PHASE_LR",
     "TrainConfig",
     "TrainResult",
+    "forward_loss",
     "score_composite",
     "train",
     "train_step",
@@ -114,7 +116,9 @@ class TrainConfig:
     ``lr=None`` takes the phase's rate (:data:`PHASE_LR`). ``split=None`` trains on the dataset's training
     split (``datasets.TRAIN_SPLITS``); ``val_split=None`` validates on its test split
     (``datasets.TEST_SPLITS``; for a plain folder both are the whole folder). ``amp`` applies
-    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32.
+    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32. ``compile``
+    (auto, on, off; see ``pconv.core.compiling``) compiles each step's forward pass and loss, and with
+    them their backward pass.
     """
 
     dataset: str
@@ -143,6 +147,7 @@ class TrainConfig:
     amp: str = "bf16"
     workers: int = 2
     strict_images: bool = False
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         if self.dataset not in datasets.DATASETS:
@@ -157,6 +162,8 @@ class TrainConfig:
             raise ValueError("--init is for the finetune phase; the initial phase starts from scratch")
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        if self.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {self.compile!r}")
         for name in (
             "iterations",
             "batch_size",
@@ -316,10 +323,11 @@ def _precision(config: TrainConfig, device: torch.device) -> tuple[torch.dtype |
     return torch.float16, True
 
 
-def _write_run_files(config: TrainConfig, env: DistEnv, start: int) -> None:
+def _write_run_files(config: TrainConfig, env: DistEnv, start: int, *, compiled: bool) -> None:
     config.out.mkdir(parents=True, exist_ok=True)
     info = {
         "config": config.to_json(),
+        "compiled": compiled,
         "world_size": env.world_size,
         "start_step": start,
         "version": __version__,
@@ -349,10 +357,19 @@ def train(
     """
     env = distributed.dist_env()
     device = distributed.pick_device(config.device, env)
+    compiled = resolve_compile(config.compile, device)  # before anything is written: it may refuse
     distributed.setup(env, device)
     try:
         with locked_folder(config.out) if env.is_main else contextlib.nullcontext():  # rank 0 writes it
-            return _train(config, env, device, resume=resume, vgg=vgg, progress=progress and env.is_main)
+            return _train(
+                config,
+                env,
+                device,
+                resume=resume,
+                vgg=vgg,
+                progress=progress and env.is_main,
+                compiled=compiled,
+            )
     finally:
         distributed.teardown()
 
@@ -412,6 +429,19 @@ def _autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.auto
     return torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 
 
+def forward_loss(
+    net: nn.Module, loss_fn: InpaintingLoss, *, amp_dtype: torch.dtype | None, compile: bool = False
+) -> Callable[[Tensor, Tensor], dict[str, Tensor]]:
+    """``(image, mask) -> loss terms``: the net's forward and the loss, under autocast when ``amp_dtype`` is
+    set. With ``compile``, one ``torch.compile`` of both, whose backward pass is compiled with it."""
+
+    def terms(image: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        with _autocast(image.device, amp_dtype):
+            return loss_fn(net(image, mask), image, mask)
+
+    return compile_network(terms) if compile else terms
+
+
 def train_step(
     net: nn.Module,
     loss_fn: InpaintingLoss,
@@ -421,14 +451,17 @@ def train_step(
     mask: Tensor,
     *,
     amp_dtype: torch.dtype | None,
+    forward: Callable[[Tensor, Tensor], dict[str, Tensor]] | None = None,
 ) -> dict[str, Tensor]:
     """One Adam step on a batch: forward (under autocast when ``amp_dtype`` is set), loss, backward.
+
+    ``forward``: the :func:`forward_loss` to use (a compiled one); by default an eager one of ``net`` and
+    ``loss_fn``.
 
     Shape: image (B, 3, H, W) in [0, 1] (the ground truth; the net sees it through the mask), mask
     (B, 1, H, W) {0, 1}, 1 = valid. Returns the loss terms (float32 scalars, ``total`` included).
     """
-    with _autocast(image.device, amp_dtype):
-        terms = loss_fn(net(image, mask), image, mask)
+    terms = (forward or forward_loss(net, loss_fn, amp_dtype=amp_dtype))(image, mask)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms["total"]).backward()
     scaler.step(optimizer)
@@ -475,6 +508,8 @@ class _Setup:
     scaler: torch.amp.GradScaler
     use_scaler: bool
     amp_dtype: torch.dtype | None
+    forward: Callable[[Tensor, Tensor], dict[str, Tensor]]
+    compiled: bool
     loader: DataLoader
     validation: tuple[Tensor, Tensor] | None
     start: int
@@ -536,7 +571,13 @@ def _loader(
 
 
 def _setup(
-    config: TrainConfig, env: DistEnv, device: torch.device, *, resume: bool, vgg: nn.Module | None
+    config: TrainConfig,
+    env: DistEnv,
+    device: torch.device,
+    *,
+    resume: bool,
+    vgg: nn.Module | None,
+    compiled: bool,
 ) -> _Setup:
     """Build the run in the order that keeps resumes exact: the model is seeded, then RNG states restored."""
     document, start = _resume_point(config, resume)
@@ -557,12 +598,25 @@ def _setup(
         restore_rng(document["rng"])
     device_ids = [device.index] if device.type == "cuda" else None
     net = DistributedDataParallel(model, device_ids=device_ids) if env.distributed else model
+    forward = forward_loss(net, loss_fn, amp_dtype=amp_dtype, compile=compiled)
     if env.is_main:
-        _write_run_files(config, env, start)
+        _write_run_files(config, env, start, compiled=compiled)
     loader = _loader(config, env, device, pairs, len(pairs.images), start)
     carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
     return _Setup(
-        model, net, loss_fn, optimizer, scaler, use_scaler, amp_dtype, loader, validation, start, carried
+        model,
+        net,
+        loss_fn,
+        optimizer,
+        scaler,
+        use_scaler,
+        amp_dtype,
+        forward,
+        compiled,
+        loader,
+        validation,
+        start,
+        carried,
     )
 
 
@@ -631,9 +685,10 @@ def _train(
     resume: bool,
     vgg: nn.Module | None,
     progress: bool,
+    compiled: bool,
 ) -> TrainResult:
     """Step until ``config.iterations`` or a signal, with the periodic duties after each step."""
-    run = _setup(config, env, device, resume=resume, vgg=vgg)
+    run = _setup(config, env, device, resume=resume, vgg=vgg, compiled=compiled)
     run.model.train()
     step, losses, skipped, interrupted = run.start, {}, run.skipped, False
     bar = progress_bar(
@@ -644,7 +699,14 @@ def _train(
     with _StopRequest() as stop, bar, _batches(run.loader, device) as batches:
         for image, mask, bad in batches:
             terms = train_step(
-                run.net, run.loss_fn, run.optimizer, run.scaler, image, mask, amp_dtype=run.amp_dtype
+                run.net,
+                run.loss_fn,
+                run.optimizer,
+                run.scaler,
+                image,
+                mask,
+                amp_dtype=run.amp_dtype,
+                forward=run.forward,
             )
             step, skipped = step + 1, skipped + bad
             bar.update(1)
@@ -666,6 +728,9 @@ def _train(
                 _save(config, env, device, run, step, skipped)
             if interrupted:
                 break
+            if run.compiled and step == run.start + 1:  # that step compiled: rate and ETA start now
+                throughput = _Throughput(step, config.batch_size * env.world_size)
+                restart_rate(bar)
     return TrainResult(
         step=step, interrupted=interrupted, checkpoint=config.out / CHECKPOINT_NAME, losses=losses
     )

@@ -3,6 +3,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from pconv import cli
 from pconv.core.masks import read_mask_png
@@ -193,3 +194,49 @@ def test_recorded_paths_do_not_depend_on_how_out_is_spelled(photos, bench, tmp_p
     for name in ("pairs.json", "config.json", "table1.md"):
         assert (tmp_path / "report" / name).read_bytes() == (tmp_path / "report2" / name).read_bytes()
     assert json.loads((tmp_path / "report" / "pairs.json").read_text())["meta"]["masks"] == "../bench"
+
+
+def test_compiled_model_method_scores_like_eager_and_is_recorded(
+    photos, bench, checkpoint, tmp_path, monkeypatch
+):
+    """--compile on the CPU, through the aot_eager backend (no C++ compiler needed): the same table."""
+    real = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: real(fn, backend="aot_eager", **options))
+    monkeypatch.setattr("pconv.core.compiling.compile_problem", lambda device: None)
+    torch._dynamo.reset()
+    model = checkpoint("pconv")
+    common = ["eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", f"pconv:{model}"]
+    tables = {}
+    for flag in ("--compile", "--no-compile"):
+        out = tmp_path / flag.strip("-")
+        result = run(*common, "--out", str(out), "--device", "cpu", "--batch-size", "5", flag)
+        assert result.exit_code == 0, result.output
+        tables[flag] = result.output
+        recorded = json.loads((out / "config.json").read_text())["compiled"]
+        assert recorded == {f"pconv:{model}": flag == "--compile"}
+    torch._dynamo.reset()
+    assert tables["--compile"] == tables["--no-compile"]
+
+
+def test_compile_without_a_compiler_is_one_line(photos, bench, checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", str(tmp_path / "absent-c++"))
+    result = run(
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        f"pconv:{checkpoint('pconv')}",
+        "--out",
+        str(tmp_path / "report"),
+        "--device",
+        "cpu",
+        "--compile",
+    )
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: --compile: torch.compile on the CPU needs a C++ compiler; {tmp_path / 'absent-c++'} was "
+        "not found (set CXX); run with --no-compile\n"
+    )
+    assert not (tmp_path / "report").exists()

@@ -235,3 +235,21 @@ def test_a_bad_photo_in_a_loader_worker_is_named_and_the_process_exits(workspace
     assert done.stderr.startswith(f"Error: {photos}/") and done.stderr.endswith(
         ".png: a grey image (mode L); RGB expected\n"
     )
+
+
+def test_compile_flags(workspace, trained, tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "p.png")
+    write_mask_png(tmp_path / "m.png", np.eye(16, dtype=bool))
+    inpaint = ["-q", "inpaint", "--checkpoint", str(trained), "--image", str(tmp_path / "p.png")]
+    inpaint += ["--mask", str(tmp_path / "m.png"), "--out", str(tmp_path / "o.png"), "--device", "cpu"]
+    assert CliRunner().invoke(main, [*inpaint, "--no-compile"]).exit_code == 0
+    monkeypatch.setenv("CXX", str(tmp_path / "absent-c++"))
+    missing = (
+        f"Error: --compile: torch.compile on the CPU needs a C++ compiler; {tmp_path / 'absent-c++'} was "
+        "not found (set CXX); run with --no-compile\n"
+    )
+    for args in (inpaint, train_args(workspace, "compiled")):
+        result = CliRunner().invoke(main, [*args, "--compile"])
+        assert result.exit_code == 1 and result.output == missing
+    assert not (workspace / "compiled").exists()  # refused before the run folder was made
+    assert "--compile / --no-compile" in CliRunner().invoke(main, ["train", "--help"]).output

@@ -297,3 +297,17 @@ def test_bad_photos_are_skipped_and_counted_or_stop_a_strict_run(workspace, vgg,
             vgg=vgg,
             progress=False,
         )
+
+
+def test_compiled_training_equals_eager(workspace, vgg, reference, monkeypatch):
+    """--compile: each step's forward and loss (and so its backward) through torch.compile, here with the
+    aot_eager backend (no C++ compiler needed); the losses are the eager run's."""
+    real = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: real(fn, backend="aot_eager", **options))
+    monkeypatch.setattr("pconv.core.compiling.compile_problem", lambda device: None)
+    train(config(workspace, "compiled", iterations=6, compile="on"), vgg=vgg, progress=False)
+    for got, want in zip(losses(workspace / "compiled"), reference, strict=True):
+        assert got == pytest.approx(want, rel=1e-5)
+    info = json.loads((workspace / "compiled" / "config.json").read_text())
+    assert info["compiled"] is True and info["config"]["compile"] == "on"
+    assert json.loads((workspace / "reference" / "config.json").read_text())["compiled"] is False
