@@ -9,10 +9,12 @@ sum(1) is the window size: k_h·k_w for a single-channel mask (one mask for ever
 C_in·k_h·k_w for a multi-channel mask. The mask is zero-padded, so the area outside the image counts as
 hole and border outputs are re-normalized ("partial convolution based padding").
 
-Why it is cheap: the window count sum(M) is a k×k box sum of the channel-summed single-channel mask (two
-strided reductions, without autograd, in float32) instead of the official layer's convolution of the
-multi-channel mask with a C_out×C_in×k×k ones kernel, which costs as many multiply-adds as the layer
-itself. The count is exact for any mask whose channel sums are integers below 2**24.
+Why it is cheap: the window count sum(M) is a k×k box sum of the channel-summed single-channel mask
+(without autograd, in float32: two strided reductions on the CPU, one average pool on a GPU) instead of
+the official layer's convolution of the multi-channel mask with a C_out×C_in×k×k ones kernel, which costs
+as many multiply-adds as the layer itself. The count is exact for any mask whose channel sums are
+integers below 2**24. (The U-Net computes all its layers' counts up front instead:
+:mod:`pconv.pconv_model.maskplan`.)
 """
 
 from __future__ import annotations
@@ -54,14 +56,23 @@ def _window_sum(
     stride: tuple[int, int],
     padding: tuple[int, int],
     dilation: tuple[int, int],
+    *,
+    pooled: bool | None = None,
 ) -> Tensor:
-    """Sum of ``x`` over every (zero-padded) convolution window: conv2d with a k×k ones kernel, but as two
-    strided-view reductions, several times cheaper than a single-channel conv or avg_pool2d on the CPU.
+    """Sum of ``x`` over every (zero-padded) convolution window: conv2d with a k×k ones kernel, but either
+    as two strided-view reductions (several times cheaper than a single-channel conv or avg_pool2d on the
+    CPU) or, with ``pooled``, as one average pool that divides by 1 (one kernel instead of three on a
+    GPU; undilated windows with padding up to half the kernel only). ``pooled=None`` picks by device.
+    Both sum exactly in float32 while the sums stay below 2**24.
 
     Shape:
         x: (N, 1, H, W) float32. Returns (N, 1, H', W') with the conv's output size.
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    if pooled is None:
+        pooled = x.device.type != "cpu"
+    if pooled and (dh, dw) == (1, 1) and 2 * ph <= kh and 2 * pw <= kw:
+        return F.avg_pool2d(x, kernel, stride, padding, divisor_override=1)
     x = F.pad(x, (pw, pw, ph, ph))
     x = x.unfold(3, dw * (kw - 1) + 1, sw)[..., ::dw].sum(-1)
     return x.unfold(2, dh * (kh - 1) + 1, sh)[..., ::dh].sum(-1)

@@ -151,7 +151,7 @@ class PConvBlock(nn.Module):
         conv, new_mask, relu = self.conv, plan.masks[index], self.spec.activation == "relu"
         out = F.conv2d(x, conv.weight, None, conv.stride, conv.padding, conv.dilation)
         # In place: the conv's backward needs its inputs, not its output; the multiply runs in the ratio's
-        # float32 and writes back in the output dtype, so half-precision activations see an exact ratio.
+        # float32 and writes back in the output dtype, so half-precision activations see a float32 ratio.
         out = out.mul_(plan.ratios[index])
         if conv.bias is not None:  # ReLU's clamp zeroes the holes' bias; elsewhere it is multiplied by M'
             bias = conv.bias.view(1, -1, 1, 1)

@@ -157,12 +157,19 @@ def test_module_initialization_and_repr():
 
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding", "dilation"),
-    [((3, 3), (1, 1), (1, 1), (1, 1)), ((7, 5), (2, 3), (3, 1), (1, 2)), ((3, 3), (2, 2), (0, 2), (3, 1))],
+    [
+        ((3, 3), (1, 1), (1, 1), (1, 1)),
+        ((7, 5), (2, 3), (3, 1), (1, 2)),
+        ((3, 3), (2, 2), (0, 2), (3, 1)),
+        ((7, 5), (2, 1), (3, 2), (1, 1)),
+        ((3, 3), (2, 2), (2, 1), (1, 1)),
+    ],
 )
-def test_window_sum_equals_ones_conv(kernel, stride, padding, dilation):
+@pytest.mark.parametrize("pooled", [False, True])  # True: the GPU's average pool (where it applies)
+def test_window_sum_equals_ones_conv(kernel, stride, padding, dilation, pooled):
     x = (torch.rand(2, 1, 23, 19, generator=torch.Generator().manual_seed(4)) > 0.5).float() * 67
     ref = F.conv2d(x, torch.ones(1, 1, *kernel), stride=stride, padding=padding, dilation=dilation)
-    assert torch.equal(_window_sum(x, kernel, stride, padding, dilation), ref)
+    assert torch.equal(_window_sum(x, kernel, stride, padding, dilation, pooled=pooled), ref)
 
 
 def _cpu_conv_supports(dtype: torch.dtype) -> bool:
