@@ -1,9 +1,10 @@
 """When the toolkit compiles its networks with ``torch.compile``, and whether this machine can.
 
 ``--compile`` choices, as the CLI and the configs record them: ``auto`` compiles on CUDA (where eager
-PConv is bound by kernel launches and compiling makes it as fast as the plain-convolution U-Net) and not
-on the CPU (where compiling takes minutes and gains little); ``on`` compiles on any device and stops
-with one line when the device's compiler toolchain is missing; ``off`` never compiles.
+PConv is bound by kernel launches and memory passes, which compiling fuses) and not on the CPU (where
+compiling the PConv U-Net took one to two minutes on two shared cores, and the compiled network was no
+faster); ``on`` compiles on any device and stops with one line when the device's compiler toolchain is
+missing; ``off`` never compiles.
 
 Compiling uses torch.compile's default backend (inductor) and mode; it traces the U-Nets (and a training
 step's loss) without graph breaks, and compiled outputs equal eager ones to float rounding. The first call
