@@ -151,6 +151,7 @@ def build(
 ) -> tuple[dict, Tensor, Tensor]:
     """The models of this row (name → (callable, its uncompiled module)) and its inputs."""
     layers = int(math.log2(size)) - 1  # 8 for 512², 7 for 256², as in the paper
+    torch._dynamo.reset()  # the last row's graphs: all U-Nets share forward's code and its recompile limit
     torch.manual_seed(0)
     pconv = PConvUNet(layers=layers, width=args.width).to(device)
     conv = ConvUNet(layers=layers, width=args.width).to(device)

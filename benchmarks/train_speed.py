@@ -154,6 +154,7 @@ def main() -> None:
                         flush=True,
                     )
                     continue
+                torch._dynamo.reset()  # the last row's graphs share this one's code and its recompile limit
                 steps = {
                     arch: trainer(
                         arch,
