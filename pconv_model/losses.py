@@ -20,6 +20,7 @@ Images are RGB in [0, 1]; mask (B, 1, H, W) float {0, 1}, 1 = valid. I_comp = Mâ
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -147,16 +148,20 @@ def term_shares(terms: Mapping[str, float], weights: LossWeights = LossWeights()
         "tv": weights.tv * terms["tv"],
     }
     total = sum(weighted.values())
-    if not 0 < total < float("inf"):
+    if not 0 < total < math.inf:
         raise ValueError(f"the weighted loss is {total}; shares need a finite, positive total")
     return {name: value / total for name, value in weighted.items()}
 
 
+def _percent(share: float) -> str:
+    """A share as a percentage: 3 decimals, rounded down (99.99997 % reads 99.999, never 100.000), or 2
+    significant digits under 1 %."""
+    return f"{math.floor(100_000 * share) / 1000:.3f} %" if share >= 0.01 else f"{100 * share:.2g} %"
+
+
 def format_shares(shares: Mapping[str, float]) -> str:
     """One line, e.g. ``valid 0.019 %, hole 0.032 %, perceptual 0.14 %, style 99.807 %, tv 1.2e-06 %``."""
-    return ", ".join(
-        f"{name} {100 * v:.3f} %" if v >= 0.01 else f"{name} {100 * v:.2g} %" for name, v in shares.items()
-    )
+    return ", ".join(f"{name} {_percent(share)}" for name, share in shares.items())
 
 
 def dominant_term_warning(shares: Mapping[str, float], *, limit: float = DOMINANT_SHARE) -> str | None:
@@ -181,7 +186,7 @@ def dominant_term_warning(shares: Mapping[str, float], *, limit: float = DOMINAN
             "assume torchvision's vgg16-397923af.pth (ImageNet-normalized input)"
         )
     dwarfed = "so the other terms barely train the model"
-    return f"the {name} term is {100 * share:.3f} % of the loss, {dwarfed}; {cause}"
+    return f"the {name} term is {_percent(share)} of the loss, {dwarfed}; {cause}"
 
 
 class InpaintingLoss(nn.Module):
