@@ -58,7 +58,7 @@ centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification
 
 DENSITY_WINDOW = 0.4
 """Share of the test raw masks, by hole-ratio rank, that a bin draws its first tries from."""
-WINDOW_TRIES = 50
+WINDOW_TRIES = 20
 """Tries of a mask among its bin's raw masks of matching density before it draws from all of them."""
 
 
