@@ -1,8 +1,9 @@
 """Running one training on many processes: torchrun's environment, the process group and small collectives.
 
-``torchrun`` starts one process per GPU and tells each who it is through ``RANK``, ``WORLD_SIZE`` and
-``LOCAL_RANK``; without them the process is rank 0 of 1 and nothing distributed is set up. The backend is
-NCCL when the processes drive CUDA devices and gloo on the CPU (CI runs two CPU processes).
+``torchrun`` starts one process per GPU and tells each who it is through ``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE``; without them the process is rank 0 of 1 and nothing distributed is
+set up. The backend is NCCL when the processes drive CUDA devices and gloo on the CPU (CI runs two CPU
+processes). Processes on the CPU never touch a GPU, even on a machine that has one.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DistEnv:
-    """Where this process stands: global ``rank`` of ``world_size``, ``local_rank`` on its node."""
+    """Where this process stands: global ``rank`` of ``world_size``, ``local_rank`` of the
+    ``local_world_size`` processes on its node."""
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1
 
     @property
     def is_main(self) -> bool:
@@ -54,8 +57,15 @@ def _env_int(name: str, default: int) -> int:
 
 
 def dist_env() -> DistEnv:
-    """Read torchrun's ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` (defaults: a single process)."""
-    env = DistEnv(_env_int("RANK", 0), _env_int("WORLD_SIZE", 1), _env_int("LOCAL_RANK", 0))
+    """Read torchrun's ``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` / ``LOCAL_WORLD_SIZE`` (defaults: a single
+    process; a launcher that sets no ``LOCAL_WORLD_SIZE`` counts ``LOCAL_RANK + 1`` processes on the node)."""
+    local_rank = _env_int("LOCAL_RANK", 0)
+    env = DistEnv(
+        _env_int("RANK", 0),
+        _env_int("WORLD_SIZE", 1),
+        local_rank,
+        _env_int("LOCAL_WORLD_SIZE", local_rank + 1),
+    )
     if env.world_size < 1 or not 0 <= env.rank < env.world_size:
         raise ValueError(f"RANK={env.rank} does not fit WORLD_SIZE={env.world_size}")
     return env
@@ -64,7 +74,9 @@ def dist_env() -> DistEnv:
 def pick_device(requested: str, env: DistEnv) -> torch.device:
     """``auto`` → this process's GPU (``cuda:LOCAL_RANK``) when CUDA is present, else the CPU.
 
-    ``cuda`` is turned into ``cuda:LOCAL_RANK`` so that each process of a node drives its own GPU.
+    ``cuda`` is turned into ``cuda:LOCAL_RANK`` so that each process of a node drives its own GPU; more
+    processes on the node than GPUs is refused in one line (two NCCL ranks cannot share a GPU, and a rank
+    without one would fail on an invalid device ordinal). ``cpu`` never consults CUDA.
     """
     if requested not in ("auto", "cpu") and not requested.startswith("cuda"):
         raise ValueError(f"device must be auto, cpu or cuda[:N], got {requested!r}")
@@ -72,9 +84,21 @@ def pick_device(requested: str, env: DistEnv) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} asked for, but CUDA is not available")
+    count = torch.cuda.device_count()
     if requested in ("auto", "cuda"):
+        if env.local_world_size > count:
+            raise ValueError(
+                f"{env.local_world_size} processes on this machine but {count} CUDA device(s), one each "
+                f"wanted: start at most {count} (torchrun --nproc-per-node {count}) or pass --device cpu"
+            )
         return torch.device("cuda", env.local_rank)
-    return torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {requested!r}") from None
+    if device.index is not None and device.index >= count:
+        raise ValueError(f"device {requested!r} asked for, but this machine has {count} CUDA device(s)")
+    return device
 
 
 def setup(env: DistEnv, device: torch.device) -> None:
@@ -93,8 +117,15 @@ def teardown() -> None:
 
 
 def barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
+    """Wait for every rank. On a gloo group, a one-element all-reduce on the CPU: torch's ``dist.barrier``
+    first queries the machine's accelerator, which creates a CUDA context (on GPU 0) in every process of
+    a GPU machine, CPU ranks included."""
+    if not dist.is_initialized():
+        return
+    if dist.get_backend() == dist.Backend.GLOO:
+        dist.all_reduce(torch.zeros(1))
+    else:
+        dist.barrier(device_ids=[torch.cuda.current_device()])
 
 
 def all_ranks_any(flag: bool, device: torch.device) -> bool:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from pconv.core import __version__
 from pconv.core.compiling import COMPILE_CHOICES, resolve_compile
-from pconv.core.distributed import dist_env, pick_device
+from pconv.core.distributed import barrier, dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
@@ -407,7 +407,7 @@ def _evaluate(
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
         _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
-        torch.distributed.barrier()
+        barrier()
     if shard.count > 1 and not (distributed and shard.index == 1):
         return None
     return write_report(config.out, progress=progress)

@@ -10,6 +10,7 @@ A run folder ``RUN`` holds::
     RUN/checkpoint.pt      the latest checkpoint (see pconv.pconv_model.checkpoint), replaced atomically
     RUN/log.jsonl          every loss term, lr, images/s, bad photos skipped so far (all processes)
     RUN/val.jsonl          ℓ1 and PSNR of the composite on a fixed validation subset
+    RUN/loss_balance.json  each weighted loss term's share of the total on the first batch (new runs)
     RUN/samples/step_XXXXXXXX.png   rows: input (holes white), output, composite, ground truth
 
 Exact resume: every random choice of the data (which photo, which crop, which mask) is a function of
@@ -49,7 +50,7 @@ from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
 from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
-from pconv.core.progress import progress_bar, restart_rate
+from pconv.core.progress import progress_bar, progress_message, restart_rate
 from pconv.core.workers import die_with_parent
 from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
@@ -67,7 +68,7 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from .losses import InpaintingLoss
+from .losses import InpaintingLoss, LossWeights, dominant_term_warning, format_shares, term_shares
 from .vgg import load_vgg16_features
 
 __all__ = [
@@ -89,6 +90,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 VAL_LOG_NAME = "val.jsonl"
 CONFIG_NAME = "config.json"
+BALANCE_NAME = "loss_balance.json"
 SAMPLES_DIR = "samples"
 
 RESUME_MUST_MATCH = (
@@ -469,6 +471,26 @@ def train_step(
     return terms
 
 
+def _report_loss_balance(
+    config: TrainConfig, terms: dict[str, Tensor], weights: LossWeights, *, progress: bool
+) -> None:
+    """Write each weighted term's share of the total on the first batch (this rank's) to
+    ``RUN/loss_balance.json``, print it with ``progress``, and warn in one line, always, when one term
+    dwarfs the others (a VGG16 file in other units; see losses.dominant_term_warning). A non-finite
+    loss is left to the logging check, which stops the run."""
+    values = {name: value.item() for name, value in terms.items()}
+    if not 0 < values["total"] < math.inf:
+        return
+    shares = term_shares(values, weights)
+    warning = dominant_term_warning(shares)
+    document = {"step": 1, "shares": shares, "warning": warning}
+    atomic_write_text(config.out / BALANCE_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    if progress:
+        progress_message(f"loss shares on the first batch: {format_shares(shares)}")
+    if warning is not None:
+        progress_message(f"warning: on the first batch, {warning}")
+
+
 def _due(step: int, every: int, config: TrainConfig) -> bool:
     """Whether a duty repeated ``every`` steps falls on ``step``; every duty also falls on the last step."""
     return step % every == 0 or step == config.iterations
@@ -710,6 +732,8 @@ def _train(
             )
             step, skipped = step + 1, skipped + bad
             bar.update(1)
+            if step == 1 and env.is_main:
+                _report_loss_balance(config, terms, run.loss_fn.weights, progress=progress)
             if _due(step, config.log_every, config):
                 speed = throughput.since_last(step)
                 losses = _log(config, env, device, step, terms, skipped, speed)

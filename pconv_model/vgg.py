@@ -46,6 +46,10 @@ class VGG16Pools(nn.Module):
     Parameters never receive gradients, but gradients flow through to the input image. The module stays
     in eval mode whatever ``.train()`` says.
 
+    The activations are in the weights file's units, unbounded: torchvision's ``vgg16-397923af.pth``
+    (trained on ImageNet-normalized input) is what the paper's loss weights assume; a VGG16 converted from
+    Caffe (0-255 input) gives activations about 58 times larger (see pconv.pconv_model.losses).
+
     Shape:
         forward: x (B, 3, H, W) RGB in [0, 1] (normalized inside with the ImageNet mean and std).
             Returns [(B, 64, H/2, W/2), (B, 128, H/4, W/4), (B, 256, H/8, W/8)].

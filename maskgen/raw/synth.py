@@ -33,10 +33,8 @@ from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
 
 __all__ = [
-    "DEFAULT_INPUT",
     "SCENE_FILE",
     "Layer",
-    "SceneSet",
     "ground_truth_path",
     "make_scene",
     "occlusion_truth",
@@ -47,23 +45,11 @@ __all__ = [
 SCENE_FILE = "scene.json"
 
 
-@dataclass(frozen=True)
-class SceneSet:
-    """A set of scenes to render: the arguments of :func:`render_scenes` as data; ``size`` is (W, H)."""
-
-    scenes: int
-    frames: int
-    size: tuple[int, int]
-    seed: int = 0
-
-
-DEFAULT_INPUT = SceneSet(scenes=8, frames=33, size=(640, 480))
-"""The built-in default input: 8 sources × 32 pairs = 256 pairs, about 230 raw masks once static pairs
-are skipped (hole ratios about 0.002–0.07, median 0.02). About 80 s of CPU for render + extract, so
-about 40 s on two free cores."""
 SHAPES = ("polygon", "ellipse", "blob", "stroke", "branches", "branches")
 """Foreground kinds, drawn uniformly; thin articulated ``branches`` (limbs, fingers, twigs, railings)
 twice as often as the rest: their occlusions are the streaks and outlines NVIDIA's masks are made of."""
+LAYERS = (15, 45)
+"""Inclusive range of the number of foreground layers per scene (the ground-truth scenes' density)."""
 FLAT_SHARE = 0.25
 """Share of foreground layers without texture; backgrounds get up to three flat regions. Real footage has
 walls, sky and table tops where flow fails for lack of texture: the extractor must not call those holes."""
@@ -265,12 +251,18 @@ def _motion(
 
 
 def make_scene(
-    rng: np.random.Generator, *, frames: int, size: tuple[int, int], pace: float = 1.0
+    rng: np.random.Generator,
+    *,
+    frames: int,
+    size: tuple[int, int],
+    pace: float = 1.0,
+    layers: tuple[int, int] = LAYERS,
 ) -> list[Layer]:
     """Draw one random scene: background first, then foreground layers back to front.
 
     ``pace`` speeds time up: frame t shows the scene at time ``pace * t``, so pace 2 moves everything as
-    far between two frames as a frame step of 2 would, without rendering the frames in between.
+    far between two frames as a frame step of 2 would, without rendering the frames in between. The
+    number of foreground layers is uniform in the inclusive range ``layers``.
     """
     width, height = size
     unit = max(width, height) / 768  # motions and sizes are tuned at 768 px and scale with the frame
@@ -289,13 +281,13 @@ def make_scene(
             ]
         ),
     )
-    layers = [background]
-    for _ in range(int(rng.integers(15, 46))):
+    drawn = [background]
+    for _ in range(int(rng.integers(layers[0], layers[1] + 1))):
         kind = str(rng.choice(SHAPES))
         sprite = int(rng.uniform(70, 360) * unit) | 1
         start = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
         motion = _motion(rng, frames, width, height, speed * rng.uniform(0.5, 1.5), 0.05, 0.02, start, pace)
-        layers.append(
+        drawn.append(
             Layer(
                 texture=_flat(rng, sprite, sprite)
                 if rng.random() < FLAT_SHARE
@@ -307,7 +299,7 @@ def make_scene(
                 ),
             )
         )
-    return layers
+    return drawn
 
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1: a pixel window of the frame, ends excluded
@@ -421,7 +413,14 @@ def _frame_png(image: np.ndarray) -> bytes:
 
 
 def _render_scene(
-    out: Path, number: int, frames: int, size: tuple[int, int], seed: int, pace: float, truth: bool
+    out: Path,
+    number: int,
+    frames: int,
+    size: tuple[int, int],
+    seed: int,
+    pace: float,
+    layers: tuple[int, int],
+    truth: bool,
 ) -> Path:
     """Render scene ``number`` into ``out/scene_NNN`` unless a finished copy is there; its frames folder."""
     scene = out / f"scene_{number:03d}"
@@ -432,6 +431,7 @@ def _render_scene(
         "width": size[0],
         "height": size[1],
         "pace": pace,
+        "layer_range": list(layers),
         "truth": truth,
         "version": __version__,
     }
@@ -440,14 +440,16 @@ def _render_scene(
         return scene / "frames"
     if scene.is_dir():  # another or unfinished rendering: its extra frames would become pairs
         shutil.rmtree(scene)
-    layers = make_scene(np.random.default_rng([seed, number]), frames=frames, size=size, pace=pace)
+    drawn = make_scene(
+        np.random.default_rng([seed, number]), frames=frames, size=size, pace=pace, layers=layers
+    )
     for t in range(frames):
-        atomic_write_bytes(scene / "frames" / f"{t:06d}.png", _frame_png(render_frame(layers, t, size)))
+        atomic_write_bytes(scene / "frames" / f"{t:06d}.png", _frame_png(render_frame(drawn, t, size)))
         if truth and t + 1 < frames:
             atomic_write_bytes(
-                ground_truth_path(scene / "frames", t), encode_mask_png(occlusion_truth(layers, t, size))
+                ground_truth_path(scene / "frames", t), encode_mask_png(occlusion_truth(drawn, t, size))
             )
-    record["layers"] = [layer.kind for layer in layers]
+    record["layers"] = [layer.kind for layer in drawn]
     atomic_write_text(info, json.dumps(record, indent=1, sort_keys=True) + "\n")
     return scene / "frames"
 
@@ -460,13 +462,15 @@ def render_scenes(
     size: tuple[int, int] = (768, 576),
     seed: int = 0,
     pace: float = 1.0,
+    layers: tuple[int, int] = LAYERS,
     truth: bool = True,
     progress: bool = False,
     workers: int | None = None,
 ) -> list[Path]:
     """Render ``scenes`` scenes of ``frames`` frames at ``size = (W, H)``; return their frames folders.
 
-    ``pace`` speeds scene time up (see :func:`make_scene`); ``truth`` False skips the ground-truth maps
+    ``pace`` speeds scene time up and ``layers`` bounds the foreground layer count (see
+    :func:`make_scene`); ``truth`` False skips the ground-truth maps
     (the default input never reads them).
 
     Scene ``i`` is drawn from ``numpy.random.default_rng([seed, i])``, so the same seed gives the same
@@ -477,6 +481,8 @@ def render_scenes(
         raise ValueError(f"need at least one scene of two frames, got {scenes} scenes of {frames} frames")
     if not pace > 0:
         raise ValueError(f"pace must be positive, got {pace}")
+    if not 0 <= layers[0] <= layers[1]:
+        raise ValueError(f"layers must be a range 0 <= low <= high, got {layers}")
     if min(size) < 16:
         raise ValueError(f"scene size must be at least 16x16, got {size[0]}x{size[1]}")
     out = Path(out)
@@ -486,13 +492,11 @@ def render_scenes(
         worker_processes(workers) as pool,
         progress_bar(total=scenes, desc="render scenes", enabled=progress, unit="scene") as bar,
     ):
+        args = (frames, size, seed, pace, layers, truth)
         if pool is None:
-            jobs = (_render_scene(out, number, frames, size, seed, pace, truth) for number in range(scenes))
+            jobs = (_render_scene(out, number, *args) for number in range(scenes))
         else:
-            futures = [
-                pool.submit(_render_scene, out, number, frames, size, seed, pace, truth)
-                for number in range(scenes)
-            ]
+            futures = [pool.submit(_render_scene, out, number, *args) for number in range(scenes)]
             jobs = (future.result() for future in futures)
         for folder in jobs:
             folders.append(folder)

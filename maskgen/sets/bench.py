@@ -56,14 +56,31 @@ BENCH_COLUMNS = ("bin", "bin_low", "bin_high", "split", *DRAWN_COLUMNS, "attempt
 centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification; ``dilation`` in px."""
 
 
+DENSITY_WINDOW = 0.4
+"""Share of the test raw masks, by hole-ratio rank, that a bin draws its first tries from."""
+WINDOW_TRIES = 20
+"""Tries of a mask among its bin's raw masks of matching density before it draws from all of them."""
+
+
 @functools.lru_cache(maxsize=64)
-def _raw_order(seed: int, block: int, split: int, count: int) -> np.ndarray:
-    """A seeded permutation of a bin × split's raw masks: mask k tries the one at ``k * count / per_bin``
-    first, so the first tries of a cell's masks spread over distinct raw masks (fewer near-duplicates,
-    no raw mask used far more than others); retries draw at random, so the masks that need one do not
-    all pile onto the next raw mask that fits. A pure function of the indices: same bytes for any worker
-    count."""
-    return np.random.default_rng([seed, block, split, count]).permutation(count)
+def _first_choices(seed: int, block: int, blocks: int, split: int, ranked: tuple[int, ...]) -> np.ndarray:
+    """The raw masks a bin × split tries first, in a seeded order: mask k tries the one at ``k * len /
+    per_bin``.
+
+    ``ranked`` lists the raw masks from the sparsest to the densest (raw hole ratio). Bin ``block`` of
+    ``blocks`` takes the :data:`DENSITY_WINDOW` share of them centred on its own rank, so sparse raw masks
+    feed the low bins and dense ones the high bins: a high bin then needs less dilation (strokes stay
+    strokes instead of swelling into blobs), and a low bin no longer retries its way onto the few raw
+    masks sparse enough for it (no raw mask used far more than others). Spreading a cell's first tries
+    over distinct raw masks keeps near-duplicates rare; retries draw at random, first among the same
+    window (:data:`WINDOW_TRIES`), then among all. A pure function of its arguments: same bytes for any
+    worker count."""
+    count = len(ranked)
+    width = max(1, round(count * DENSITY_WINDOW))
+    start = round((block + 0.5) * count / blocks - width / 2)
+    start = min(max(0, start), count - width)
+    window = np.asarray(ranked[start : start + width])
+    return window[np.random.default_rng([seed, block, split, count]).permutation(width)]
 
 
 @dataclass(frozen=True)
@@ -147,10 +164,16 @@ class BenchRecipe:
         block, split, k = self.slot(index)
         low, high = bin_bounds(block, self.edges)
         clip = self.border if SPLITS[split] == "N" else 0
-        first_choice = _raw_order(self.seed, block, split, len(source))[k * len(source) // self.per_bin]
+        choices = _first_choices(self.seed, block, len(self.edges) - 1, split, source.ranked_by_ratio)
+        first_choice = int(choices[k * len(choices) // self.per_bin])
         for attempt in range(first_attempt, first_attempt + self.attempts):
             rng = np.random.default_rng([self.seed, block, split, k, attempt])
-            number = first_choice if attempt == 0 else int(rng.integers(len(source)))
+            if attempt == 0:
+                number = first_choice
+            elif attempt < WINDOW_TRIES:  # raw masks of the right density first, then any
+                number = int(choices[rng.integers(len(choices))])
+            else:
+                number = int(rng.integers(len(source)))
             distance, screen = source.load(number)
             found = sample_in_range(
                 distance,

@@ -145,6 +145,10 @@ class RawSource:
         self.pool = RawPool(raw)
         self.kernel = kernel
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
+        self.ranked_by_ratio = tuple(
+            sorted(range(len(self.records)), key=lambda i: (self.records[i].hole_ratio, i))
+        )
+        """Indices of the records from the sparsest raw mask to the densest."""
         self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
         self._cached_bytes = 0
 

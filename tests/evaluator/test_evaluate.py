@@ -2,7 +2,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -240,11 +239,27 @@ def test_other_pairs_in_the_same_folder_are_refused(photos, bench, tmp_path):
         evaluate(other, progress=False)
 
 
-def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
-    """Two CPU ranks under torchrun split the pairs; rank 0 writes the report a single run writes."""
-    single = tmp_path / "single"
-    evaluate(config_for(photos, bench, single, methods=["telea"]), progress=False)
-    out = tmp_path / "torchrun"
+ONE_GPU_MACHINE = """\
+import torch
+
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 1
+
+
+def _queried(*args, **kwargs):
+    raise RuntimeError("a CPU rank queried the accelerator")
+
+
+torch._C._get_accelerator = _queried
+"""
+
+
+def torchrun_eval(photos, bench, out, tmp_path, device):
+    """``torchrun --nproc-per-node 2 pconv eval`` on a machine that looks like it has one GPU (on any
+    machine: CUDA's answers are faked, and asking torch for the accelerator fails)."""
+    fake = tmp_path / "one-gpu"
+    fake.mkdir(exist_ok=True)
+    (fake / "sitecustomize.py").write_text(ONE_GPU_MACHINE)
     command = [
         sys.executable,
         "-m",
@@ -252,7 +267,8 @@ def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
         "--standalone",
         "--nproc-per-node",
         "2",
-        str(Path(sys.executable).with_name("pconv")),
+        "-m",
+        "pconv.cli",
         "-q",
         "eval",
         "--images",
@@ -268,12 +284,33 @@ def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
         "--batch-size",
         "5",
         "--device",
-        "cpu",
+        device,
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+    paths = [str(fake), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+
+
+def test_torchrun_two_ranks_equal_single_run(photos, bench, tmp_path):
+    """Two CPU ranks under torchrun split the pairs; rank 0 writes the report a single run writes. The
+    machine looks like it has one GPU: CPU ranks must not touch it."""
+    single = tmp_path / "single"
+    evaluate(config_for(photos, bench, single, methods=["telea"]), progress=False)
+    out = tmp_path / "torchrun"
+    result = torchrun_eval(photos, bench, out, tmp_path, "cpu")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout == (single / "table1.md").read_text().replace(str(single), str(out))
     shards = sorted(p.name for p in (out / "per_pair").iterdir())
     assert shards == ["shard-1-of-2.jsonl", "shard-2-of-2.jsonl"]
     assert (out / "results.json").read_text() == (single / "results.json").read_text()
+
+
+def test_torchrun_with_more_ranks_than_gpus_is_one_line(photos, bench, tmp_path):
+    result = torchrun_eval(photos, bench, tmp_path / "report", tmp_path, "auto")
+    assert result.returncode != 0
+    wanted = (
+        "Error: 2 processes on this machine but 1 CUDA device(s), one each wanted: start at most 1 "
+        "(torchrun --nproc-per-node 1) or pass --device cpu\n"
+    )
+    assert result.stderr.count(wanted) == 2  # each rank says it, in one line, before touching the GPU
+    assert not (tmp_path / "report").exists()

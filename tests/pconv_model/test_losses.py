@@ -1,11 +1,28 @@
-"""InpaintingLoss: every term against a hand computation on tiny inputs."""
+"""InpaintingLoss: every term by hand on tiny inputs, its precision under autocast, the term shares."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from pconv.pconv_model import InpaintingLoss, LossWeights, gram_matrix, hole_border_region, total_variation
+import torch.nn.functional as F
+from pconv.pconv_model import (
+    InpaintingLoss,
+    LossWeights,
+    PConvUNet,
+    VGG16Pools,
+    gram_matrix,
+    hole_border_region,
+    losses,
+    total_variation,
+)
+from pconv.pconv_model.losses import dominant_term_warning, format_shares, term_shares
 from torch import nn
+from torchvision.models.vgg import make_layers
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg16_imagenet_features.pth"
+VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 
 KEYS = {"valid", "hole", "perceptual", "style_out", "style_comp", "tv", "total"}
 
@@ -175,3 +192,149 @@ def test_a_batch_of_two_is_the_mean_of_its_samples():
     grams = gram_matrix(features)
     for i in range(2):
         torch.testing.assert_close(grams[i], features[i].reshape(4, 15) @ features[i].reshape(4, 15).T / 60)
+
+
+def large_scale_vgg(scale: float) -> VGG16Pools:
+    """VGG16 up to pool3, seeded He-initialized weights (as torchvision's VGG), every activation × ``scale``
+    (first convolution and all biases scaled: exact for a ReLU network, as for a Caffe-converted file)."""
+    torch.manual_seed(0)
+    features = make_layers(VGG_POOL3)
+    for layer in features:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.uniform_(layer.bias, -0.1, 0.1)
+    state = {f"features.{k}": v for k, v in features.state_dict().items()}
+    state["features.0.weight"] = state["features.0.weight"] * scale
+    for key in [k for k in state if k.endswith(".bias")]:
+        state[key] = state[key] * scale
+    return VGG16Pools(state)
+
+
+def untrained_like_case(size: int = 32):
+    """Photos in [0, 1] and an output spanning about [-6, 7], as an untrained U-Net's does."""
+    gen = torch.Generator().manual_seed(1)
+    target = F.avg_pool2d(torch.rand(2, 3, size, size, generator=gen), 5, 1, 2)
+    output = 2.0 * torch.randn(2, 3, size, size, generator=gen)
+    mask = torch.ones(2, 1, size, size)
+    mask[..., 8:20, 10:26] = 0
+    return output, target, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_every_term_is_finite_under_autocast_whatever_the_feature_scale(dtype):
+    vgg = large_scale_vgg(30000.0)
+    output, target, mask = untrained_like_case()
+    with torch.no_grad():
+        assert vgg(output)[-1].max() > 2 * torch.finfo(torch.float16).max  # pool3 past float16's 65,504
+        with torch.autocast("cpu", dtype=dtype):
+            raw = vgg(output)
+    if dtype == torch.float16:  # the case is real: this torch runs the convolutions in float16 on the CPU
+        assert raw[-1].dtype == torch.float16 and not torch.isfinite(raw[-1]).all()
+    loss = InpaintingLoss(vgg)
+    reference = loss(output, target, mask)
+    output.requires_grad_(True)
+    with torch.autocast("cpu", dtype=dtype):
+        terms = loss(output, target, mask)
+    for key in KEYS:
+        assert torch.isfinite(terms[key]) and terms[key].dtype == torch.float32, key
+        assert terms[key].item() == pytest.approx(reference[key].item(), rel=2e-2), key
+    terms["total"].backward()
+    assert torch.isfinite(output.grad).all() and output.grad.abs().sum() > 0
+
+
+class DtypeProbe(nn.Module):
+    """A one-convolution extractor that records the dtype its convolution computed in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.seen: list[torch.dtype] = []
+
+    def forward(self, x):
+        f = self.conv(x)
+        self.seen.append(f.dtype)
+        return [f]
+
+
+@pytest.mark.parametrize(
+    "autocast_dtype, native_bf16, expected",
+    [
+        (None, True, torch.float32),
+        (torch.bfloat16, True, torch.bfloat16),
+        (torch.float16, True, torch.bfloat16),
+        (torch.float16, False, torch.float32),  # e.g. CUDA before Ampere
+    ],
+)
+def test_features_leave_float16_for_bfloat16_or_float32(autocast_dtype, native_bf16, expected, monkeypatch):
+    monkeypatch.setattr(losses, "_native_bf16", lambda device_type: native_bf16)
+    probe = DtypeProbe()
+    output, target, mask = untrained_like_case(8)
+    enabled = autocast_dtype is not None
+    with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=enabled):
+        InpaintingLoss(probe)(output, target, mask)
+        assert torch.get_autocast_dtype("cpu") == (autocast_dtype or torch.bfloat16)  # restored after
+    assert probe.seen == [expected, expected]  # the target's features, then the outputs'
+
+
+def test_term_shares_by_hand():
+    terms = {"valid": 1.0, "hole": 0.5, "perceptual": 20.0, "style_out": 0.01, "style_comp": 0.015, "tv": 2.0}
+    shares = term_shares(terms)  # weighted: 1, 3, 1, 120 × 0.025 = 3, 0.2; total 8.2
+    expected = {"valid": 1 / 8.2, "hole": 3 / 8.2, "perceptual": 1 / 8.2, "style": 3 / 8.2, "tv": 0.2 / 8.2}
+    assert shares == pytest.approx(expected)
+    assert term_shares(terms, LossWeights(valid=0, hole=0, perceptual=0, style=0, tv=1)) == {
+        "valid": 0.0,
+        "hole": 0.0,
+        "perceptual": 0.0,
+        "style": 0.0,
+        "tv": 1.0,
+    }
+    assert (
+        format_shares(shares)
+        == "valid 12.195 %, hole 36.585 %, perceptual 12.195 %, style 36.585 %, tv 2.439 %"
+    )
+    assert format_shares({"style": 0.99998, "tv": 2.4e-8}) == "style 99.998 %, tv 2.4e-06 %"
+    for bad in (float("nan"), float("inf"), 0.0):
+        with pytest.raises(ValueError, match="shares need a finite, positive total"):
+            term_shares(
+                {**terms, "valid": bad, "hole": 0, "perceptual": 0, "style_out": 0, "style_comp": 0, "tv": 0}
+            )
+
+
+def test_a_dominant_term_gets_one_line_naming_the_vgg_scale():
+    balanced = {"valid": 0.0002, "hole": 0.0003, "perceptual": 0.0015, "style": 0.998, "tv": 0.0}
+    assert dominant_term_warning(balanced) is None
+    caffe = {"valid": 1e-7, "hole": 1e-7, "perceptual": 0.00003, "style": 0.99997, "tv": 0.0}
+    warning = dominant_term_warning(caffe)
+    assert warning.startswith(
+        "the style term is 99.997 % of the loss, so the other terms barely train the model"
+    )
+    assert "too large" in warning and "vgg16-397923af.pth" in warning and "Caffe (0-255 units)" in warning
+    assert "\n" not in warning
+    pixels = {"valid": 0.5, "hole": 0.49999, "perceptual": 1e-6, "style": 1e-6, "tv": 0.0}
+    assert dominant_term_warning(pixels) is None  # no single term dominates
+    assert "the hole term is 99.999 %" in dominant_term_warning({**pixels, "valid": 0.0, "hole": 0.99999})
+    assert "too small" in dominant_term_warning({**pixels, "valid": 0.0, "hole": 0.99999})
+    assert dominant_term_warning(balanced, limit=0.99) == dominant_term_warning(balanced, limit=0.9)
+
+
+@pytest.mark.skipif(not SHARED_WEIGHTS.is_file(), reason=f"{SHARED_WEIGHTS} not present")
+def test_first_batch_shares_tell_caffe_scale_from_torchvision_scale():
+    """Real ImageNet VGG16 weights, an untrained U-Net: only the Caffe-scale copy (×57.6) warns."""
+    state = torch.load(SHARED_WEIGHTS, weights_only=True)
+    gen = torch.Generator().manual_seed(0)
+    target = F.avg_pool2d(torch.rand(3, 3, 64, 64, generator=gen), 7, 1, 3)
+    mask = torch.ones(3, 1, 64, 64)
+    mask[..., 10:40, 20:50] = 0
+    torch.manual_seed(0)
+    with torch.no_grad():
+        output = PConvUNet(layers=6, width=0.25).train()(target, mask)
+        warnings = []
+        for scale in (1.0, 57.6):
+            scaled = {
+                k: v * scale if k.endswith(".bias") or k == "features.0.weight" else v
+                for k, v in state.items()
+            }
+            terms = InpaintingLoss(VGG16Pools(scaled))(output, target, mask)
+            warnings.append(dominant_term_warning(term_shares({k: v.item() for k, v in terms.items()})))
+    assert warnings[0] is None
+    assert warnings[1] is not None and warnings[1].startswith("the style term is 99.99")

@@ -140,6 +140,31 @@ def test_run_writes_checkpoint_logs_samples_and_validation(workspace, reference)
     assert json.loads((run / "config.json").read_text())["config"]["seed"] == 0
 
 
+def test_first_batch_term_shares_are_recorded(workspace, reference):
+    balance = json.loads((workspace / "reference" / "loss_balance.json").read_text())
+    assert balance["step"] == 1 and set(balance["shares"]) == {"valid", "hole", "perceptual", "style", "tv"}
+    assert sum(balance["shares"].values()) == pytest.approx(1.0)
+    first = reference[0]  # the shares are those of the first logged losses (one process, log_every 1)
+    weighted_style = 120 * (first["style_out"] + first["style_comp"]) / first["total"]
+    assert balance["shares"]["style"] == pytest.approx(weighted_style, rel=1e-5)
+
+
+def test_a_dominant_term_is_warned_about_in_one_line(workspace, capsys):
+    """A VGG16 whose activations are 10^4 times too large: the style term swamps the loss."""
+    state = random_vgg().state_dict()
+    for key in [k for k in state if k.endswith(".bias") or k == "features.0.weight"]:
+        state[key] = state[key] * 1e4  # every activation × 10^4, exactly (a ReLU network)
+    huge = VGG16Pools(state)
+    train(config(workspace, "swamped", iterations=1), vgg=huge, progress=False)
+    balance = json.loads((workspace / "swamped" / "loss_balance.json").read_text())
+    assert balance["shares"]["style"] > 0.9999
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert lines == [f"warning: on the first batch, {balance['warning']}"]
+    assert "style term is 99.99" in lines[0] and "vgg16-397923af.pth" in lines[0]
+    assert "loss shares on the first batch" not in err  # the shares themselves print only with progress
+
+
 def test_a_few_steps_lower_the_loss(workspace, vgg):
     train(
         config(

@@ -93,3 +93,22 @@ def test_a_shorter_rerun_leaves_no_stale_frames(tmp_path):
     assert sorted(path.name for path in folder.iterdir()) == ["000000.png", "000001.png", "000002.png"]
     truth = sorted(path.name for path in (folder.parent / "occlusion").iterdir())
     assert truth == ["000000.png", "000001.png"]
+
+
+def test_the_layer_range_bounds_the_foreground_layers_and_is_recorded(tmp_path):
+    render_scenes(tmp_path, scenes=3, frames=2, size=(64, 48), seed=1, layers=(2, 3), truth=False, workers=1)
+    for number in range(3):
+        info = json.loads((tmp_path / f"scene_{number:03d}" / "scene.json").read_text())
+        assert info["layer_range"] == [2, 3]
+        assert 2 <= len(info["layers"]) - 1 <= 3  # the background comes first
+    with pytest.raises(ValueError, match="layers must be a range"):
+        render_scenes(tmp_path / "bad", scenes=1, frames=2, size=(64, 48), layers=(5, 4))
+
+
+def test_another_layer_range_renders_the_scene_again(tmp_path):
+    (folder,) = render_scenes(tmp_path, scenes=1, frames=2, size=(64, 48), seed=2, layers=(1, 1), workers=1)
+    first = (folder / "000000.png").read_bytes()
+    render_scenes(tmp_path, scenes=1, frames=2, size=(64, 48), seed=2, layers=(9, 9), workers=1)
+    info = json.loads((folder.parent / "scene.json").read_text())
+    assert info["layer_range"] == [9, 9] and len(info["layers"]) == 10
+    assert (folder / "000000.png").read_bytes() != first

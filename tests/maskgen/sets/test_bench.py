@@ -8,7 +8,13 @@ import pytest
 from pconv.core.files import read_jsonl
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, Window, augment_hole, raw_distance
-from pconv.maskgen.sets.bench import build_benchmark, load_benchmark_hole, read_benchmark
+from pconv.maskgen.sets.bench import (
+    DENSITY_WINDOW,
+    _first_choices,
+    build_benchmark,
+    load_benchmark_hole,
+    read_benchmark,
+)
 from pconv.maskgen.sets.bins import mask_stats
 from pconv.maskgen.sets.maskset import _finish as REAL_FINISH
 
@@ -279,3 +285,17 @@ def test_a_resumed_build_that_fails_keeps_its_work(raw_pool, tmp_path, monkeypat
     build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
     whole = build_benchmark(raw_pool, tmp_path / "whole", workers=1, **SMALL)
     assert _hashes(tmp_path / "bench") == _hashes(whole)
+
+
+def test_each_bin_first_tries_raw_masks_of_its_own_density():
+    ranked = tuple(range(100, 0, -1))  # index 100 is the sparsest raw mask, index 1 the densest
+    windows = [set(_first_choices(0, block, 6, 0, ranked).tolist()) for block in range(6)]
+    width = round(100 * DENSITY_WINDOW)
+    assert all(len(window) == width for window in windows)
+    assert windows[0] == set(range(100, 100 - width, -1))  # the sparsest, clipped at the end of the ranks
+    assert windows[5] == set(range(1, width + 1))  # the densest
+    assert max(windows[2]) < max(windows[1]) < max(windows[0])  # denser bins, denser raw masks
+    assert set().union(*windows) == set(range(1, 101))  # every raw mask serves some bin
+    again = _first_choices.__wrapped__(0, 2, 6, 0, ranked)
+    assert again.tolist() == _first_choices(0, 2, 6, 0, ranked).tolist()
+    assert again.tolist() != _first_choices(1, 2, 6, 0, ranked).tolist()  # the seed orders the window
