@@ -167,23 +167,11 @@ def check_training(root: Path, device: str, steps: int) -> bool:
         command = [sys.executable, "-m", "pconv.cli", "-q", "train", "--dataset", "folder"]
         command += ["--data", str(root / "photos"), "--masks", str(root / "raw"), "--out", str(out)]
         command += ["--iterations", str(steps), "--batch-size", "4", "--image-size", "64", "--layers", "6"]
-        command += [
-            "--width",
-            "0.25",
-            "--workers",
-            "0",
-            "--log-every",
-            "1",
-            "--device",
-            device,
-            "--amp",
-            "fp16",
-        ]
+        command += ["--width", "0.25", "--workers", "0", "--log-every", "1", "--device", device]
+        command += ["--amp", "fp16", "--no-compile"]  # 20 steps: compiling would cost more than training
         command += ["--vgg-weights", str(root / f"{name}.pth"), "--checkpoint-every", str(steps)]
-        if (out / "checkpoint.pt").exists():
-            command.append(
-                "--resume"
-            )  # a second call on the same DIR: nothing left to train, prints the same
+        if (out / "checkpoint.pt").exists():  # a second call on the same DIR: nothing left to train
+            command.append("--resume")
         print(f"\n$ pconv {' '.join(command[3:])}")
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         print(done.stdout.strip() or done.stderr.strip()[-2000:])
