@@ -19,6 +19,7 @@ Layout written by :func:`render_scenes` (frame and pair numbers 6 digits)::
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -64,6 +65,17 @@ class Layer:
     alpha: np.ndarray
     poses: np.ndarray
     kind: str
+
+    @functools.cached_property
+    def corners(self) -> np.ndarray:
+        """Homogeneous ``(4, 3)`` sprite corners of the drawn part (alpha > 0) with one px to spare for
+        bilinear sampling: the frame windows that rendering and ground truth work in. A branch or stroke
+        fills little of its sprite, and nothing outside this rectangle can change a frame pixel."""
+        x, y, width, height = cv2.boundingRect((self.alpha > 0).view(np.uint8))
+        if width == 0:  # nothing drawn: the whole sprite
+            height, width = self.alpha.shape
+        x0, y0, x1, y1 = x - 1, y - 1, x + width + 1, y + height + 1
+        return np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
 
 
 def _noise(
@@ -313,11 +325,6 @@ def _box(points: np.ndarray, size: tuple[int, int]) -> Box | None:
     return (int(x0), int(y0), int(x1), int(y1)) if x0 < x1 and y0 < y1 else None
 
 
-def _corners(layer: Layer) -> np.ndarray:
-    height, width = layer.alpha.shape
-    return np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], np.float64)
-
-
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Homogeneous ``(N, 3)`` points through a 3×3 affine, returned as ``(N, 2)``."""
     return (points @ matrix.T)[:, :2]
@@ -340,14 +347,17 @@ def render_frame(layers: list[Layer], t: int, size: tuple[int, int]) -> np.ndarr
     image = _window(layers[0].texture, np.linalg.inv(layers[0].poses[t]), full, cv2.BORDER_REFLECT)
     image = image.astype(np.float32)
     for layer in layers[1:]:
-        box = _box(_apply(layer.poses[t], _corners(layer)), size)
+        box = _box(_apply(layer.poses[t], layer.corners), size)
         if box is None:
             continue
         to_sprite = np.linalg.inv(layer.poses[t])
         colour = _window(layer.texture, to_sprite, box, cv2.BORDER_CONSTANT).astype(np.float32)
         alpha = _window(layer.alpha, to_sprite, box, cv2.BORDER_CONSTANT)[..., None]
         x0, y0, x1, y1 = box
-        image[y0:y1, x0:x1] += (colour - image[y0:y1, x0:x1]) * alpha
+        region = image[y0:y1, x0:x1]
+        colour -= region  # region += (colour - region) * alpha, without temporaries
+        colour *= alpha
+        region += colour
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
@@ -362,7 +372,7 @@ def occlusion_truth(layers: list[Layer], t: int, size: tuple[int, int]) -> np.nd
     visible = np.zeros((height, width), np.int16)
     boxes: list[Box | None] = [full]
     for index, layer in enumerate(layers[1:], start=1):
-        box = _box(_apply(layer.poses[t], _corners(layer)), size)
+        box = _box(_apply(layer.poses[t], layer.corners), size)
         boxes.append(box)
         if box is not None:
             x0, y0, x1, y1 = box
@@ -383,7 +393,7 @@ def occlusion_truth(layers: list[Layer], t: int, size: tuple[int, int]) -> np.nd
         hidden = (tx < -0.5) | (tx >= width - 0.5) | (ty < -0.5) | (ty >= height - 0.5)
         back = np.linalg.inv(step)
         for front in layers[index + 1 :]:
-            reach = _box(_apply(back @ front.poses[t + 1], _corners(front)), size)
+            reach = _box(_apply(back @ front.poses[t + 1], front.corners), size)
             if reach is None:
                 continue
             a0, b0, a1, b1 = max(reach[0], x0), max(reach[1], y0), min(reach[2], x1), min(reach[3], y1)

@@ -112,3 +112,25 @@ def test_another_layer_range_renders_the_scene_again(tmp_path):
     info = json.loads((folder.parent / "scene.json").read_text())
     assert info["layer_range"] == [9, 9] and len(info["layers"]) == 10
     assert (folder / "000000.png").read_bytes() != first
+
+
+def test_a_layer_is_drawn_within_the_corners_of_its_drawn_part():
+    alpha = np.zeros((40, 50), np.float32)
+    alpha[10:21, 5:9] = 0.3  # rows 10-20, columns 5-8
+    layer = Layer(texture=np.zeros((40, 50, 3), np.uint8), alpha=alpha, poses=np.eye(3)[None], kind="stroke")
+    assert layer.corners[:, :2].min(axis=0).tolist() == [4, 9]  # one px to spare for bilinear sampling
+    assert layer.corners[:, :2].max(axis=0).tolist() == [10, 22]
+    background = Layer(
+        texture=np.full((120, 120, 3), 50, np.uint8),
+        alpha=np.ones((120, 120), np.float32),
+        poses=np.eye(3)[None],
+        kind="background",
+    )
+    bright = np.full((40, 50, 3), 250, np.uint8)
+    layer = Layer(texture=bright, alpha=alpha, poses=np.eye(3)[None], kind="stroke")
+    frame = render_frame([background, layer], 0, (60, 40))
+    changed = np.argwhere(frame[..., 0] != 50)
+    assert changed.min(axis=0).tolist() == [10, 5] and changed.max(axis=0).tolist() == [20, 8]
+    nothing = np.zeros((40, 50), np.float32)
+    empty = Layer(texture=bright, alpha=nothing, poses=np.eye(3)[None], kind="stroke")
+    assert empty.corners[:, :2].max(axis=0).tolist() == [51, 41]  # nothing drawn: the whole sprite
