@@ -9,7 +9,7 @@ is a different moment, and a thousand test videos give a thousand distinct test 
 dense with thin moving parts (25 to 60 layers), so that the benchmark reaches every bin with the same
 augmentation as any user pool; time runs 1.25 times faster for wide enough occlusion strips (pace 2 made
 them too thick, 1 too sparse for the top bin, by the shape measures; 15 to 45 layers at pace 1.5 gave a
-median thickness of 15.6 px against NVIDIA's 11.0, 25 to 60 at 1.25 gives 13.7); the flow
+median thickness of 15.6 px against NVIDIA's 11.0, 25 to 60 at 1.25 gives 13.2); the flow
 runs at half resolution and the check at full resolution (about half the cost, same strokes); 70 % of
 the scenes go to the test split, which is all the benchmark reads.
 """
