@@ -150,6 +150,8 @@ class BenchRecipe:
             "max_angle": self.augment.max_angle,
             "kernel": self.augment.kernel,
             "attempts": self.attempts,
+            "density_window": DENSITY_WINDOW,
+            "window_tries": WINDOW_TRIES,
         }
 
     def probe_indices(self) -> list[int]:

@@ -10,6 +10,7 @@ from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, Window, augment_hole, raw_distance
 from pconv.maskgen.sets.bench import (
     DENSITY_WINDOW,
+    WINDOW_TRIES,
     _first_choices,
     build_benchmark,
     load_benchmark_hole,
@@ -82,6 +83,8 @@ def test_hdf5_holds_masks_columns_and_parameters(raw_pool, tmp_path):
     np.testing.assert_array_equal(data["hole_ratio"], [record.hole_ratio for record in records])
     assert attrs["seed"] == 4 and list(attrs["bin_edges"]) == [0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     assert attrs["border"] == 12 and attrs["hole_value"] == 255 and attrs["version"]
+    params = json.loads((bench / "build.json").read_text())["params"]
+    assert params["density_window"] == DENSITY_WINDOW and params["window_tries"] == WINDOW_TRIES
     with h5py.File(bench / "masks.h5", "r") as h5:
         assert h5["masks"].chunks == (1, 128, 128) and h5["masks"].compression == "gzip"
 
