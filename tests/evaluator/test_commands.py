@@ -130,8 +130,8 @@ def test_exported_inputs_are_the_evaluated_pairs(photos, bench, tmp_path):
     assert again.exit_code == 1 and "holds other image-mask pairs" in again.output
 
 
-def _eval(photos, bench, out, *extra: str):
-    return run("eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", "telea",
+def _eval(photos, bench, out, *extra: str, method: str = "telea"):
+    return run("eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", method,
                "--out", str(out), "--device", "cpu", *extra)  # fmt: skip
 
 
@@ -205,11 +205,10 @@ def test_compiled_model_method_scores_like_eager_and_is_recorded(
     monkeypatch.setattr("pconv.core.compiling.compile_problem", lambda device: None)
     torch._dynamo.reset()
     model = checkpoint("pconv")
-    common = ["eval", "--images", f"folder:{photos}", "--masks", str(bench), "--method", f"pconv:{model}"]
     tables = {}
     for flag in ("--compile", "--no-compile"):
         out = tmp_path / flag.strip("-")
-        result = run(*common, "--out", str(out), "--device", "cpu", "--batch-size", "5", flag)
+        result = _eval(photos, bench, out, "--batch-size", "5", flag, method=f"pconv:{model}")
         assert result.exit_code == 0, result.output
         tables[flag] = result.output
         recorded = json.loads((out / "config.json").read_text())["compiled"]
@@ -220,20 +219,7 @@ def test_compiled_model_method_scores_like_eager_and_is_recorded(
 
 def test_compile_without_a_compiler_is_one_line(photos, bench, checkpoint, tmp_path, monkeypatch):
     monkeypatch.setenv("CXX", str(tmp_path / "absent-c++"))
-    result = run(
-        "eval",
-        "--images",
-        f"folder:{photos}",
-        "--masks",
-        str(bench),
-        "--method",
-        f"pconv:{checkpoint('pconv')}",
-        "--out",
-        str(tmp_path / "report"),
-        "--device",
-        "cpu",
-        "--compile",
-    )
+    result = _eval(photos, bench, tmp_path / "report", "--compile", method=f"pconv:{checkpoint('pconv')}")
     assert result.exit_code == 1
     assert result.output == (
         f"Error: --compile: torch.compile on the CPU needs a C++ compiler; {tmp_path / 'absent-c++'} was "
