@@ -16,13 +16,7 @@ from torchvision.models.vgg import make_layers
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and CI shares its cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

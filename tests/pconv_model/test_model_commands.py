@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from pconv import cli
 from pconv.core.masks import write_mask_png
@@ -13,13 +12,7 @@ from PIL import Image
 from ..evaluator.conftest import make_benchmark, make_photos
 from .pretrained.conftest import write_mmagic, write_naoto0804
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(*args: str):

@@ -66,13 +66,7 @@ def write_pool(root, per_source=3):
     (root / "split.json").write_text(json.dumps({"sources": {"train.mp4": "train", "test.mp4": "test"}}))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and CI shares its cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
