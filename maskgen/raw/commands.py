@@ -1,4 +1,4 @@
-"""`pconv masks synth|extract|validate|merge|split`: the raw mask pool from the command line.
+"""`pconv masks synth|extract|validate|merge|split|accumulate`: the raw mask pool from the command line.
 
 Each command parses its options, calls one library function and prints a one-line summary; library
 errors become a one-line ``Error: ...`` through the root group.
@@ -18,6 +18,7 @@ from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_
 from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
+from pconv.maskgen.raw.accumulate import AccumulateConfig, accumulate_pool
 from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
 from pconv.maskgen.raw.flow import FLOW_METHODS
 from pconv.maskgen.raw.occlusion import OcclusionConfig
@@ -25,7 +26,7 @@ from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import SCENE_FILE, render_scenes
 from pconv.maskgen.raw.validate import format_scores, validate_methods
 
-__all__ = ["RAW_COMMANDS", "extract", "merge", "split", "synth", "validate"]
+__all__ = ["RAW_COMMANDS", "accumulate", "extract", "merge", "split", "synth", "validate"]
 
 
 MAX_SCENE_SIDE = 4096
@@ -390,5 +391,59 @@ def split(raw: Path, test_fraction: float, seed: int) -> None:
     click.echo(f"{len(sides) - test} train and {test} test sources -> {raw / 'split.json'}")
 
 
-RAW_COMMANDS = (synth, extract, validate, merge, split)
+@click.command()
+@click.argument("raw", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the accumulated pool (re-running on it resumes).",
+)
+@click.option(
+    "--density",
+    type=(click.FloatRange(0, 1, min_open=True), click.FloatRange(0, 1, min_open=True)),
+    default=AccumulateConfig.density,
+    show_default=True,
+    metavar="LOW HIGH",
+    help="Each union grows until its hole ratio reaches a target drawn uniformly from this range.",
+)
+@click.option(
+    "--gap",
+    type=click.IntRange(min=1),
+    default=AccumulateConfig.gap,
+    show_default=True,
+    help="Frames between the pairs a union joins (close pairs only widen the same strokes).",
+)
+@click.option(
+    "--max-members",
+    type=click.IntRange(min=1),
+    default=AccumulateConfig.max_members,
+    show_default=True,
+    help="A union needing more pairs than this gives no mask.",
+)
+@seed_option(0)
+@workers_option
+def accumulate(
+    raw: Path,
+    out: Path,
+    density: tuple[float, float],
+    gap: int,
+    max_members: int,
+    seed: int,
+    workers: int | None,
+) -> None:
+    """Denser raw masks for sparse footage: unions of the occlusions of several frame pairs of one video."""
+    if density[0] > density[1]:
+        raise click.BadParameter(
+            f"LOW must not exceed HIGH, got {density[0]} {density[1]}", param_hint="--density"
+        )
+    config = AccumulateConfig(density=density, gap=gap, max_members=max_members, seed=seed)
+    report = accumulate_pool(raw, out, config, workers=workers, progress=show_progress())
+    click.echo(
+        f"{report.starts} raw masks: {report.masks_written} unions written, {report.skipped_short} "
+        f"too short, {report.resumed} done before -> {out}"
+    )
+
+
+RAW_COMMANDS = (synth, extract, validate, merge, split, accumulate)
 """The commands of this module, in help order, for ``cli.py`` to add to the ``masks`` group."""

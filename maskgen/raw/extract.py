@@ -64,6 +64,7 @@ __all__ = [
     "merge_pools",
     "raw_mask_path",
     "read_run",
+    "rewrite_lists",
 ]
 
 RUN_NAME = "run.json"
@@ -345,7 +346,7 @@ def extract_pool(
         for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
             leftover.unlink()
         manifest, skipped = finished_ids(out)
-        _rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
+        rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
         done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
         owned = len(shard.jobs(run["jobs"]))
         counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
@@ -374,7 +375,7 @@ def extract_pool(
             raise
         finally:
             bar.close()
-    _rewrite_lists(out, *finished_ids(out))
+    rewrite_lists(out, *finished_ids(out))
     return ExtractReport(
         pairs=owned,
         masks_written=counts["mask"],
@@ -401,7 +402,7 @@ def _probe_all(
     return probed
 
 
-def _rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
+def rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
     """Write both job lists sorted by id, atomically."""
     atomic_write_text(out / MANIFEST_NAME, jsonl_text(manifest))
     atomic_write_text(out / SKIPPED_NAME, jsonl_text(skipped))
@@ -504,6 +505,6 @@ def _merge(
             atomic_write_bytes(inside(out, str(record["file"])), source.read_bytes())
         manifest += records
         skipped += skips
-    _rewrite_lists(out, manifest, skipped)
+    rewrite_lists(out, manifest, skipped)
     atomic_write_text(out / RUN_NAME, json.dumps(merged_run, indent=1, sort_keys=True) + "\n")
     return len(manifest)

@@ -11,6 +11,7 @@ The manifest is the truth: a PNG without a manifest line is an unfinished leftov
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import numpy as np
 from pconv.core.files import inside, read_json_object, read_jsonl
 from pconv.core.masks import read_mask_png
 
-__all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split"]
+__all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split", "pool_digest"]
 
 MANIFEST_NAME = "manifest.jsonl"
 SPLIT_NAME = "split.json"
@@ -125,3 +126,12 @@ class RawPool:
                 f"the manifest's {record.width}x{record.height}"
             )
         return hole
+
+
+def pool_digest(raw: Path) -> str:
+    """SHA-256 over the pool's manifest and split: identifies the raw masks a set was made from."""
+    digest = hashlib.sha256()
+    for name in (MANIFEST_NAME, SPLIT_NAME):
+        path = Path(raw) / name
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()

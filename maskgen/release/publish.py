@@ -147,8 +147,9 @@ def _groups(records: list[BenchRecord]) -> dict[tuple[int, str], list[BenchRecor
     return groups
 
 
-def _provenance(records: list[BenchRecord], params: dict) -> list[str]:
-    """Where the masks came from, said plainly: generated scenes or named videos, raw masks, dilation."""
+def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | None) -> list[str]:
+    """Where the masks came from, said plainly: generated scenes or named videos, raw masks (single frame
+    pairs or unions of several: ``pconv masks accumulate``), dilation."""
     sources = {record.source for record in records}
     generated = all(source.startswith(f"{INPUT_DIR}/") for source in sources)
     uses: dict[int, int] = {}
@@ -162,9 +163,19 @@ def _provenance(records: list[BenchRecord], params: dict) -> list[str]:
         if generated
         else f"the {len(sources)} videos or frame folders listed under Sources"
     )
+    if accumulation is None:
+        raw = "occlusion maps of one frame pair each"
+    else:
+        pairs = accumulation["pairs_per_mask"]
+        raw = (
+            f"each the union of the occlusion maps of {pairs['min']} to {pairs['max']} frame pairs (median "
+            f"{pairs['median']:g}) of one video, at least {accumulation['gap']} frames apart, joined until a "
+            f"hole ratio drawn from {accumulation['density'][0]:g}-{accumulation['density'][1]:g} is "
+            "reached (`pconv masks accumulate`)"
+        )
     return [
-        f"The masks come from {origin}. They use {len(uses)} distinct raw masks (occlusion maps of one "
-        f"frame pair each); the most used one makes {max(uses.values())} masks. Each was dilated with a "
+        f"The masks come from {origin}. They use {len(uses)} distinct raw masks ({raw}); the most used one "
+        f"makes {max(uses.values())} masks. Each was dilated with a "
         f"{params['kernel']} kernel of radius {low} to {high} px, rotated by at most {params['max_angle']} "
         "degrees, scaled and cropped.",
     ]
@@ -219,7 +230,7 @@ def _card(
         "inside it; N masks are clipped to a hole-free frame. Mask i is drawn from a generator seeded by "
         "(seed, bin, split, position, attempt), so the same pool and seed rebuild identical files.",
         "",
-        *_provenance(records, params),
+        *_provenance(records, params, build.get("raw_accumulation")),
         "",
         "| parameter | value |",
         "|---|---|",

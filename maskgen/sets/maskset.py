@@ -56,7 +56,8 @@ from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png, read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
-from pconv.maskgen.raw.pool import MANIFEST_NAME, SPLIT_NAME, RawMaskRecord, RawPool, Split
+from pconv.maskgen.raw.accumulate import accumulation_summary
+from pconv.maskgen.raw.pool import RawMaskRecord, RawPool, Split, pool_digest
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, raw_distance, screening_map
 from pconv.maskgen.sets.bins import MaskStats
 
@@ -124,15 +125,6 @@ CACHE_BYTES = 512 << 20  # raw masks kept per process: a few thousand at 640x480
 def set_mask_path(index: int, count: int) -> str:
     """Relative path of mask ``index`` of ``count``: ``masks/00000.png`` (NVIDIA's numbering)."""
     return f"{MASK_DIR}/{index:0{max(5, len(str(count - 1)))}d}.png"
-
-
-def pool_digest(raw: Path) -> str:
-    """SHA-256 over the pool's manifest and split: identifies the raw masks a set was made from."""
-    digest = hashlib.sha256()
-    for name in (MANIFEST_NAME, SPLIT_NAME):
-        path = Path(raw) / name
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    return digest.hexdigest()
 
 
 class RawSource:
@@ -242,6 +234,7 @@ def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
         "kind": recipe.kind,
         "params": recipe.describe(),
         "raw_pool": pool_digest(raw),
+        "raw_accumulation": accumulation_summary(RawPool(raw)),
         "version": __version__,
     }
 
@@ -495,9 +488,11 @@ def _write(
             "kind": recipe.kind,
             "version": __version__,
             "raw_pool": identity["raw_pool"],
+            "raw_accumulation": identity["raw_accumulation"],
             "hole_value": 255,
         }.items():
-            h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+            if value is not None:  # HDF5 has no null: a pool of single pairs has no such attribute
+                h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
     (out / PROGRESS_NAME).unlink(missing_ok=True)
 

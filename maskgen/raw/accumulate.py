@@ -1,0 +1,362 @@
+"""Denser raw masks from sparse footage: unions of the occlusion maps of several frame pairs of one video
+(``pconv masks accumulate``).
+
+Two consecutive frames of slow footage (a few walkers, a hand-held cup) occlude 0.5 % of the frame. The
+benchmark builder can reach a (0.5, 0.6] bin from such a mask only by dilating it into blobs. Accumulating
+the occlusions of several pairs of the same shot, at least ``gap`` frames apart, gives the dense masks
+of faster, busier footage and keeps the strokes thin: every member is still an occlusion map, and the
+union adds strokes instead of widening them.
+
+Every raw mask of the input pool starts one union (its id is the start's id): the start's pair, then the
+next pair at least ``gap`` frames later, and so on, until the union's hole ratio reaches a target drawn
+uniformly from ``density`` (seeded by the seed and the start's id), so the output spreads evenly over
+that range of densities. A start whose video ends first, or that needs more than ``max_members``
+pairs, gives no mask (``skipped.jsonl``, reason "short"). A start already denser than its target is
+kept alone.
+
+Layout of the output, besides a pool's (see :mod:`pconv.maskgen.raw.pool`)::
+
+    OUT/accumulate.json   the input pool (path and digest) and every setting: a re-run must match it
+    OUT/skipped.jsonl     {"id", "source", "t", "reason": "short", "hole_ratio"} per start without a mask
+    OUT/split.json        the input's split, when it has one, carried over at the end
+
+Each manifest row keeps the start's fields and adds ``params["accumulate"]``: the member ids and
+frames and the drawn target, so a row says exactly which pairs its mask joins. Resume and byte-identical
+output work as for ``extract``: a start is done once its line is in ``manifest.jsonl`` or
+``skipped.jsonl``; both are rewritten sorted by id at the end.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pconv.core import __version__
+from pconv.core.files import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_json_object,
+    relative_path,
+)
+from pconv.core.locks import locked_folder
+from pconv.core.masks import encode_mask_png
+from pconv.core.progress import progress_bar
+from pconv.core.workers import default_workers, worker_processes
+from pconv.maskgen.raw.extract import SKIPPED_NAME, finished_ids, raw_mask_path, rewrite_lists
+from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR, SPLIT_NAME, RawMaskRecord, RawPool, pool_digest
+
+__all__ = [
+    "ACCUMULATE_NAME",
+    "AccumulateConfig",
+    "AccumulateReport",
+    "accumulate_pool",
+    "accumulation_summary",
+    "read_accumulation",
+]
+
+ACCUMULATE_NAME = "accumulate.json"
+TASK_STARTS = 32  # starts per task: fine-grained progress and resume; neighbours share loaded members
+CACHE_BYTES = 256 << 20  # member masks kept per process (the members of nearby starts overlap)
+
+
+@dataclass(frozen=True)
+class AccumulateConfig:
+    """How unions are made: target hole ratios uniform in ``density``; members at least ``gap`` frames
+    apart; at most ``max_members`` pairs per union; ``seed`` for the targets."""
+
+    density: tuple[float, float] = (0.02, 0.3)
+    gap: int = 12
+    max_members: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        low, high = self.density
+        if not 0 < low <= high <= 1:
+            raise ValueError(f"density must be a range 0 < low <= high <= 1 of hole ratios, got {low} {high}")
+        if self.gap < 1:
+            raise ValueError(f"gap must be at least 1 frame, got {self.gap}")
+        if self.max_members < 1:
+            raise ValueError(f"max members must be at least 1, got {self.max_members}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "density": list(self.density),
+            "gap": self.gap,
+            "max_members": self.max_members,
+            "seed": self.seed,
+        }
+
+    def target(self, start_id: int) -> float:
+        """The hole ratio the union starting at raw mask ``start_id`` grows to (rounded: it is recorded)."""
+        low, high = self.density
+        return round(low + (high - low) * float(np.random.default_rng([self.seed, start_id]).random()), 6)
+
+
+@dataclass(frozen=True)
+class AccumulateReport:
+    """What a run did: ``starts`` (raw masks of the input), of those ``resumed`` done by an earlier run;
+    this run's ``masks_written`` and ``skipped_short``."""
+
+    starts: int
+    masks_written: int
+    skipped_short: int
+    resumed: int
+
+
+def read_accumulation(raw: Path) -> dict[str, Any] | None:
+    """A pool's ``accumulate.json`` (None for a pool of single pairs), for the builders' metadata."""
+    path = Path(raw) / ACCUMULATE_NAME
+    return read_json_object(path, required={"config": dict}) if path.is_file() else None
+
+
+class _MemberCache:
+    """Hole maps of one pool by record id, kept up to :data:`CACHE_BYTES` (least recently used first out)."""
+
+    def __init__(self, pool: RawPool) -> None:
+        self.pool = pool
+        self._holes: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self._bytes = 0
+
+    def hole(self, record: RawMaskRecord) -> np.ndarray:
+        if record.id in self._holes:
+            self._holes.move_to_end(record.id)
+            return self._holes[record.id]
+        hole = self.pool.load_hole(record).view(np.uint8)
+        self._holes[record.id] = hole
+        self._bytes += hole.nbytes
+        while self._bytes > CACHE_BYTES and len(self._holes) > 1:
+            self._bytes -= self._holes.popitem(last=False)[1].nbytes
+        return hole
+
+
+def _union(
+    members: Sequence[RawMaskRecord], start: int, target: float, config: AccumulateConfig, cache: _MemberCache
+) -> tuple[np.ndarray, list[RawMaskRecord]] | None:
+    """The union growing from ``members[start]`` (one source, sorted by frame) to ``target``, with its
+    members, or None when the source ends or ``max_members`` is reached first. ``(H, W)`` uint8, 1 = hole."""
+    first = members[start]
+    union = cache.hole(first).copy()
+    area = union.size
+    holes = cv2.countNonZero(union)
+    chosen = [first]
+    for record in members[start + 1 :]:
+        if holes >= target * area or len(chosen) == config.max_members:
+            break
+        if record.t < chosen[-1].t + config.gap:
+            continue
+        if (record.height, record.width) != (first.height, first.width):
+            raise ValueError(
+                f"{first.source}: raw masks {first.id} and {record.id} differ in size "
+                f"({first.width}x{first.height} and {record.width}x{record.height}); cannot join them"
+            )
+        cv2.bitwise_or(union, cache.hole(record), dst=union)
+        holes = cv2.countNonZero(union)
+        chosen.append(record)
+    return (union, chosen) if holes >= target * area else None
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _by_source(pool: RawPool) -> dict[str, list[RawMaskRecord]]:
+    """The pool's records per source, sorted by frame."""
+    grouped: dict[str, list[RawMaskRecord]] = collections.defaultdict(list)
+    for record in pool.records:
+        grouped[record.source].append(record)
+    return {source: sorted(members, key=lambda r: (r.t, r.id)) for source, members in grouped.items()}
+
+
+def _init_worker(raw: Path, config: AccumulateConfig) -> None:
+    pool = RawPool(raw)
+    _WORKER.update(by_source=_by_source(pool), config=config, cache=_MemberCache(pool))
+
+
+def _task(out: Path, source: str, starts: Sequence[int]) -> list[dict[str, Any]]:
+    """Make the unions of ``starts`` (positions in the source's sorted records); write each PNG into
+    ``out`` and return one result per start, in order."""
+    members, config, cache = _WORKER["by_source"][source], _WORKER["config"], _WORKER["cache"]
+    results = []
+    for start in starts:
+        first = members[start]
+        target = config.target(first.id)
+        made = _union(members, start, target, config, cache)
+        base = {"id": first.id, "source": source, "t": first.t}
+        if made is None:
+            results.append({**base, "kind": "short", "hole_ratio": first.hole_ratio})
+            continue
+        union, chosen = made
+        atomic_write_bytes(out / raw_mask_path(first.id), encode_mask_png(union.view(bool)))
+        results.append(
+            {
+                **base,
+                "kind": "mask",
+                "hole_ratio": cv2.countNonZero(union) / union.size,
+                "members": [record.id for record in chosen],
+                "frames": [record.t for record in chosen],
+                "target": target,
+            }
+        )
+    return results
+
+
+def _tasks(by_source: dict[str, list[RawMaskRecord]], done: set[int]) -> list[tuple[str, list[int]]]:
+    """Runs of up to :data:`TASK_STARTS` consecutive starts not yet done, source by source (sorted)."""
+    tasks = []
+    for source in sorted(by_source):
+        todo = [position for position, record in enumerate(by_source[source]) if record.id not in done]
+        tasks += [(source, todo[i : i + TASK_STARTS]) for i in range(0, len(todo), TASK_STARTS)]
+    return tasks
+
+
+def _results(out: Path, tasks: list[tuple[str, list[int]]], pool: Any) -> Iterator[list[dict[str, Any]]]:
+    if pool is None:
+        yield from (_task(out, source, starts) for source, starts in tasks)
+        return
+    futures = [pool.submit(_task, out, source, starts) for source, starts in tasks]
+    for future in futures:
+        yield future.result()
+
+
+def _row(result: dict[str, Any], start: RawMaskRecord, raw: Path, out: Path) -> dict[str, Any]:
+    """The output manifest line of a made union: the start's fields, rebased, plus the members."""
+    accumulate = {key: result[key] for key in ("members", "frames", "target")}
+    return {
+        "id": start.id,
+        "file": raw_mask_path(start.id),
+        "source": relative_path(raw / start.source, out),
+        "t": start.t,
+        "step": start.step,
+        "method": start.method,
+        "hole_ratio": result["hole_ratio"],
+        "height": start.height,
+        "width": start.width,
+        "params": {**start.params, "accumulate": accumulate},
+        "version": __version__,
+    }
+
+
+def accumulate_pool(
+    raw: Path,
+    out: Path,
+    config: AccumulateConfig = AccumulateConfig(),
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+) -> AccumulateReport:
+    """Write the unions of every raw mask of the pool ``raw`` into the pool folder ``out`` (see the
+    module docstring). Resumes an unfinished run with the same input and settings; refuses a folder that
+    holds another pool, and ``out`` inside ``raw`` or the other way round."""
+    raw, out = Path(raw), Path(out)
+    pool = RawPool(raw)  # first: a missing or broken input fails before OUT is created
+    if out.resolve() == raw.resolve() or raw.resolve() in out.resolve().parents:
+        raise ValueError(f"{out}: write the accumulated pool beside {raw}, not into it")
+    by_id = {record.id: record for record in pool.records}
+    run = {
+        "config": config.describe(),
+        "input": relative_path(raw, out),
+        "input_digest": pool_digest(raw),
+        "starts": len(pool.records),
+        "version": __version__,
+    }
+    workers = workers or default_workers()
+    with locked_folder(out):
+        _check_run(out, run)
+        (out / MASK_DIR).mkdir(exist_ok=True)
+        for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
+            leftover.unlink()
+        manifest, skipped = finished_ids(out)
+        rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
+        done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
+        counts = {"mask": 0, "short": 0}
+        with worker_processes(workers, initializer=_init_worker, initargs=(raw, config)) as executor:
+            if executor is None:
+                _init_worker(raw, config)
+            tasks = _tasks(_by_source(pool), done)
+            bar = progress_bar(
+                total=len(pool.records), desc="accumulate", enabled=progress, unit="mask", initial=len(done)
+            )
+            with bar:
+                for results in _results(out, tasks, executor):
+                    for result in results:
+                        _record(out, raw, result, by_id[result["id"]])
+                        counts[result["kind"]] += 1
+                    bar.update(len(results))
+        manifest, skipped = finished_ids(out)
+        if not manifest:
+            raise ValueError(
+                f"{raw}: no raw mask reached its target density {config.density[0]}-{config.density[1]} "
+                f"with at most {config.max_members} pairs {config.gap} frames apart; lower --density"
+            )
+        rewrite_lists(out, manifest, skipped)
+        _carry_split(pool, raw, out, manifest)
+    return AccumulateReport(
+        starts=len(pool.records),
+        masks_written=counts["mask"],
+        skipped_short=counts["short"],
+        resumed=len(done),
+    )
+
+
+def _record(out: Path, raw: Path, result: dict[str, Any], start: RawMaskRecord) -> None:
+    """Append one start's line: the mask's (its PNG is already in place) or the skipped one."""
+    if result["kind"] == "mask":
+        append_jsonl(out / MANIFEST_NAME, _row(result, start, raw, out))
+        return
+    line = {
+        "id": start.id,
+        "source": relative_path(raw / start.source, out),
+        "t": start.t,
+        "reason": "short",
+        "hole_ratio": result["hole_ratio"],
+    }
+    append_jsonl(out / SKIPPED_NAME, line)
+
+
+def _check_run(out: Path, run: dict[str, Any]) -> None:
+    """Write ``accumulate.json`` into a fresh folder, or check that ``out`` holds this very run."""
+    path = out / ACCUMULATE_NAME
+    if path.is_file():
+        held = read_json_object(path, required={"config": dict})
+        if held != run:
+            raise ValueError(
+                f"{out}: holds a pool accumulated from other input or settings; use a new folder"
+            )
+        return
+    if (out / MANIFEST_NAME).exists():
+        raise ValueError(f"{out}: holds another raw mask pool; use a new folder")
+    atomic_write_text(path, json.dumps(run, indent=1, sort_keys=True) + "\n")
+
+
+def _carry_split(pool: RawPool, raw: Path, out: Path, manifest: list[dict[str, Any]]) -> None:
+    """The input's train/test assignment, with sources rebased to ``out``, and the new mask counts."""
+    if pool.split is None:
+        return
+    held = read_json_object(raw / SPLIT_NAME)
+    sources = {relative_path(raw / source, out): side for source, side in pool.split.items()}
+    masks = {
+        side: sum(1 for record in manifest if sources.get(record["source"]) == side)
+        for side in ("train", "test")
+    }
+    document = {**held, "sources": sources, "masks": masks}
+    atomic_write_text(out / SPLIT_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def accumulation_summary(pool: RawPool) -> dict[str, Any] | None:
+    """How an accumulated pool was made, for a mask set's metadata: its settings and the fewest, median
+    and most pairs per raw mask; None for a pool of single pairs."""
+    run = read_accumulation(pool.root)
+    if run is None:
+        return None
+    counts = [len(record.params.get("accumulate", {}).get("members", [None])) for record in pool.records]
+    pairs = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)}
+    return {**run["config"], "pairs_per_mask": pairs}
