@@ -1,9 +1,11 @@
 """Extraction on real clips from Debian's opencv-doc package (skipped where it is not installed)."""
 
 import gzip
+import itertools
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool
 from pconv.maskgen.raw.pool import RawPool
@@ -72,3 +74,27 @@ def test_a_truncated_clip_is_used_with_a_warning_from_the_command_line(tmp_path)
     assert 20 < decoded < 100
     pool = RawPool(tmp_path / "raw")
     assert done.stdout.startswith(f"{(decoded - 1) // 10} pairs: {len(pool.records)} masks written")
+
+
+@pytest.mark.skipif(not (DATA / "vtest.avi").is_file(), reason="opencv-doc vtest.avi not installed")
+def test_accumulated_walkers_reach_densities_no_single_pair_has(tmp_path):
+    from pconv.maskgen.raw.accumulate import AccumulateConfig, accumulate_pool
+
+    config = ExtractConfig(occlusion=DEFAULT_CONFIG.occlusion, max_pairs=30, max_side=384, step=2)
+    extract_pool([str(DATA / "vtest.avi")], tmp_path / "raw", config=config, workers=1)
+    single = RawPool(tmp_path / "raw")
+    densest_pair = max(record.hole_ratio for record in single.records)
+    target = (2 * densest_pair, 3 * densest_pair)
+    accumulate_pool(tmp_path / "raw", tmp_path / "acc", AccumulateConfig(density=target, gap=4), workers=1)
+    unions = RawPool(tmp_path / "acc").records
+    assert len(unions) >= 5
+    by_id = {record.id: record for record in single.records}
+    for union in unions:
+        made = union.params["accumulate"]
+        assert union.hole_ratio >= made["target"] >= target[0] > densest_pair
+        frames = made["frames"]
+        assert len(frames) >= 2 and all(later - earlier >= 4 for earlier, later in itertools.pairwise(frames))
+        joined = np.zeros((union.height, union.width), bool)
+        for member in made["members"]:
+            joined |= single.load_hole(by_id[member])
+        assert np.array_equal(RawPool(tmp_path / "acc").load_hole(union), joined)
