@@ -51,7 +51,15 @@ from pconv.core.masks import encode_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
 from pconv.maskgen.raw.extract import SKIPPED_NAME, finished_ids, raw_mask_path, rewrite_lists
-from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR, SPLIT_NAME, RawMaskRecord, RawPool, pool_digest
+from pconv.maskgen.raw.pool import (
+    MANIFEST_NAME,
+    MASK_DIR,
+    SPLIT_NAME,
+    RawMaskRecord,
+    RawPool,
+    Split,
+    pool_digest,
+)
 
 __all__ = [
     "ACCUMULATE_NAME",
@@ -255,7 +263,7 @@ def accumulate_pool(
 ) -> AccumulateReport:
     """Write the unions of every raw mask of the pool ``raw`` into the pool folder ``out`` (see the
     module docstring). Resumes an unfinished run with the same input and settings; refuses a folder that
-    holds another pool, and ``out`` inside ``raw`` or the other way round."""
+    holds another pool, and ``out`` inside ``raw``."""
     raw, out = Path(raw), Path(out)
     pool = RawPool(raw)  # first: a missing or broken input fails before OUT is created
     if out.resolve() == raw.resolve() or raw.resolve() in out.resolve().parents:
@@ -351,12 +359,13 @@ def _carry_split(pool: RawPool, raw: Path, out: Path, manifest: list[dict[str, A
     atomic_write_text(out / SPLIT_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
-def accumulation_summary(pool: RawPool) -> dict[str, Any] | None:
+def accumulation_summary(pool: RawPool, part: Split | None = None) -> dict[str, Any] | None:
     """How an accumulated pool was made, for a mask set's metadata: its settings and the fewest, median
-    and most pairs per raw mask; None for a pool of single pairs."""
+    and most pairs per raw mask of ``part`` (all of them for None); None for a pool of single pairs."""
     run = read_accumulation(pool.root)
     if run is None:
         return None
-    counts = [len(record.params.get("accumulate", {}).get("members", [None])) for record in pool.records]
+    records = pool.records if part is None else pool.records_in(part)
+    counts = [len(record.params.get("accumulate", {}).get("members", [None])) for record in records]
     pairs = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)}
     return {**run["config"], "pairs_per_mask": pairs}

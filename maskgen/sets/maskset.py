@@ -234,7 +234,7 @@ def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
         "kind": recipe.kind,
         "params": recipe.describe(),
         "raw_pool": pool_digest(raw),
-        "raw_accumulation": accumulation_summary(RawPool(raw)),
+        "raw_accumulation": accumulation_summary(RawPool(raw), recipe.part),
         "version": __version__,
     }
 

@@ -131,7 +131,7 @@ def test_sources_and_split_are_rebased_and_the_pool_builds_a_benchmark(tmp_path,
     assert pool.split == {f"../pools/raw/clip{k}.mp4": "test" if k % 2 else "train" for k in range(4)}
     counts = json.loads((out / "split.json").read_text())["masks"]
     assert counts["test"] == len(pool.records_in("test")) and counts["train"] == len(pool.records_in("train"))
-    summary = accumulation_summary(pool)
+    summary = accumulation_summary(pool, "test")
     assert summary["gap"] == 2 and summary["density"] == [0.01, 0.3]
     assert (
         1
