@@ -346,3 +346,53 @@ def test_train_model_options_are_bounded(tmp_path, option):
     ]
     one_error_line(run(*args, "--iterations", 1, *option), option[0])
     assert not (tmp_path / "run").exists()
+
+
+def test_accumulate_refuses_a_row_leading_outside(tmp_path):
+    write_mask_png(tmp_path / "outside.png", np.eye(32, dtype=bool))
+    raw = write_pool(tmp_path / "raw", [{"file": "../outside.png"}] * 2)
+    one_error_line(
+        run("masks", "accumulate", raw, "--out", tmp_path / "acc"), "../outside.png", "refusing the path"
+    )
+    assert not (tmp_path / "acc").exists()
+
+
+def test_a_pool_with_a_repeated_id_is_refused(tmp_path):
+    raw = write_pool(tmp_path / "raw", [{"id": 7}, {"id": 7}])
+    one_error_line(
+        run("masks", "accumulate", raw, "--out", tmp_path / "acc"), "raw mask id 7 appears more than once"
+    )
+    assert not (tmp_path / "acc").exists()
+
+
+@pytest.mark.parametrize(
+    "record, row, needle",
+    [
+        ({"config": {}}, {}, "not a record of `pconv masks accumulate`"),
+        ({"config": {"density": "xy", "gap": 1, "max_members": 2, "seed": 0}}, {}, "not a record"),
+        (
+            {"config": {"density": [0.1, 0.2], "gap": 1, "max_members": 2, "seed": 0}},
+            {"accumulate": "xy"},
+            "does not list",
+        ),
+    ],
+)
+def test_a_damaged_accumulation_record_is_one_line(tmp_path, record, row, needle):
+    raw = write_pool(tmp_path / "raw", [{"params": row}] * 3)
+    (raw / "accumulate.json").write_text(json.dumps(record))
+    result = run(
+        "masks",
+        "benchmark",
+        "--raw",
+        raw,
+        "--out",
+        tmp_path / "bench",
+        "--per-bin",
+        1,
+        "--size",
+        64,
+        "--border",
+        4,
+    )
+    one_error_line(result, needle)
+    assert not (tmp_path / "bench").exists()

@@ -2,8 +2,8 @@
 (``pconv masks accumulate``).
 
 Two consecutive frames of slow footage (a few walkers, a hand-held cup) occlude 0.5 % of the frame. The
-benchmark builder can reach a (0.5, 0.6] bin from such a mask only by dilating it into blobs. Accumulating
-the occlusions of several pairs of the same shot, at least ``gap`` frames apart, gives the dense masks
+benchmark builder can reach the high bins from such a mask only by dilating it into blobs. Accumulating
+the occlusions of several pairs of the same video, at least ``gap`` frames apart, gives the dense masks
 of faster, busier footage and keeps the strokes thin: every member is still an occlusion map, and the
 union adds strokes instead of widening them.
 
@@ -11,13 +11,15 @@ Every raw mask of the input pool starts one union (its id is the start's id): th
 next pair at least ``gap`` frames later, and so on, until the union's hole ratio reaches a target drawn
 uniformly from ``density`` (seeded by the seed and the start's id), so the output spreads evenly over
 that range of densities. A start whose video ends first, or that needs more than ``max_members``
-pairs, gives no mask (``skipped.jsonl``, reason "short"). A start already denser than its target is
-kept alone.
+pairs, gives no mask (``skipped.jsonl``, reason "short", with the ratio it reached). A start already
+denser than its target is kept alone. The input must be a pool of single pairs (``extract``'s): a union
+of unions would break the gap rule and hide its pairs.
 
 Layout of the output, besides a pool's (see :mod:`pconv.maskgen.raw.pool`)::
 
     OUT/accumulate.json   the input pool (path and digest) and every setting: a re-run must match it
     OUT/skipped.jsonl     {"id", "source", "t", "reason": "short", "hole_ratio"} per start without a mask
+                          (the ratio its union reached)
     OUT/split.json        the input's split, when it has one, carried over at the end
 
 Each manifest row keeps the start's fields and adds ``params["accumulate"]``: the member ids and
@@ -29,9 +31,11 @@ output work as for ``extract``: a start is done once its line is in ``manifest.j
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import statistics
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 from pconv.core import __version__
+from pconv.core.errors import first_line
 from pconv.core.files import (
     append_jsonl,
     atomic_write_bytes,
@@ -97,6 +102,7 @@ class AccumulateConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
 
     def describe(self) -> dict[str, Any]:
+        """Every setting, JSON-ready (``accumulate.json``, a mask set's ``build.json``)."""
         return {
             "density": list(self.density),
             "gap": self.gap,
@@ -122,9 +128,26 @@ class AccumulateReport:
 
 
 def read_accumulation(raw: Path) -> dict[str, Any] | None:
-    """A pool's ``accumulate.json`` (None for a pool of single pairs), for the builders' metadata."""
+    """A pool's ``accumulate.json`` with its settings checked (None for a pool of single pairs); a damaged
+    one is a one-line ValueError, since its settings reach build files and dataset cards."""
     path = Path(raw) / ACCUMULATE_NAME
-    return read_json_object(path, required={"config": dict}) if path.is_file() else None
+    if not path.is_file():
+        return None
+    run = read_json_object(path, required={"config": dict})
+    settings = run["config"]
+    try:
+        density = tuple(float(value) for value in settings["density"])
+        config = AccumulateConfig(
+            density=(density[0], density[1]),
+            gap=int(settings["gap"]),
+            max_members=int(settings["max_members"]),
+            seed=int(settings["seed"]),
+        )
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a record of `pconv masks accumulate` ({first_line(error)})") from None
+    if config.describe() != settings:
+        raise ValueError(f"{path}: not a record of `pconv masks accumulate` (unexpected settings)")
+    return run
 
 
 class _MemberCache:
@@ -149,9 +172,10 @@ class _MemberCache:
 
 def _union(
     members: Sequence[RawMaskRecord], start: int, target: float, config: AccumulateConfig, cache: _MemberCache
-) -> tuple[np.ndarray, list[RawMaskRecord]] | None:
-    """The union growing from ``members[start]`` (one source, sorted by frame) to ``target``, with its
-    members, or None when the source ends or ``max_members`` is reached first. ``(H, W)`` uint8, 1 = hole."""
+) -> tuple[np.ndarray, list[RawMaskRecord]]:
+    """The union growing from ``members[start]`` (one source, sorted by frame) towards ``target``, with its
+    members; it stops short when the source ends or ``max_members`` is reached. ``(H, W)`` uint8, 1 =
+    hole."""
     first = members[start]
     union = cache.hole(first).copy()
     area = union.size
@@ -170,7 +194,7 @@ def _union(
         cv2.bitwise_or(union, cache.hole(record), dst=union)
         holes = cv2.countNonZero(union)
         chosen.append(record)
-    return (union, chosen) if holes >= target * area else None
+    return union, chosen
 
 
 _WORKER: dict[str, Any] = {}
@@ -185,52 +209,55 @@ def _by_source(pool: RawPool) -> dict[str, list[RawMaskRecord]]:
 
 
 def _init_worker(raw: Path, config: AccumulateConfig) -> None:
+    """Read the pool once per process: records by source, the settings and a member cache."""
     pool = RawPool(raw)
-    _WORKER.update(by_source=_by_source(pool), config=config, cache=_MemberCache(pool))
+    by_source = _by_source(pool)
+    positions = {
+        record.id: (source, n) for source, members in by_source.items() for n, record in enumerate(members)
+    }
+    _WORKER.update(by_source=by_source, positions=positions, config=config, cache=_MemberCache(pool))
 
 
-def _task(out: Path, source: str, starts: Sequence[int]) -> list[dict[str, Any]]:
-    """Make the unions of ``starts`` (positions in the source's sorted records); write each PNG into
-    ``out`` and return one result per start, in order."""
-    members, config, cache = _WORKER["by_source"][source], _WORKER["config"], _WORKER["cache"]
+def _task(out: Path, starts: Sequence[int]) -> list[dict[str, Any]]:
+    """Make the unions of the raw masks ``starts`` (ids, one source); write each PNG into ``out`` and
+    return one result per start, in order."""
+    config, cache = _WORKER["config"], _WORKER["cache"]
     results = []
-    for start in starts:
-        first = members[start]
-        target = config.target(first.id)
-        made = _union(members, start, target, config, cache)
-        base = {"id": first.id, "source": source, "t": first.t}
-        if made is None:
-            results.append({**base, "kind": "short", "hole_ratio": first.hole_ratio})
-            continue
-        union, chosen = made
-        atomic_write_bytes(out / raw_mask_path(first.id), encode_mask_png(union.view(bool)))
-        results.append(
-            {
-                **base,
-                "kind": "mask",
-                "hole_ratio": cv2.countNonZero(union) / union.size,
-                "members": [record.id for record in chosen],
-                "frames": [record.t for record in chosen],
-                "target": target,
-            }
-        )
+    for start_id in starts:
+        source, start = _WORKER["positions"][start_id]
+        members = _WORKER["by_source"][source]
+        target = config.target(start_id)
+        union, chosen = _union(members, start, target, config, cache)
+        ratio = cv2.countNonZero(union) / union.size
+        result = {"id": start_id, "kind": "short", "hole_ratio": ratio}
+        if ratio >= target:
+            atomic_write_bytes(out / raw_mask_path(start_id), encode_mask_png(union.view(bool)))
+            result["kind"] = "mask"
+            result["members"] = [record.id for record in chosen]
+            result["frames"] = [record.t for record in chosen]
+            result["target"] = target
+        results.append(result)
     return results
 
 
-def _tasks(by_source: dict[str, list[RawMaskRecord]], done: set[int]) -> list[tuple[str, list[int]]]:
-    """Runs of up to :data:`TASK_STARTS` consecutive starts not yet done, source by source (sorted)."""
+def _tasks(by_source: dict[str, list[RawMaskRecord]], done: set[int]) -> list[list[int]]:
+    """Runs of up to :data:`TASK_STARTS` consecutive starts (ids) not yet done, source by source (sorted):
+    neighbouring starts share most members, so one process loads them once."""
     tasks = []
     for source in sorted(by_source):
-        todo = [position for position, record in enumerate(by_source[source]) if record.id not in done]
-        tasks += [(source, todo[i : i + TASK_STARTS]) for i in range(0, len(todo), TASK_STARTS)]
+        todo = [record.id for record in by_source[source] if record.id not in done]
+        tasks += [todo[i : i + TASK_STARTS] for i in range(0, len(todo), TASK_STARTS)]
     return tasks
 
 
-def _results(out: Path, tasks: list[tuple[str, list[int]]], pool: Any) -> Iterator[list[dict[str, Any]]]:
-    if pool is None:
-        yield from (_task(out, source, starts) for source, starts in tasks)
+def _results(
+    out: Path, tasks: list[list[int]], executor: ProcessPoolExecutor | None
+) -> Iterator[list[dict[str, Any]]]:
+    """Each task's results in task order, from the worker processes or, without them, made here."""
+    if executor is None:
+        yield from (_task(out, starts) for starts in tasks)
         return
-    futures = [pool.submit(_task, out, source, starts) for source, starts in tasks]
+    futures = [executor.submit(_task, out, starts) for starts in tasks]
     for future in futures:
         yield future.result()
 
@@ -263,12 +290,14 @@ def accumulate_pool(
 ) -> AccumulateReport:
     """Write the unions of every raw mask of the pool ``raw`` into the pool folder ``out`` (see the
     module docstring). Resumes an unfinished run with the same input and settings; refuses a folder that
-    holds another pool, and ``out`` inside ``raw``."""
+    holds another pool, ``out`` inside ``raw``, and an input that is itself accumulated."""
     raw, out = Path(raw), Path(out)
     pool = RawPool(raw)  # first: a missing or broken input fails before OUT is created
     if out.resolve() == raw.resolve() or raw.resolve() in out.resolve().parents:
         raise ValueError(f"{out}: write the accumulated pool beside {raw}, not into it")
-    by_id = {record.id: record for record in pool.records}
+    if read_accumulation(raw) is not None:
+        raise ValueError(f"{raw}: already accumulated; accumulate the pool of single pairs it was made from")
+    split = read_json_object(raw / SPLIT_NAME) if pool.split is not None else None
     run = {
         "config": config.describe(),
         "input": relative_path(raw, out),
@@ -276,43 +305,75 @@ def accumulate_pool(
         "starts": len(pool.records),
         "version": __version__,
     }
-    workers = workers or default_workers()
     with locked_folder(out):
         _check_run(out, run)
-        (out / MASK_DIR).mkdir(exist_ok=True)
-        for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
-            leftover.unlink()
-        manifest, skipped = finished_ids(out)
-        rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
-        done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
-        counts = {"mask": 0, "short": 0}
-        with worker_processes(workers, initializer=_init_worker, initargs=(raw, config)) as executor:
-            if executor is None:
-                _init_worker(raw, config)
-            tasks = _tasks(_by_source(pool), done)
-            bar = progress_bar(
-                total=len(pool.records), desc="accumulate", enabled=progress, unit="mask", initial=len(done)
-            )
-            with bar:
-                for results in _results(out, tasks, executor):
-                    for result in results:
-                        _record(out, raw, result, by_id[result["id"]])
-                        counts[result["kind"]] += 1
-                    bar.update(len(results))
+        try:
+            counts, done = _accumulate(pool, out, config, workers or default_workers(), progress)
+        except BaseException:
+            if not any(finished_ids(out)):  # nothing worth resuming: leave no pool-looking folder behind
+                _clear(out)
+            raise
+        if pool_digest(raw) != run["input_digest"]:
+            raise ValueError(f"{raw}: the pool changed during the run; accumulate it again into a new folder")
         manifest, skipped = finished_ids(out)
         if not manifest:
+            _clear(out)
             raise ValueError(
                 f"{raw}: no raw mask reached its target density {config.density[0]}-{config.density[1]} "
                 f"with at most {config.max_members} pairs {config.gap} frames apart; lower --density"
             )
         rewrite_lists(out, manifest, skipped)
-        _carry_split(pool, raw, out, manifest)
+        if split is not None:
+            _carry_split(split, raw, out, manifest)
     return AccumulateReport(
         starts=len(pool.records),
         masks_written=counts["mask"],
         skipped_short=counts["short"],
         resumed=len(done),
     )
+
+
+def _accumulate(
+    pool: RawPool, out: Path, config: AccumulateConfig, workers: int, progress: bool
+) -> tuple[dict[str, int], set[int]]:
+    """The work of :func:`accumulate_pool` once ``out`` is locked and checked: this run's counts, and the
+    starts an earlier run had done."""
+    (out / MASK_DIR).mkdir(exist_ok=True)
+    for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
+        leftover.unlink()
+    manifest, skipped = finished_ids(out)
+    rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
+    done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
+    by_id = {record.id: record for record in pool.records}
+    counts = {"mask": 0, "short": 0}
+    tasks = _tasks(_by_source(pool), done)
+    bar = progress_bar(
+        total=len(pool.records), desc="accumulate", enabled=progress, unit="mask", initial=len(done)
+    )
+    try:
+        with (
+            worker_processes(workers, initializer=_init_worker, initargs=(pool.root, config)) as executor,
+            bar,
+        ):
+            if executor is None:
+                _init_worker(pool.root, config)
+            for results in _results(out, tasks, executor):
+                for result in results:
+                    _record(out, pool.root, result, by_id[result["id"]])
+                    counts[result["kind"]] += 1
+                bar.update(len(results))
+    finally:
+        _WORKER.clear()  # in-process runs: release the member cache
+    return counts, done
+
+
+def _clear(out: Path) -> None:
+    """Remove what a run that made nothing left in ``out``; the lock then removes ``out`` itself if it
+    created it."""
+    for name in (ACCUMULATE_NAME, MANIFEST_NAME, SKIPPED_NAME):
+        (out / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # a mask folder with files in it stays
+        (out / MASK_DIR).rmdir()
 
 
 def _record(out: Path, raw: Path, result: dict[str, Any], start: RawMaskRecord) -> None:
@@ -345,17 +406,15 @@ def _check_run(out: Path, run: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(run, indent=1, sort_keys=True) + "\n")
 
 
-def _carry_split(pool: RawPool, raw: Path, out: Path, manifest: list[dict[str, Any]]) -> None:
-    """The input's train/test assignment, with sources rebased to ``out``, and the new mask counts."""
-    if pool.split is None:
-        return
-    held = read_json_object(raw / SPLIT_NAME)
-    sources = {relative_path(raw / source, out): side for source, side in pool.split.items()}
+def _carry_split(split: dict[str, Any], raw: Path, out: Path, manifest: list[dict[str, Any]]) -> None:
+    """The input's ``split.json`` (as read at the start) with sources rebased to ``out`` and the new mask
+    counts."""
+    sources = {relative_path(raw / source, out): side for source, side in split["sources"].items()}
     masks = {
         side: sum(1 for record in manifest if sources.get(record["source"]) == side)
         for side in ("train", "test")
     }
-    document = {**held, "sources": sources, "masks": masks}
+    document = {**split, "sources": sources, "masks": masks}
     atomic_write_text(out / SPLIT_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
 
@@ -366,6 +425,11 @@ def accumulation_summary(pool: RawPool, part: Split | None = None) -> dict[str, 
     if run is None:
         return None
     records = pool.records if part is None else pool.records_in(part)
-    counts = [len(record.params.get("accumulate", {}).get("members", [None])) for record in records]
+    counts = []
+    for record in records:
+        made = record.params.get("accumulate")
+        if not isinstance(made, dict) or not isinstance(made.get("members"), list) or not made["members"]:
+            raise ValueError(f"{pool.root}: raw mask {record.id} does not list the pairs it joins")
+        counts.append(len(made["members"]))
     pairs = {"min": min(counts), "median": statistics.median(counts), "max": max(counts)}
     return {**run["config"], "pairs_per_mask": pairs}

@@ -412,7 +412,8 @@ def split(raw: Path, test_fraction: float, seed: int) -> None:
     type=click.IntRange(min=1),
     default=AccumulateConfig.gap,
     show_default=True,
-    help="Frames between the pairs a union joins (close pairs only widen the same strokes).",
+    help="At least this many frames between the pairs a union joins (close pairs only widen the same "
+    "strokes).",
 )
 @click.option(
     "--max-members",

@@ -12,6 +12,7 @@ The manifest is the truth: a PNG without a manifest line is an unfinished leftov
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -96,6 +97,9 @@ class RawPool:
         if not records:
             raise ValueError(f"{self.root}: the raw mask pool is empty ({MANIFEST_NAME} has no masks)")
         self.records: list[RawMaskRecord] = sorted(records, key=lambda record: record.id)
+        repeated = next((a.id for a, b in itertools.pairwise(self.records) if a.id == b.id), None)
+        if repeated is not None:  # ids name mask files and manifest rows: two masks cannot share one
+            raise ValueError(f"{manifest}: raw mask id {repeated} appears more than once")
         self.split: dict[str, Split] | None = self._read_split()
 
     def _read_split(self) -> dict[str, Split] | None:

@@ -63,21 +63,24 @@ WINDOW_TRIES = 20
 
 
 @functools.lru_cache(maxsize=64)
-def _first_choices(seed: int, block: int, centre: float, split: int, ranked: tuple[int, ...]) -> np.ndarray:
+def _first_choices(
+    seed: int, block: int, blocks: int, split: int, ranked: tuple[int, ...], factor: float = 1.0
+) -> np.ndarray:
     """The raw masks a bin × split tries first, in a seeded order: mask k tries the one at ``k * len /
     per_bin``.
 
-    ``ranked`` lists the raw masks from the sparsest to the densest (raw hole ratio). The bin takes the
-    :data:`DENSITY_WINDOW` share of them centred on rank ``centre`` (a fraction, see
-    :meth:`BenchRecipe.density_centre`), so sparse raw masks feed the low bins and dense ones the high
-    bins: a high bin then needs less dilation (strokes stay strokes instead of swelling into blobs), and a
-    low bin no longer retries its way onto the few raw masks sparse enough for it (no raw mask used far
-    more than others). Spreading a cell's first tries over distinct raw masks keeps near-duplicates rare;
-    retries draw at random, first among the same window (:data:`WINDOW_TRIES`), then among all. A pure
-    function of its arguments: same bytes for any worker count."""
+    ``ranked`` lists the raw masks from the sparsest to the densest (raw hole ratio). Bin ``block`` of
+    ``blocks`` takes the :data:`DENSITY_WINDOW` share of them centred on rank (block + ½) / blocks ×
+    ``factor`` (at most the densest; see :meth:`BenchRecipe.rank_factor`), so sparse raw masks feed the
+    low bins and dense ones the high bins: a high bin then needs less dilation (strokes stay strokes
+    instead of swelling into blobs), and a low bin no longer retries its way onto the few raw masks
+    sparse enough for it (no raw mask used far more than others). Spreading a cell's first tries over
+    distinct raw masks keeps near-duplicates rare; retries draw at random, first among the same window
+    (:data:`WINDOW_TRIES`), then among all. A pure function of its arguments: same bytes for any worker
+    count."""
     count = len(ranked)
     width = max(1, round(count * DENSITY_WINDOW))
-    start = round(centre * count - width / 2)
+    start = round(min(count, (block + 0.5) * count / blocks * factor) - width / 2)
     start = min(max(0, start), count - width)
     window = np.asarray(ranked[start : start + width])
     return window[np.random.default_rng([seed, block, split, count]).permutation(width)]
@@ -157,18 +160,16 @@ class BenchRecipe:
 
     @property
     def frame_factor(self) -> float:
-        """Full area / area inside the hole-free frame: how much denser than a B mask's an N mask's holes
-        must lie for the same hole ratio."""
+        """Full area / area inside the hole-free frame (1.54 at 512 px with a 50-px border)."""
         return self.size**2 / (self.size - 2 * self.border) ** 2
 
-    def density_centre(self, block: int, split: str) -> float:
-        """The raw-density rank (0 = sparsest, 1 = densest) bin ``block`` draws its first tries around:
-        the bin's own rank (k + ½) / bins for B masks, times :attr:`frame_factor` (at most 1) for N masks,
-        whose holes fill only the inside of the frame. Side by side on the default benchmark, thickness
-        13.2 → 12.9 px, with no raw mask used more often; on the accumulated opencv-doc clips 14.7 →
-        13.7 px."""
-        centre = (block + 0.5) / (len(self.edges) - 1)
-        return min(1.0, centre * self.frame_factor) if split == "N" else centre
+    def rank_factor(self, split: str) -> float:
+        """What a bin's density rank is multiplied by before it picks its first raw masks: 1 for B masks,
+        :attr:`frame_factor` for N masks, whose holes fill only the inside of the frame and so need
+        denser raw masks for the same ratio. A heuristic on ranks, chosen by measurement: side by side on
+        the default benchmark, thickness 13.2 → 12.9 px with no raw mask used more often; on the
+        accumulated opencv-doc clips 14.7 → 13.7 px."""
+        return self.frame_factor if split == "N" else 1.0
 
     def probe_indices(self) -> list[int]:
         return [
@@ -182,8 +183,8 @@ class BenchRecipe:
         block, split, k = self.slot(index)
         low, high = bin_bounds(block, self.edges)
         clip = self.border if SPLITS[split] == "N" else 0
-        centre = self.density_centre(block, SPLITS[split])
-        choices = _first_choices(self.seed, block, centre, split, source.ranked_by_ratio)
+        blocks, factor = len(self.edges) - 1, self.rank_factor(SPLITS[split])
+        choices = _first_choices(self.seed, block, blocks, split, source.ranked_by_ratio, factor)
         first_choice = int(choices[k * len(choices) // self.per_bin])
         for attempt in range(first_attempt, first_attempt + self.attempts):
             rng = np.random.default_rng([self.seed, block, split, k, attempt])

@@ -80,6 +80,7 @@ def test_unions_join_pairs_gap_frames_apart_until_the_target(tmp_path):
         (4, "short"),
         (5, "short"),
     ]
+    assert [row["hole_ratio"] for row in skipped] == pytest.approx([0.10, 0.10, 0.05, 0.05])  # reached
 
 
 def test_max_members_and_a_start_already_dense_enough(tmp_path):
@@ -95,10 +96,30 @@ def test_max_members_and_a_start_already_dense_enough(tmp_path):
     assert all(row["params"]["accumulate"]["members"] == [row["id"]] for row in manifest(tmp_path / "alone"))
 
 
-def test_no_union_reaching_its_target_is_one_clear_error(tmp_path):
+def test_no_union_reaching_its_target_is_one_clear_error_that_leaves_nothing(tmp_path):
     raw = band_pool(tmp_path / "raw")
     with pytest.raises(ValueError, match="no raw mask reached its target density 0.9-0.95"):
         accumulate_pool(raw, tmp_path / "acc", AccumulateConfig(density=(0.9, 0.95)), workers=1)
+    assert not (tmp_path / "acc").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(ValueError, match="no raw mask reached"):
+        accumulate_pool(raw, tmp_path / "kept", AccumulateConfig(density=(0.9, 0.95)), workers=1)
+    assert list((tmp_path / "kept").iterdir()) == []
+    # the advice works in the same folder
+    assert (
+        accumulate_pool(
+            raw, tmp_path / "kept", AccumulateConfig(density=(0.04, 0.05)), workers=1
+        ).masks_written
+        == 6
+    )
+
+
+def test_an_accumulated_pool_is_not_accumulated_again(tmp_path):
+    raw = band_pool(tmp_path / "raw")
+    accumulate_pool(raw, tmp_path / "acc", AccumulateConfig(density=(0.09, 0.1), gap=1), workers=1)
+    with pytest.raises(ValueError, match="already accumulated; accumulate the pool of single pairs"):
+        accumulate_pool(tmp_path / "acc", tmp_path / "again", AccumulateConfig(), workers=1)
+    assert not (tmp_path / "again").exists()
 
 
 def test_same_bytes_for_any_worker_count_and_out_spelling(tmp_path, make_raw_pool):

@@ -293,26 +293,25 @@ def test_a_resumed_build_that_fails_keeps_its_work(raw_pool, tmp_path, monkeypat
 
 def test_each_bin_first_tries_raw_masks_of_its_own_density():
     ranked = tuple(range(100, 0, -1))  # index 100 is the sparsest raw mask, index 1 the densest
-    recipe = BenchRecipe(per_bin=10, size=512, border=50)
-    centres = [recipe.density_centre(block, "B") for block in range(6)]
-    assert centres == pytest.approx([(block + 0.5) / 6 for block in range(6)])
-    windows = [set(_first_choices(0, block, centres[block], 1, ranked).tolist()) for block in range(6)]
+    windows = [set(_first_choices(0, block, 6, 1, ranked).tolist()) for block in range(6)]
     width = round(100 * DENSITY_WINDOW)
     assert all(len(window) == width for window in windows)
     assert windows[0] == set(range(100, 100 - width, -1))  # the sparsest, clipped at the end of the ranks
     assert windows[5] == set(range(1, width + 1))  # the densest
     assert max(windows[2]) < max(windows[1]) < max(windows[0])  # denser bins, denser raw masks
     assert set().union(*windows) == set(range(1, 101))  # every raw mask serves some bin
-    again = _first_choices.__wrapped__(0, 2, centres[2], 1, ranked)
-    assert again.tolist() == _first_choices(0, 2, centres[2], 1, ranked).tolist()
-    assert (
-        again.tolist() != _first_choices(1, 2, centres[2], 1, ranked).tolist()
-    )  # the seed orders the window
+    again = _first_choices.__wrapped__(0, 2, 6, 1, ranked)
+    assert again.tolist() == _first_choices(0, 2, 6, 1, ranked).tolist()
+    assert again.tolist() != _first_choices(1, 2, 6, 1, ranked).tolist()  # the seed orders the window
 
 
 def test_n_masks_first_try_raw_masks_denser_by_the_frame_area():
     recipe = BenchRecipe(per_bin=10, size=512, border=50)
-    assert recipe.frame_factor == pytest.approx(512**2 / 412**2)
-    assert recipe.density_centre(1, "N") == pytest.approx(1.5 / 6 * 512**2 / 412**2)
-    assert recipe.density_centre(5, "N") == 1.0  # clipped: the densest raw masks
-    assert recipe.describe()["n_density_factor"] == round(512**2 / 412**2, 6)
+    factor = 512**2 / 412**2
+    assert recipe.rank_factor("B") == 1.0 and recipe.rank_factor("N") == pytest.approx(factor)
+    assert recipe.describe()["n_density_factor"] == round(factor, 6)
+    ranked = tuple(range(100, 0, -1))
+    width = round(100 * DENSITY_WINDOW)
+    start = round(1.5 / 6 * 100 * factor - width / 2)  # bin 1 of 6: rank 0.25 × 1.54
+    assert set(_first_choices(0, 1, 6, 0, ranked, factor).tolist()) == set(ranked[start : start + width])
+    assert set(_first_choices(0, 5, 6, 0, ranked, factor).tolist()) == set(range(1, width + 1))  # capped
