@@ -43,6 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 from pconv.core import __version__
+from pconv.core.cache import ArrayCache
 from pconv.core.errors import first_line
 from pconv.core.files import (
     append_jsonl,
@@ -150,34 +151,18 @@ def read_accumulation(raw: Path) -> dict[str, Any] | None:
     return run
 
 
-class _MemberCache:
-    """Hole maps of one pool by record id, kept up to :data:`CACHE_BYTES` (least recently used first out)."""
-
-    def __init__(self, pool: RawPool) -> None:
-        self.pool = pool
-        self._holes: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
-        self._bytes = 0
-
-    def hole(self, record: RawMaskRecord) -> np.ndarray:
-        if record.id in self._holes:
-            self._holes.move_to_end(record.id)
-            return self._holes[record.id]
-        hole = self.pool.load_hole(record).view(np.uint8)
-        self._holes[record.id] = hole
-        self._bytes += hole.nbytes
-        while self._bytes > CACHE_BYTES and len(self._holes) > 1:
-            self._bytes -= self._holes.popitem(last=False)[1].nbytes
-        return hole
-
-
 def _union(
-    members: Sequence[RawMaskRecord], start: int, target: float, config: AccumulateConfig, cache: _MemberCache
+    members: Sequence[RawMaskRecord],
+    start: int,
+    target: float,
+    config: AccumulateConfig,
+    cache: ArrayCache[np.ndarray],  # hole maps (uint8, 1 = hole) by record id
 ) -> tuple[np.ndarray, list[RawMaskRecord]]:
     """The union growing from ``members[start]`` (one source, sorted by frame) towards ``target``, with its
     members; it stops short when the source ends or ``max_members`` is reached. ``(H, W)`` uint8, 1 =
     hole."""
     first = members[start]
-    union = cache.hole(first).copy()
+    union = cache.get(first.id).copy()
     area = union.size
     holes = cv2.countNonZero(union)
     chosen = [first]
@@ -191,7 +176,7 @@ def _union(
                 f"{first.source}: raw masks {first.id} and {record.id} differ in size "
                 f"({first.width}x{first.height} and {record.width}x{record.height}); cannot join them"
             )
-        cv2.bitwise_or(union, cache.hole(record), dst=union)
+        cv2.bitwise_or(union, cache.get(record.id), dst=union)
         holes = cv2.countNonZero(union)
         chosen.append(record)
     return union, chosen
@@ -215,7 +200,9 @@ def _init_worker(raw: Path, config: AccumulateConfig) -> None:
     positions = {
         record.id: (source, n) for source, members in by_source.items() for n, record in enumerate(members)
     }
-    _WORKER.update(by_source=by_source, positions=positions, config=config, cache=_MemberCache(pool))
+    by_id = {record.id: record for record in pool.records}
+    cache = ArrayCache(lambda number: pool.load_hole(by_id[number]).view(np.uint8), CACHE_BYTES)
+    _WORKER.update(by_source=by_source, positions=positions, config=config, cache=cache)
 
 
 def _task(out: Path, starts: Sequence[int]) -> list[dict[str, Any]]:

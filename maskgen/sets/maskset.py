@@ -26,7 +26,6 @@ PNGs were renamed into place before being listed), a different one is refused un
 
 from __future__ import annotations
 
-import collections
 import csv
 import hashlib
 import io
@@ -42,6 +41,7 @@ from typing import Any, Protocol
 import h5py
 import numpy as np
 from pconv.core import __version__
+from pconv.core.cache import ArrayCache
 from pconv.core.files import (
     append_jsonl,
     atomic_output,
@@ -141,25 +141,18 @@ class RawSource:
             sorted(range(len(self.records)), key=lambda i: (self.records[i].hole_ratio, i))
         )
         """Indices of the records from the sparsest raw mask to the densest."""
-        self._cache: collections.OrderedDict[int, tuple[np.ndarray, np.ndarray]] = collections.OrderedDict()
-        self._cached_bytes = 0
+        self._cache: ArrayCache[tuple[np.ndarray, np.ndarray]] = ArrayCache(self._distance, CACHE_BYTES)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distance, screen)`` of record ``index``: see augment.raw_distance and screening_map."""
-        if index in self._cache:
-            self._cache.move_to_end(index)
-            return self._cache[index]
+        return self._cache.get(index)
+
+    def _distance(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         distance = raw_distance(self.pool.load_hole(self.records[index]), self.kernel)
-        entry = (distance, screening_map(distance))
-        self._cache[index] = entry
-        self._cached_bytes += distance.nbytes + entry[1].nbytes
-        while self._cached_bytes > CACHE_BYTES and len(self._cache) > 1:
-            old_distance, old_screen = self._cache.popitem(last=False)[1]
-            self._cached_bytes -= old_distance.nbytes + old_screen.nbytes
-        return entry
+        return distance, screening_map(distance)
 
 
 @dataclass(frozen=True)
