@@ -11,9 +11,10 @@ Every raw mask of the input pool starts one union (its id is the start's id): th
 next pair at least ``gap`` frames later, and so on, until the union's hole ratio reaches a target drawn
 uniformly from ``density`` (seeded by the seed and the start's id), so the output spreads evenly over
 that range of densities. A start whose video ends first, or that needs more than ``max_members``
-pairs, gives no mask (``skipped.jsonl``, reason "short", with the ratio it reached). A start already
-denser than its target is kept alone. The input must be a pool of single pairs (``extract``'s): a union
-of unions would break the gap rule and hide its pairs.
+pairs, gives no mask (``skipped.jsonl``, reason "short", with the ratio it reached). A union never
+crosses a scene cut that ``extract`` found (its ``skipped.jsonl``): two shots are two scenes. A start
+already denser than its target is kept alone. The input must be a pool of single pairs (``extract``'s):
+a union of unions would break the gap rule and hide its pairs.
 
 Layout of the output, besides a pool's (see :mod:`pconv.maskgen.raw.pool`)::
 
@@ -50,6 +51,7 @@ from pconv.core.files import (
     atomic_write_bytes,
     atomic_write_text,
     read_json_object,
+    read_jsonl,
     relative_path,
 )
 from pconv.core.locks import locked_folder
@@ -157,17 +159,22 @@ def _union(
     target: float,
     config: AccumulateConfig,
     cache: ArrayCache[np.ndarray],  # hole maps (uint8, 1 = hole) by record id
+    cuts: Sequence[int] = (),
 ) -> tuple[np.ndarray, list[RawMaskRecord]]:
     """The union growing from ``members[start]`` (one source, sorted by frame) towards ``target``, with its
-    members; it stops short when the source ends or ``max_members`` is reached. ``(H, W)`` uint8, 1 =
-    hole."""
+    members; it stops short when the source ends, at the first scene cut after the start (``cuts``: the
+    first frames of the pairs ``extract`` found to be cuts), or when ``max_members`` is reached.
+    ``(H, W)`` uint8, 1 = hole."""
     first = members[start]
     union = cache.get(first.id).copy()
     area = union.size
     holes = cv2.countNonZero(union)
     chosen = [first]
+    shot_end = min((cut for cut in cuts if cut >= first.t), default=None)  # pairs from t_cut on: next shot
     for record in members[start + 1 :]:
         if holes >= target * area or len(chosen) == config.max_members:
+            break
+        if shot_end is not None and record.t >= shot_end:
             break
         if record.t < chosen[-1].t + config.gap:
             continue
@@ -193,8 +200,19 @@ def _by_source(pool: RawPool) -> dict[str, list[RawMaskRecord]]:
     return {source: sorted(members, key=lambda r: (r.t, r.id)) for source, members in grouped.items()}
 
 
+def _scene_cuts(raw: Path) -> dict[str, list[int]]:
+    """Per source, the first frames of the pairs ``extract`` skipped as scene cuts (none for pools without
+    ``skipped.jsonl``)."""
+    path = raw / SKIPPED_NAME
+    cuts: dict[str, list[int]] = collections.defaultdict(list)
+    for line in read_jsonl(path) if path.is_file() else []:
+        if line.get("reason") == "cut" and isinstance(line.get("t"), int):
+            cuts[str(line.get("source"))].append(line["t"])
+    return dict(cuts)
+
+
 def _init_worker(raw: Path, config: AccumulateConfig) -> None:
-    """Read the pool once per process: records by source, the settings and a member cache."""
+    """Read the pool once per process: records by source, scene cuts, the settings and a member cache."""
     pool = RawPool(raw)
     by_source = _by_source(pool)
     positions = {
@@ -202,7 +220,9 @@ def _init_worker(raw: Path, config: AccumulateConfig) -> None:
     }
     by_id = {record.id: record for record in pool.records}
     cache = ArrayCache(lambda number: pool.load_hole(by_id[number]).view(np.uint8), CACHE_BYTES)
-    _WORKER.update(by_source=by_source, positions=positions, config=config, cache=cache)
+    _WORKER.update(
+        by_source=by_source, positions=positions, config=config, cache=cache, cuts=_scene_cuts(raw)
+    )
 
 
 def _task(out: Path, starts: Sequence[int]) -> list[dict[str, Any]]:
@@ -214,7 +234,7 @@ def _task(out: Path, starts: Sequence[int]) -> list[dict[str, Any]]:
         source, start = _WORKER["positions"][start_id]
         members = _WORKER["by_source"][source]
         target = config.target(start_id)
-        union, chosen = _union(members, start, target, config, cache)
+        union, chosen = _union(members, start, target, config, cache, _WORKER["cuts"].get(source, ()))
         ratio = cv2.countNonZero(union) / union.size
         result = {"id": start_id, "kind": "short", "hole_ratio": ratio}
         if ratio >= target:

@@ -83,6 +83,20 @@ def test_unions_join_pairs_gap_frames_apart_until_the_target(tmp_path):
     assert [row["hole_ratio"] for row in skipped] == pytest.approx([0.10, 0.10, 0.05, 0.05])  # reached
 
 
+def test_a_union_stops_at_a_scene_cut(tmp_path):
+    raw = band_pool(tmp_path / "raw")  # frames 0, 2, ..., 10; the pair starting at frame 5 was a cut
+    append_jsonl(
+        raw / "skipped.jsonl", {"id": 99, "source": "a.mp4", "t": 5, "reason": "cut", "hole_ratio": 0.9}
+    )
+    append_jsonl(
+        raw / "skipped.jsonl", {"id": 98, "source": "a.mp4", "t": 1, "reason": "static", "hole_ratio": 0}
+    )
+    report = accumulate_pool(raw, tmp_path / "acc", AccumulateConfig(density=(0.09, 0.1), gap=2), workers=1)
+    frames = {row["t"]: row["params"]["accumulate"]["frames"] for row in manifest(tmp_path / "acc")}
+    assert frames == {0: [0, 2], 2: [2, 4], 6: [6, 8], 8: [8, 10]}  # 4 would need 6, across the cut
+    assert report.skipped_short == 2  # frame 4 (the cut follows it) and frame 10 (the video ends)
+
+
 def test_max_members_and_a_start_already_dense_enough(tmp_path):
     raw = band_pool(tmp_path / "raw")
     two_columns = AccumulateConfig(density=(0.09, 0.1), gap=1, max_members=2)
