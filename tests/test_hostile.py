@@ -113,23 +113,15 @@ def test_merge_refuses_a_mask_symlink_leading_outside(tmp_path):
     assert not (tmp_path / "out" / "masks" / "link.png").exists()
 
 
+def small_benchmark(raw, out):
+    """`pconv masks benchmark` of one mask per bin × split at 64 px, from ``raw`` into ``out``."""
+    return run("masks", "benchmark", "--raw", raw, "--out", out, "--per-bin", 1, "--size", 64, "--border", 4)
+
+
 def test_the_raw_pool_reader_refuses_a_row_leading_outside(tmp_path):
     write_mask_png(tmp_path / "outside.png", np.eye(32, dtype=bool))
     raw = write_pool(tmp_path / "raw", [{"file": "../outside.png"}] * 3)
-    result = run(
-        "masks",
-        "benchmark",
-        "--raw",
-        raw,
-        "--out",
-        tmp_path / "bench",
-        "--per-bin",
-        1,
-        "--size",
-        64,
-        "--border",
-        4,
-    )
+    result = small_benchmark(raw, tmp_path / "bench")
     one_error_line(result, "../outside.png", "refusing the path")
     assert not (tmp_path / "bench").exists()
 
@@ -380,19 +372,6 @@ def test_a_pool_with_a_repeated_id_is_refused(tmp_path):
 def test_a_damaged_accumulation_record_is_one_line(tmp_path, record, row, needle):
     raw = write_pool(tmp_path / "raw", [{"params": row}] * 3)
     (raw / "accumulate.json").write_text(json.dumps(record))
-    result = run(
-        "masks",
-        "benchmark",
-        "--raw",
-        raw,
-        "--out",
-        tmp_path / "bench",
-        "--per-bin",
-        1,
-        "--size",
-        64,
-        "--border",
-        4,
-    )
+    result = small_benchmark(raw, tmp_path / "bench")
     one_error_line(result, needle)
     assert not (tmp_path / "bench").exists()

@@ -21,6 +21,25 @@ def _scribble(rng, height, width, strokes, blobs):
     return hole > 0
 
 
+def add_raw_mask(root, number, hole, *, source, t):
+    """Write ``hole`` (bool, True = hole) as raw mask ``number`` of the pool ``root``: PNG, manifest line."""
+    write_mask_png(root / "masks" / f"{number:06d}.png", hole)
+    append_jsonl(
+        root / "manifest.jsonl",
+        {
+            "id": number,
+            "file": f"masks/{number:06d}.png",
+            "source": source,
+            "t": t,
+            "step": 1,
+            "method": "dis",
+            "hole_ratio": float(hole.mean()),
+            "height": hole.shape[0],
+            "width": hole.shape[1],
+        },
+    )
+
+
 def write_raw_pool(root, *, sources=4, per_source=6, height=144, width=192, seed=0, density=(1, 4, 10)):
     """A raw pool of random strokes and blobs; odd sources are test, even ones train."""
     rng = np.random.default_rng(seed)
@@ -31,21 +50,7 @@ def write_raw_pool(root, *, sources=4, per_source=6, height=144, width=192, seed
         for t in range(per_source):
             amount = density[t % len(density)]
             hole = _scribble(rng, height, width, strokes=amount, blobs=amount)
-            write_mask_png(root / "masks" / f"{number:06d}.png", hole)
-            append_jsonl(
-                root / "manifest.jsonl",
-                {
-                    "id": number,
-                    "file": f"masks/{number:06d}.png",
-                    "source": source,
-                    "t": t,
-                    "step": 1,
-                    "method": "dis",
-                    "hole_ratio": float(hole.mean()),
-                    "height": height,
-                    "width": width,
-                },
-            )
+            add_raw_mask(root, number, hole, source=source, t=t)
             number += 1
     (root / "split.json").write_text(json.dumps({"sources": split}))
     return root
@@ -61,3 +66,9 @@ def raw_pool(tmp_path):
 def make_raw_pool(tmp_path):
     """Write a raw pool with custom settings: ``make_raw_pool(name, **write_raw_pool options)``."""
     return lambda name, **options: write_raw_pool(tmp_path / name, **options)
+
+
+@pytest.fixture
+def raw_mask_writer():
+    """:func:`add_raw_mask`, for test modules that build pools of their own."""
+    return add_raw_mask

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from pconv import cli
 from pconv.core.files import append_jsonl
-from pconv.core.masks import read_mask_png, write_mask_png
+from pconv.core.masks import read_mask_png
 from pconv.maskgen.raw.accumulate import (
     ACCUMULATE_NAME,
     AccumulateConfig,
@@ -22,30 +22,15 @@ from pconv.maskgen.sets.maskset import BUILD_NAME
 SMALL = {"per_bin": 2, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(1, 12)), "workers": 1}
 
 
-def band_pool(root, *, frames=(0, 2, 4, 6, 8, 10), sources=("a.mp4",), height=10, width=20):
-    """A pool whose mask at frame t is column t of a 10x20 frame: union ratios are exact counts of
-    columns (each column is 1/20 of the frame)."""
-    number = 0
-    for source in sources:
-        for t in frames:
-            hole = np.zeros((height, width), bool)
-            hole[:, t] = True
-            write_mask_png(root / "masks" / f"{number:06d}.png", hole)
-            append_jsonl(
-                root / "manifest.jsonl",
-                {
-                    "id": number,
-                    "file": f"masks/{number:06d}.png",
-                    "source": source,
-                    "t": t,
-                    "step": 1,
-                    "method": "dis",
-                    "hole_ratio": 1 / width,
-                    "height": height,
-                    "width": width,
-                },
-            )
-            number += 1
+@pytest.fixture
+def band_pool(tmp_path, raw_mask_writer):
+    """A pool whose mask at frame t (0, 2, ..., 10) is column t of a 10x20 frame: union ratios are exact
+    counts of columns (each column is 1/20 of the frame)."""
+    root = tmp_path / "raw"
+    for number, t in enumerate(range(0, 12, 2)):
+        hole = np.zeros((10, 20), bool)
+        hole[:, t] = True
+        raw_mask_writer(root, number, hole, source="a.mp4", t=t)
     return root
 
 
@@ -57,8 +42,8 @@ def manifest(root):
     return [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
 
 
-def test_unions_join_pairs_gap_frames_apart_until_the_target(tmp_path):
-    raw = band_pool(tmp_path / "raw")
+def test_unions_join_pairs_gap_frames_apart_until_the_target(tmp_path, band_pool):
+    raw = band_pool
     # every target in [0.14, 0.15]: three columns (0.15) reach it, two (0.10) do not
     config = AccumulateConfig(density=(0.14, 0.15), gap=4, seed=3)
     report = accumulate_pool(raw, tmp_path / "acc", config, workers=1)
@@ -83,8 +68,8 @@ def test_unions_join_pairs_gap_frames_apart_until_the_target(tmp_path):
     assert [row["hole_ratio"] for row in skipped] == pytest.approx([0.10, 0.10, 0.05, 0.05])  # reached
 
 
-def test_a_union_stops_at_a_scene_cut(tmp_path):
-    raw = band_pool(tmp_path / "raw")  # frames 0, 2, ..., 10; the pair starting at frame 5 was a cut
+def test_a_union_stops_at_a_scene_cut(tmp_path, band_pool):
+    raw = band_pool  # frames 0, 2, ..., 10; the pair starting at frame 5 was a cut
     append_jsonl(
         raw / "skipped.jsonl", {"id": 99, "source": "a.mp4", "t": 5, "reason": "cut", "hole_ratio": 0.9}
     )
@@ -97,8 +82,8 @@ def test_a_union_stops_at_a_scene_cut(tmp_path):
     assert report.skipped_short == 2  # frame 4 (the cut follows it) and frame 10 (the video ends)
 
 
-def test_max_members_and_a_start_already_dense_enough(tmp_path):
-    raw = band_pool(tmp_path / "raw")
+def test_max_members_and_a_start_already_dense_enough(tmp_path, band_pool):
+    raw = band_pool
     two_columns = AccumulateConfig(density=(0.09, 0.1), gap=1, max_members=2)
     report = accumulate_pool(raw, tmp_path / "two", two_columns, workers=1)
     assert (report.masks_written, report.skipped_short) == (5, 1)  # the last start has no later pair
@@ -110,8 +95,8 @@ def test_max_members_and_a_start_already_dense_enough(tmp_path):
     assert all(row["params"]["accumulate"]["members"] == [row["id"]] for row in manifest(tmp_path / "alone"))
 
 
-def test_no_union_reaching_its_target_is_one_clear_error_that_leaves_nothing(tmp_path):
-    raw = band_pool(tmp_path / "raw")
+def test_no_union_reaching_its_target_is_one_clear_error_that_leaves_nothing(tmp_path, band_pool):
+    raw = band_pool
     with pytest.raises(ValueError, match="no raw mask reached its target density 0.9-0.95"):
         accumulate_pool(raw, tmp_path / "acc", AccumulateConfig(density=(0.9, 0.95)), workers=1)
     assert not (tmp_path / "acc").exists()
@@ -128,8 +113,8 @@ def test_no_union_reaching_its_target_is_one_clear_error_that_leaves_nothing(tmp
     )
 
 
-def test_an_accumulated_pool_is_not_accumulated_again(tmp_path):
-    raw = band_pool(tmp_path / "raw")
+def test_an_accumulated_pool_is_not_accumulated_again(tmp_path, band_pool):
+    raw = band_pool
     accumulate_pool(raw, tmp_path / "acc", AccumulateConfig(density=(0.09, 0.1), gap=1), workers=1)
     with pytest.raises(ValueError, match="already accumulated; accumulate the pool of single pairs"):
         accumulate_pool(tmp_path / "acc", tmp_path / "again", AccumulateConfig(), workers=1)

@@ -2,33 +2,23 @@ import json
 
 import numpy as np
 import pytest
-from pconv.core.files import append_jsonl
-from pconv.core.masks import write_mask_png
 from pconv.maskgen.raw.pool import RawPool
 
 
-def make_pool(root, sources=("a.mp4", "b.mp4")):
-    for number, source in enumerate(sources):
-        hole = np.zeros((6, 8), bool)
-        hole[:2, : number + 1] = True
-        write_mask_png(root / "masks" / f"{number:06d}.png", hole)
-        append_jsonl(
-            root / "manifest.jsonl",
-            {
-                "id": number,
-                "file": f"masks/{number:06d}.png",
-                "source": source,
-                "t": 0,
-                "step": 1,
-                "method": "dis",
-                "hole_ratio": float(hole.mean()),
-                "height": 6,
-                "width": 8,
-            },
-        )
+@pytest.fixture
+def make_pool(raw_mask_writer):
+    """``make_pool(root)``: two one-mask sources, a.mp4 and b.mp4, with 2 and 4 hole pixels of 48."""
+
+    def make(root, sources=("a.mp4", "b.mp4")):
+        for number, source in enumerate(sources):
+            hole = np.zeros((6, 8), bool)
+            hole[:2, : number + 1] = True
+            raw_mask_writer(root, number, hole, source=source, t=0)
+
+    return make
 
 
-def test_pool_reads_records_masks_and_split(tmp_path):
+def test_pool_reads_records_masks_and_split(tmp_path, make_pool):
     make_pool(tmp_path)
     (tmp_path / "split.json").write_text(json.dumps({"sources": {"a.mp4": "train", "b.mp4": "test"}}))
     pool = RawPool(tmp_path)
@@ -50,7 +40,7 @@ def test_foreign_or_empty_folders_are_refused(tmp_path, setup, message):
         RawPool(tmp_path)
 
 
-def test_pool_without_split_says_how_to_make_one(tmp_path):
+def test_pool_without_split_says_how_to_make_one(tmp_path, make_pool):
     make_pool(tmp_path)
     with pytest.raises(ValueError, match="pconv masks split"):
         RawPool(tmp_path).records_in("train")
@@ -66,14 +56,14 @@ def test_pool_without_split_says_how_to_make_one(tmp_path):
         ),
     ],
 )
-def test_a_damaged_split_file_is_one_line_error(tmp_path, split, message):
+def test_a_damaged_split_file_is_one_line_error(tmp_path, split, message, make_pool):
     make_pool(tmp_path)
     (tmp_path / "split.json").write_text(json.dumps(split))
     with pytest.raises(ValueError, match=message):
         RawPool(tmp_path)
 
 
-def test_a_manifest_line_that_is_not_an_object_is_named(tmp_path):
+def test_a_manifest_line_that_is_not_an_object_is_named(tmp_path, make_pool):
     make_pool(tmp_path)
     with open(tmp_path / "manifest.jsonl", "a") as handle:
         handle.write("5\n")
