@@ -312,5 +312,9 @@ def test_torchrun_with_more_ranks_than_gpus_is_one_line(photos, bench, tmp_path)
         "Error: 2 processes on this machine but 1 CUDA device(s), one each wanted: start at most 1 "
         "(torchrun --nproc-per-node 1) or pass --device cpu\n"
     )
-    assert result.stderr.count(wanted) == 2  # each rank says it, in one line, before touching the GPU
+    # Each rank says it in one line before touching the GPU; the first rank to exit makes torchrun
+    # stop the other, which may not have spoken yet.
+    assert 1 <= result.stderr.count(wanted) <= 2
+    assert "exitcode  : 1 " in result.stderr  # the root cause is our clean exit, not a crash
+    assert result.stderr.count("Traceback (most recent call last)") == 1  # torchrun's own; no rank's
     assert not (tmp_path / "report").exists()
