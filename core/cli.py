@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -99,6 +100,13 @@ def seed_option(default: int = 0) -> Callable[[F], F]:
         default=default,
         show_default=True,
         help="Seed of every random choice; the same seed gives byte-identical outputs.",
+    )
+
+
+def out_folder_option(help_text: str) -> Callable[[F], F]:
+    """The required ``--out`` of commands that write a folder (a file there is refused by click)."""
+    return click.option(
+        "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help=help_text
     )
 
 

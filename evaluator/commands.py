@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import compile_choice, compile_option, seed_option, shard_option, show_progress
+from pconv.core.cli import (
+    compile_choice,
+    compile_option,
+    out_folder_option,
+    seed_option,
+    shard_option,
+    show_progress,
+)
 from pconv.core.sharding import Shard
 from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
 from pconv.evaluator.inputs import export_inputs
@@ -139,12 +146,7 @@ def eval_command(
     required=True,
     help="Benchmark folder, as for `pconv eval`.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for pairs.json, images/ and masks/.",
-)
+@out_folder_option("Folder for pairs.json, images/ and masks/.")
 @seed_option()
 def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
     """Write each pair's cropped photo (holes white) and mask, named by pair, for a model run elsewhere;

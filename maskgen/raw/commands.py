@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pconv.core.cli import F, seed_option, shard_option, show_progress, workers_option
+from pconv.core.cli import F, out_folder_option, seed_option, shard_option, show_progress, workers_option
 from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
@@ -209,12 +209,7 @@ def _check_options(func: F) -> F:
 
 
 @click.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the scenes (resumes if it holds some).",
-)
+@out_folder_option("Folder for the scenes (resumes if it holds some).")
 @_scene_options
 @workers_option
 def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int, workers: int | None) -> None:
@@ -228,12 +223,7 @@ def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int,
 
 @click.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Raw pool folder (re-running on it resumes).",
-)
+@out_folder_option("Raw pool folder (re-running on it resumes).")
 @click.option(
     "--method",
     type=click.Choice(list(FLOW_METHODS)),
@@ -362,12 +352,7 @@ def validate(
 @click.argument(
     "shards", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the merged pool.",
-)
+@out_folder_option("Folder for the merged pool.")
 def merge(shards: tuple[Path, ...], out: Path) -> None:
     """Join the outputs of `extract --shard K/N` (all N) into the pool a single run writes."""
     count = merge_pools(list(shards), out)
@@ -393,12 +378,7 @@ def split(raw: Path, test_fraction: float, seed: int) -> None:
 
 @click.command()
 @click.argument("raw", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for the accumulated pool (re-running on it resumes).",
-)
+@out_folder_option("Folder for the accumulated pool (re-running on it resumes).")
 @click.option(
     "--density",
     type=(click.FloatRange(0, 1, min_open=True), click.FloatRange(0, 1, min_open=True)),
