@@ -32,6 +32,7 @@ import numpy as np
 from pconv.core.files import (
     atomic_write_bytes,
     atomic_write_text,
+    inside,
     read_json_object,
     refuse_overlap,
     sha256_file,
@@ -353,7 +354,7 @@ def publish_benchmark(
     try:
         bar = progress_bar(total=len(records) + 3, desc="publish", enabled=progress, unit="file")
         for name in [record.file for record in records]:
-            _place(bench / name, temp / name)
+            _place(inside(bench, name), temp / name)
             bar.update(1)
         for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
             _place(bench / name, temp / name)
