@@ -45,7 +45,7 @@ import torch
 from pconv.core import __version__
 from pconv.core.compiling import COMPILE_CHOICES, resolve_compile
 from pconv.core.distributed import barrier, dist_env, pick_device
-from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
+from pconv.core.files import atomic_write_text, read_json_object, refuse_overlap, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
@@ -386,6 +386,17 @@ def evaluate(
         torch.distributed.destroy_process_group()
 
 
+def eval_inputs(images: str, masks: str | Path, methods: Sequence[str] = ()) -> dict[str, Path]:
+    """What an evaluation reads, by option, for :func:`~pconv.core.files.refuse_overlap`: the photo
+    root, the benchmark and every ``folder:`` method's outputs (an ``--out`` among them would write grids
+    into the photo set, which a later run would pair with masks)."""
+    found = {"--images": parse_spec(images).root, "--masks": Path(masks)}
+    for spec in methods:
+        if spec.startswith("folder:"):
+            found[f"--method {spec}"] = Path(spec.removeprefix("folder:"))
+    return found
+
+
 def _evaluate(
     config: EvalConfig,
     shard: Shard,
@@ -396,15 +407,25 @@ def _evaluate(
 ) -> str | None:
     if config.overwrite and shard.count > 1:
         raise ValueError("--overwrite would delete the other shards' results; clear the folder once instead")
+    refuse_overlap(config.out, eval_inputs(config.images, config.masks, config.methods))
     compiled = resolve_compile(config.compile, device)
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
-    document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
-    _, root, _ = parse_spec(config.images)
-    run = _Run(
-        Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
-    )
+    # the lock comes before OUT is read or written: a refused second run must change nothing
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
+        document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
+        _, root, _ = parse_spec(config.images)
+        run = _Run(
+            Path(config.out),
+            shard,
+            root,
+            Path(config.masks),
+            document["size"],
+            pairs,
+            masks,
+            device,
+            features,
+        )
         _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
         barrier()

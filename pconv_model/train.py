@@ -205,6 +205,8 @@ class TrainResult:
     interrupted: bool
     checkpoint: Path
     losses: dict[str, float] = field(default_factory=dict)
+    signal: int | None = None
+    """The signal that stopped this process (None: none, or another rank's stopped the run)."""
 
 
 class _StopRequest:
@@ -756,5 +758,9 @@ def _train(
                 throughput = _Throughput(step, config.batch_size * env.world_size)
                 restart_rate(bar)
     return TrainResult(
-        step=step, interrupted=interrupted, checkpoint=config.out / CHECKPOINT_NAME, losses=losses
+        step=step,
+        interrupted=interrupted,
+        checkpoint=config.out / CHECKPOINT_NAME,
+        losses=losses,
+        signal=stop.signal if interrupted else None,
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import show_progress, workers_option
+from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE
 
@@ -111,6 +112,8 @@ def stats_command(
         write_measures_csv,
     )
 
+    if csv_path is not None:
+        refuse_overlap(csv_path, {"FOLDER": folder, "--compare": other})
     measures, thumbnails = measure_masks(
         folder, hole_value=int(hole_value), border=border, workers=workers, progress=show_progress()
     )

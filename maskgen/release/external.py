@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text
+from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text, refuse_overlap, temporary_name
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
@@ -346,13 +346,12 @@ def bin_masks(
 ) -> list[MaskMeasure]:
     """Copy every mask under ``folder`` into ``out`` sorted by bin and split; return the measurements."""
     folder, out = Path(folder), Path(out)
+    refuse_overlap(out, {"FOLDER": folder})
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty; give a new folder")
-    if out.resolve().is_relative_to(folder.resolve()):
-        raise ValueError(f"{out} lies inside the mask folder {folder}; give a folder outside it")
     measures, _ = measure_masks(folder, hole_value=hole_value, border=border, edges=edges, progress=progress)
     destinations = [_destination(item, edges) for item in measures]
-    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    temp = temporary_name(out)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         for item, destination in zip(measures, destinations, strict=True):

@@ -29,7 +29,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pconv.core.files import atomic_write_bytes, atomic_write_text, read_json_object, sha256_file
+from pconv.core.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    inside,
+    read_json_object,
+    refuse_overlap,
+    sha256_file,
+    temporary_name,
+)
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
 from pconv.maskgen.release.external import MaskSetStats, mask_set_stats, measure_masks, stats_table
@@ -301,12 +309,7 @@ def _archive(folder: Path, records: list[BenchRecord]) -> None:
 
 def _check_destination(bench: Path, out: Path, overwrite: bool) -> None:
     """Refuse a release folder that would destroy the benchmark or anything that is not a release."""
-    source, target = bench.resolve(), out.resolve()
-    if target == source or target in source.parents or source in target.parents:
-        raise ValueError(
-            f"{out}: the release folder must lie outside the benchmark {bench} and not "
-            "contain it; choose another --out"
-        )
+    refuse_overlap(out, {"BENCH": bench})
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise ValueError(f"{out} is not empty; pass --overwrite to replace an earlier release")
@@ -346,12 +349,12 @@ def publish_benchmark(
             f" (and {len(problems) - 1} more; see `pconv masks verify {bench}`)" if len(problems) > 1 else ""
         )
         raise ValueError(f"{bench} fails verification, not publishing it: {problems[0]}{more}")
-    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    temp = temporary_name(out)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         bar = progress_bar(total=len(records) + 3, desc="publish", enabled=progress, unit="file")
         for name in [record.file for record in records]:
-            _place(bench / name, temp / name)
+            _place(inside(bench, name), temp / name)
             bar.update(1)
         for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
             _place(bench / name, temp / name)
