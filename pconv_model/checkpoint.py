@@ -30,6 +30,7 @@ from pconv.core.files import atomic_output
 from pconv.core.weights import load_torch_file
 from torch import nn
 
+from .choices import ARCH_NAMES, MAX_LAYERS, MAX_WIDTH
 from .unet import ConvUNet, PConvUNet, unet_specs
 
 __all__ = [
@@ -46,11 +47,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
-ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = {"pconv": PConvUNet, "conv": ConvUNet}
-MAX_LAYERS = 12
-"""Deepest U-Net accepted (the paper's has 8; inputs must be multiples of 2**layers)."""
-MAX_WIDTH = 8.0
-"""Widest channel multiplier accepted: width 8 already holds about 2 billion weights (8 GB)."""
+ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = dict(zip(ARCH_NAMES, (PConvUNet, ConvUNet), strict=True))
 
 
 def build_model(arch: str, *, layers: int, width: float) -> PConvUNet | ConvUNet:

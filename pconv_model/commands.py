@@ -1,4 +1,7 @@
-"""`pconv train` and `pconv inpaint`: parse options, call one library function, report in one line."""
+"""`pconv train` and `pconv inpaint`: parse options, call one library function, report in one line.
+
+The library (and torch with it) is imported inside the commands, so their ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,8 @@ from pathlib import Path
 import click
 from pconv import datasets
 from pconv.core.cli import compile_choice, compile_option, seed_option, show_progress
-from pconv.core.compiling import resolve_compile
-from pconv.core.distributed import dist_env, pick_device
-from pconv.core.workers import default_workers
 
-from .checkpoint import ARCHS, MAX_LAYERS, MAX_WIDTH
-from .inpaint import Inpainter, inpaint_files
-from .train import AMP_MODES, PHASE_LR, TrainConfig, train
+from .choices import AMP_MODES, ARCH_NAMES, MAX_LAYERS, MAX_WIDTH, PHASE_LR
 
 __all__ = ["inpaint_command", "train_command"]
 
@@ -22,6 +20,8 @@ _ANY = click.Path(path_type=Path)
 
 
 def _loader_workers() -> int:
+    from pconv.core.workers import default_workers
+
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     return max(1, default_workers() // max(1, processes))
 
@@ -32,7 +32,7 @@ def _loader_workers() -> int:
 @click.option("--masks", type=_ANY, required=True, help="Raw mask pool (with split.json) for training masks.")
 @click.option("--out", type=_ANY, required=True, help="Run folder: checkpoint, logs, samples.")
 @click.option("--iterations", type=click.IntRange(min=1), required=True, help="Train up to this many steps.")
-@click.option("--arch", type=click.Choice(list(ARCHS)), default="pconv", show_default=True)
+@click.option("--arch", type=click.Choice(ARCH_NAMES), default="pconv", show_default=True)
 @click.option(
     "--phase",
     type=click.Choice(list(PHASE_LR)),
@@ -129,6 +129,10 @@ def train_command(
     compile_: bool | None,
 ) -> None:
     """Train the PConv U-Net (or the Conv baseline); run under torchrun for several GPUs or nodes."""
+    from pconv.core.distributed import dist_env
+
+    from .train import TrainConfig, train
+
     config = TrainConfig(
         dataset=dataset,
         data=data,
@@ -191,6 +195,11 @@ def inpaint_command(
     A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
     and cropped back, so the output has the photo's exact size (no resizing).
     """
+    from pconv.core.compiling import resolve_compile
+    from pconv.core.distributed import dist_env, pick_device
+
+    from .inpaint import Inpainter, inpaint_files
+
     chosen = pick_device(device, dist_env())
     compiled = resolve_compile(compile_choice(compile_), chosen)
     inpainter = Inpainter.from_checkpoint(checkpoint, device=chosen, compile=compiled)

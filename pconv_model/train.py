@@ -27,6 +27,7 @@ alone writes logs, samples and checkpoints.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -68,6 +69,7 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
+from .choices import AMP_MODES, PHASE_LR
 from .losses import InpaintingLoss, LossWeights, dominant_term_warning, format_shares, term_shares
 from .vgg import load_vgg16_features
 
@@ -78,14 +80,13 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "forward_loss",
+    "resolve_amp",
     "score_composite",
     "train",
     "train_step",
     "training_augment",
 ]
 
-PHASE_LR = {"initial": 2e-4, "finetune": 5e-5}
-AMP_MODES = ("bf16", "fp16", "off")
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 VAL_LOG_NAME = "val.jsonl"
@@ -118,7 +119,8 @@ class TrainConfig:
     ``lr=None`` takes the phase's rate (:data:`PHASE_LR`). ``split=None`` trains on the dataset's training
     split (``datasets.TRAIN_SPLITS``); ``val_split=None`` validates on its test split
     (``datasets.TEST_SPLITS``; for a plain folder both are the whole folder). ``amp`` applies
-    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32. ``compile``
+    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32, and ``train``
+    replaces "auto" (and any mode on the CPU) by the one that runs (:func:`resolve_amp`). ``compile``
     (auto, on, off; see ``pconv.core.compiling``) compiles each step's forward pass and loss, and with
     them their backward pass.
     """
@@ -146,7 +148,7 @@ class TrainConfig:
     layers: int = 8
     width: float = 1.0
     device: str = "auto"
-    amp: str = "bf16"
+    amp: str = "auto"
     workers: int = 2
     strict_images: bool = False
     compile: str = "auto"
@@ -316,13 +318,20 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
     return model_from_checkpoint(start, config.init)
 
 
-def _precision(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, use a grad scaler) for this device."""
-    if device.type != "cuda" or config.amp == "off":
-        return None, False
-    if config.amp == "bf16" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16, False
-    return torch.float16, True
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """The precision that runs for the asked ``amp`` (one of AMP_MODES): "off" (float32) on the CPU,
+    where autocast would only slow training down; on CUDA "auto" and "bf16" are bf16 where the GPU
+    supports it and fp16 (with a gradient scaler) where it does not."""
+    if device.type != "cuda" or amp == "off":
+        return "off"
+    if amp in ("auto", "bf16"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return amp
+
+
+def _precision(config: TrainConfig) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a grad scaler) of the config's resolved amp."""
+    return {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}[config.amp]
 
 
 def _write_run_files(config: TrainConfig, env: DistEnv, start: int, *, compiled: bool) -> None:
@@ -359,6 +368,7 @@ def train(
     """
     env = distributed.dist_env()
     device = distributed.pick_device(config.device, env)
+    config = dataclasses.replace(config, amp=resolve_amp(config.amp, device))  # what runs is recorded
     compiled = resolve_compile(config.compile, device)  # before anything is written: it may refuse
     distributed.setup(env, device)
     try:
@@ -611,7 +621,7 @@ def _setup(
         model.freeze_encoder_bn()
     model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-    amp_dtype, use_scaler = _precision(config, device)
+    amp_dtype, use_scaler = _precision(config)
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     if document is not None:
         optimizer.load_state_dict(document["optimizer"])

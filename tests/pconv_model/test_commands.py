@@ -247,3 +247,13 @@ def test_compile_flags(workspace, trained, tmp_path, monkeypatch):
         assert result.exit_code == 1 and result.output == missing
     assert not (workspace / "compiled").exists()  # refused before the run folder was made
     assert "--compile / --no-compile" in CliRunner().invoke(main, ["train", "--help"]).output
+
+
+def test_the_choices_the_help_lists_are_the_librarys():
+    """`pconv train/model --help` read pconv_model.choices (no torch); the library must agree with it."""
+    from pconv.pconv_model import checkpoint, choices, train
+    from pconv.pconv_model.pretrained import LAYOUTS
+
+    assert tuple(checkpoint.ARCHS) == choices.ARCH_NAMES
+    assert tuple(LAYOUTS) == choices.LAYOUT_NAMES
+    assert train.AMP_MODES is choices.AMP_MODES and train.PHASE_LR is choices.PHASE_LR

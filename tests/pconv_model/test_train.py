@@ -261,7 +261,7 @@ def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, r
     [
         (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
         (dict(dataset="coco"), "unknown dataset 'coco'"),
-        (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
+        (dict(amp="fp8"), "amp must be one of auto, bf16, fp16, off"),
         (dict(batch_size=0), "batch_size must be at least 1"),
     ],
 )
