@@ -32,7 +32,14 @@ def _loader_workers() -> int:
 @click.option("--masks", type=_ANY, required=True, help="Raw mask pool (with split.json) for training masks.")
 @click.option("--out", type=_ANY, required=True, help="Run folder: checkpoint, logs, samples.")
 @click.option("--iterations", type=click.IntRange(min=1), required=True, help="Train up to this many steps.")
-@click.option("--arch", type=click.Choice(ARCH_NAMES), default="pconv", show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(ARCH_NAMES),
+    default="pconv",
+    show_default=True,
+    help="pconv: partial convolutions (the paper); conv: the same U-Net with plain convolutions, its "
+    "baseline.",
+)
 @click.option(
     "--phase",
     type=click.Choice(list(PHASE_LR)),
@@ -59,10 +66,34 @@ def _loader_workers() -> int:
     show_default=True,
     help="Photos per step and process.",
 )
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--sample-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--validate-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between checkpoints (also written at the last step and on Ctrl-C / SIGTERM).",
+)
+@click.option(
+    "--sample-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between sample grids in OUT/samples/ (input, output, composite, truth).",
+)
+@click.option(
+    "--validate-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between scores (l1, PSNR) of the fixed validation subset in OUT/val.jsonl.",
+)
+@click.option(
+    "--log-every",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Steps between loss lines in OUT/log.jsonl (step 1 is always logged).",
+)
 @click.option(
     "--vgg-weights",
     type=_ANY,
@@ -70,7 +101,13 @@ def _loader_workers() -> int:
     help="torchvision-format VGG16 state dict (default: torchvision's cached ImageNet weights).",
 )
 @seed_option()
-@click.option("--image-size", type=click.IntRange(1, 4096), default=512, show_default=True)
+@click.option(
+    "--image-size",
+    type=click.IntRange(1, 4096),
+    default=512,
+    show_default=True,
+    help="Side of the square training crops in px; a multiple of 2**layers (512 for 8 layers, 128 for 7).",
+)
 @click.option(
     "--layers", type=click.IntRange(1, MAX_LAYERS), default=8, show_default=True, help="U-Net depth."
 )
@@ -85,9 +122,10 @@ def _loader_workers() -> int:
 @click.option(
     "--amp",
     type=click.Choice(AMP_MODES),
-    default="bf16",
+    default="auto",
     show_default=True,
-    help="Mixed precision on CUDA (fp16 uses a gradient scaler).",
+    help="Mixed precision: auto is bf16 on a GPU that has it, else fp16 (with a gradient scaler); the "
+    "CPU always trains in float32. config.json records what ran.",
 )
 @click.option(
     "--workers",

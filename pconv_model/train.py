@@ -70,7 +70,14 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .choices import AMP_MODES, PHASE_LR
-from .losses import InpaintingLoss, LossWeights, dominant_term_warning, format_shares, term_shares
+from .losses import (
+    InpaintingLoss,
+    LossWeights,
+    dominant_term_note,
+    dominant_term_warning,
+    format_shares,
+    term_shares,
+)
 from .vgg import load_vgg16_features
 
 __all__ = [
@@ -80,6 +87,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "forward_loss",
+    "overlap_warning",
     "resolve_amp",
     "score_composite",
     "train",
@@ -277,6 +285,24 @@ def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
         augment=training_augment(config.image_size),
     )
     return torch.stack(images), torch.stack([masks[i % len(masks)] for i in range(len(images))])
+
+
+def overlap_warning(config: TrainConfig) -> str | None:
+    """One line when the validation photos are training photos too, or None.
+
+    A plain ``folder:`` dataset has one split, ``all``, that both default to (and ``all`` holds the
+    ``train`` / ``val`` / ``test`` sub-folders); ``val.jsonl`` then says how well the model fits its own
+    photos, not how it does on unseen ones.
+    """
+    train_split = config.split or datasets.TRAIN_SPLITS[config.dataset]
+    val_split = config.val_split or datasets.TEST_SPLITS[config.dataset]
+    if train_split != val_split and not (config.dataset == "folder" and "all" in (train_split, val_split)):
+        return None
+    return (
+        f"validation photos are training photos too (split {val_split!r} within {train_split!r} of "
+        f"{config.data}): val.jsonl measures fitting, not generalization; put photos in DIR/train and "
+        "DIR/val and pass --split train --val-split val to keep them apart"
+    )
 
 
 def training_augment(image_size: int) -> AugmentConfig:
@@ -485,9 +511,10 @@ def _report_loss_balance(
     config: TrainConfig, terms: dict[str, Tensor], weights: LossWeights, *, progress: bool
 ) -> None:
     """Write each weighted term's share of the total on the first batch (this rank's) to
-    ``RUN/loss_balance.json``, print it with ``progress``, and warn in one line, always, when one term
-    dwarfs the others (a VGG16 file in other units; see losses.dominant_term_warning). A non-finite
-    loss is left to the logging check, which stops the run."""
+    ``RUN/loss_balance.json``; with ``progress`` print the first loss and its shares in one line, and a
+    line saying why when one term dwarfs the others as it normally does at the start; warn in one line,
+    always, when it dwarfs them beyond that (a VGG16 file in other units; see
+    losses.dominant_term_warning). A non-finite loss is left to the logging check, which stops the run."""
     values = {name: value.item() for name, value in terms.items()}
     if not 0 < values["total"] < math.inf:
         return
@@ -496,7 +523,10 @@ def _report_loss_balance(
     document = {"step": 1, "shares": shares, "warning": warning}
     atomic_write_text(config.out / BALANCE_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
     if progress:
-        progress_message(f"loss shares on the first batch: {format_shares(shares)}")
+        progress_message(f"step 1: loss {values['total']:.6g} = {format_shares(shares)}")
+        note = dominant_term_note(shares)
+        if note is not None and warning is None:
+            progress_message(f"note: {note}")
     if warning is not None:
         progress_message(f"warning: on the first batch, {warning}")
 
@@ -633,6 +663,9 @@ def _setup(
     forward = forward_loss(net, loss_fn, amp_dtype=amp_dtype, compile=compiled)
     if env.is_main:
         _write_run_files(config, env, start, compiled=compiled)
+        warning = overlap_warning(config)
+        if warning is not None:
+            progress_message(f"warning: {warning}")
     loader = _loader(config, env, device, pairs, len(pairs.images), start)
     carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
     return _Setup(
@@ -744,7 +777,7 @@ def _train(
             bar.update(1)
             if step == 1 and env.is_main:
                 _report_loss_balance(config, terms, run.loss_fn.weights, progress=progress)
-            if _due(step, config.log_every, config):
+            if step == 1 or _due(step, config.log_every, config):  # the first loss at once
                 speed = throughput.since_last(step)
                 losses = _log(config, env, device, step, terms, skipped, speed)
                 bar.set_postfix(

@@ -113,3 +113,14 @@ def test_every_command_is_listed_and_runs_its_help():
     for path in _all_commands():
         result = runner.invoke(cli.main, [*path, "--help"])
         assert result.exit_code == 0 and result.output.startswith(f"Usage: main {' '.join(path)} "), path
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """A newcomer reading `pconv train --help` (or any other) meets no option without a line of help."""
+    for path in _all_commands():
+        group: click.Group = cli.main
+        for name in path:
+            command = group.get_command(click.Context(group), name)
+            group = command if isinstance(command, click.Group) else group
+        bare = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
+        assert not bare, (path, bare)
