@@ -64,9 +64,10 @@ def test_the_command_without_raw_runs_the_default_input(monkeypatch, tmp_path):
         ["--quiet", "masks", "benchmark", "--out", str(tmp_path / "b"), "--per-bin", "5", "--workers", "1"],
     )
     raw = tmp_path / "b" / "default-input" / "seed-0-scenes-12" / "raw"
-    assert result.exit_code == 0 and result.output == (
-        f"benchmark of 60 masks (masks/, manifest.csv, masks.h5) in {tmp_path / 'b'} in 0 s; raw pool {raw}\n"
+    assert result.exit_code == 0 and result.output.startswith(
+        f"benchmark of 60 masks (masks/, manifest.csv, masks.h5) in {tmp_path / 'b'} in "
     )
+    assert result.output.endswith(f" s; raw pool {raw}\n")
     assert seen["out"] == tmp_path / "b" and seen["per_bin"] == 5 and seen["augment"] is None
     assert seen["keep_scenes"] is False
 
