@@ -101,10 +101,12 @@ def save_checkpoint(
     step: int,
     config: dict[str, Any],
     counters: dict[str, int] | None = None,
+    phases: dict[str, int] | None = None,
 ) -> None:
     """Write a checkpoint so that readers see the old file or the whole new one, never half of it (synced to
     disk before the rename, so a node crash cannot leave an empty file either). ``counters``: run totals
-    a resume carries on (e.g. photos skipped)."""
+    a resume carries on (e.g. photos skipped); ``phases``: steps of the earlier phases the model went
+    through (``{"initial": N}`` in a finetune run)."""
     document = {
         "format": CHECKPOINT_FORMAT,
         "arch": config["arch"],
@@ -116,6 +118,7 @@ def save_checkpoint(
         "scaler": scaler_state,
         "rng": capture_rng(),
         "counters": dict(counters or {}),
+        "phases": dict(phases or {}),
     }
     with atomic_output(path, durable=True) as temp:
         torch.save(document, temp)

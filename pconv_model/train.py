@@ -324,12 +324,14 @@ def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
             )
 
 
-def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.Module:
+def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> tuple[nn.Module, dict[str, int]]:
+    """The model a run starts from, and the steps of the phases that trained it before this run's phase
+    (``{"initial": N}`` for a finetune run; kept in its checkpoints for ``pconv model info``)."""
     torch.manual_seed(config.seed)
     if document is not None:
-        return model_from_checkpoint(document, config.out / CHECKPOINT_NAME)
+        return model_from_checkpoint(document, config.out / CHECKPOINT_NAME), dict(document.get("phases", {}))
     if config.init is None:  # the initial phase: _train refuses a new finetune run without --init
-        return build_model(config.arch, layers=config.layers, width=config.width)
+        return build_model(config.arch, layers=config.layers, width=config.width), {}
     start = load_checkpoint(config.init, arch=config.arch)
     if start["phase"] != "initial":
         raise ValueError(
@@ -341,7 +343,7 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
             raise ValueError(
                 f"{config.init}: trained with {name}={start['config'][name]}, not {getattr(config, name)}"
             )
-    return model_from_checkpoint(start, config.init)
+    return model_from_checkpoint(start, config.init), {**start.get("phases", {}), "initial": start["step"]}
 
 
 def resolve_amp(amp: str, device: torch.device) -> str:
@@ -576,6 +578,7 @@ class _Setup:
     validation: tuple[Tensor, Tensor] | None
     start: int
     skipped: int
+    phases: dict[str, int]
 
 
 def _resume_point(config: TrainConfig, resume: bool) -> tuple[dict[str, Any] | None, int]:
@@ -646,7 +649,7 @@ def _setup(
     loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
     pairs = _training_pairs(config)
     validation = _validation_batch(config) if env.is_main else None
-    model = _initial_model(config, document)
+    model, phases = _initial_model(config, document)
     if config.phase == "finetune":
         model.freeze_encoder_bn()
     model.to(device)
@@ -682,6 +685,7 @@ def _setup(
         validation,
         start,
         carried,
+        phases,
     )
 
 
@@ -738,6 +742,7 @@ def _save(
             step=step,
             config=config.to_json(),
             counters={"skipped": total},
+            phases=run.phases,
         )
     distributed.barrier()
 

@@ -13,6 +13,7 @@ from pconv.datasets.pairing import TrainingPairs
 from pconv.maskgen.sets.training import TrainingMasks
 from pconv.pconv_model.checkpoint import build_model, load_checkpoint, model_from_checkpoint
 from pconv.pconv_model.losses import InpaintingLoss, dominant_term_note
+from pconv.pconv_model.pretrained import describe_checkpoint
 from pconv.pconv_model.train import TrainConfig, overlap_warning, score_composite, train, training_augment
 from pconv.pconv_model.vgg import VGG16Pools
 from PIL import Image
@@ -253,6 +254,10 @@ def test_finetune_starts_from_initial_weights_with_encoder_bn_frozen(workspace, 
     before = load_checkpoint(initial)["model"]
     after = load_checkpoint(workspace / "finetune" / "checkpoint.pt")
     assert after["phase"] == "finetune" and losses(workspace / "finetune")[0]["lr"] == 5e-5
+    info = dict(describe_checkpoint(workspace / "finetune" / "checkpoint.pt"))  # `pconv model info`
+    assert after["phases"] == {"initial": 6} and info["training steps"] == "initial 6, finetune 2"
+    assert info["image size"] == "32×32 training crops, batch 2"
+    assert info["dataset"] == f"folder:{workspace / 'photos'} (its training split), seed 0"
     encoder_bn = [k for k in before if k.startswith("encoder.") and ".bn." in k]
     decoder_bn = [k for k in before if k.startswith("decoder.") and ".bn.running_mean" in k]
     assert encoder_bn and all(torch.equal(before[k], after["model"][k]) for k in encoder_bn)
