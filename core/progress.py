@@ -23,7 +23,7 @@ LINE_STEPS = 10
 
 class _Lines:
     """A stream for tqdm that turns each redraw (``\\r`` + status) into one line of ``target``; a redraw
-    that repeats the last line (the bar's close) writes nothing."""
+    at the count of the last line (the bar's close) writes nothing."""
 
     def __init__(self, target: TextIO) -> None:
         self.target = target
@@ -31,9 +31,10 @@ class _Lines:
 
     def write(self, text: str) -> None:
         line = text.replace("\r", "").strip()
-        if line and line != self.last:
+        count = line.partition(" %)")[0]  # "desc: n/total unit (pct": the times after it always change
+        if line and count != self.last:
             self.target.write(line + "\n")
-            self.last = line
+            self.last = count
 
     def flush(self) -> None:
         self.target.flush()

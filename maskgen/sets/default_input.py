@@ -70,10 +70,10 @@ SECONDS_PER_SCENE = 1.45
 """Render and extract time of one default scene on two idle cores (README, Speed)."""
 SECONDS_PER_MASK = 0.0026
 """Benchmark build time per mask on two idle cores (README, Speed)."""
-KEPT_BYTES_PER_SCENE = 1.1e6
-"""Disk a scene leaves once its frames are deleted: its raw masks and their records."""
-BYTES_PER_MASK = 17e3
-"""Disk per benchmark mask: its PNG and its chunk of masks.h5."""
+KEPT_BYTES_PER_SCENE = 0.17e6
+"""Disk a scene leaves once its frames are deleted: its raw masks and their records (20 MB for 120)."""
+BYTES_PER_MASK = 14.2e3
+"""Disk per benchmark mask: its PNG, its chunk of masks.h5, its manifest row (170 MB for 12,000)."""
 
 
 def scenes_for(count: int) -> int:
