@@ -11,20 +11,22 @@ removes temporary files the way Ctrl-C does instead of leaving the process's wor
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import cv2
 from pconv.core.errors import first_line
 from pconv.core.sharding import Shard
 
 __all__ = [
     "FriendlyGroup",
+    "LazyGroup",
     "ShardType",
     "compile_choice",
     "compile_option",
@@ -56,7 +58,50 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-class FriendlyGroup(click.Group):
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """ValueError, OSError and, once a command has loaded OpenCV, ``cv2.error`` (OpenCV refusing an
+    input): looked up, not imported, so that ``--help`` never pays for OpenCV."""
+    cv2 = sys.modules.get("cv2")
+    return (ValueError, OSError) if cv2 is None else (ValueError, OSError, cv2.error)
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when one of them runs or shows its help.
+
+    ``lazy`` maps a subcommand name to ``("module:attribute", "one-line help")``; the group's own help
+    lists those lines, so ``pconv --help`` imports no subcommand module (torch alone takes seconds).
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = self.lazy[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if names:  # the width click's own listing gives each line
+            limit = formatter.width - 6 - max(len(name) for name in names)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, self._short_help(name, limit)) for name in names])
+
+    def _short_help(self, name: str, limit: int) -> str:
+        """The listed help of ``name``: from ``lazy`` until the command is imported."""
+        if name in self.commands:
+            return self.commands[name].get_short_help_str(limit)
+        return click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)
+
+
+class FriendlyGroup(LazyGroup):
     """A click group that reports library errors and bad option values as one line, exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -65,7 +110,7 @@ class FriendlyGroup(click.Group):
                 return super().invoke(ctx)
         except click.UsageError as error:  # a bad option value or a missing argument, as one line
             raise click.ClickException((error.format_message().splitlines() or ["bad usage"])[0]) from None
-        except (ValueError, OSError, cv2.error) as error:  # cv2.error: OpenCV refusing an input
+        except _input_errors() as error:
             if os.environ.get("PCONV_DEBUG"):
                 raise
             raise click.ClickException(first_line(error)) from None

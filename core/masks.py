@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 from pconv.core.files import atomic_write_bytes
 from pconv.core.limits import check_image_header
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: mask tools that only read and write PNGs
+    from torch import Tensor  # (all of maskgen) start without the seconds it takes
 
 __all__ = [
     "MASK_THRESHOLD",
@@ -139,6 +141,8 @@ def valid_from_hole(hole: np.ndarray) -> Tensor:
     Shape: ``hole`` ``(H, W)`` or ``(B, H, W)`` bool, True = hole. Returns float32 ``(1, H, W)`` or
     ``(B, 1, H, W)``, 1 = valid, 0 = hole.
     """
+    import torch
+
     if hole.dtype != np.bool_ or hole.ndim not in (2, 3):
         raise ValueError(
             f"a hole map must be a 2-D or 3-D bool array, got {hole.dtype} of shape {hole.shape}"
@@ -166,6 +170,8 @@ def composite(output: Tensor, image: Tensor, mask: Tensor) -> Tensor:
     Shape: ``output`` and ``image`` ``(B, C, H, W)`` float; ``mask`` ``(B, 1, H, W)`` float, 1 = valid.
     Returns ``(B, C, H, W)`` in the promoted dtype of the two images.
     """
+    import torch
+
     return torch.where(mask > 0.5, image, output)
 
 
@@ -175,6 +181,8 @@ def white_holes(image: Tensor, mask: Tensor) -> Tensor:
     Shape: ``image`` ``(B, 3, H, W)`` or ``(3, H, W)`` float in [0, 1]; ``mask`` the same with one
     channel, 1 = valid.
     """
+    import torch
+
     return composite(torch.ones_like(image), image, mask)
 
 
@@ -183,6 +191,8 @@ def image_to_uint8(image: Tensor) -> np.ndarray:
 
     Shape: ``(3, H, W)`` or ``(B, 3, H, W)`` float RGB. Returns ``(H, W, 3)`` or ``(B, H, W, 3)`` uint8 RGB.
     """
+    import torch
+
     pixels = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
     return pixels.movedim(-3, -1).cpu().numpy()
 
@@ -193,6 +203,8 @@ def image_from_uint8(pixels: np.ndarray) -> Tensor:
     Shape: ``(H, W, 3)`` or ``(B, H, W, 3)`` uint8 RGB. Returns float32 ``(3, H, W)`` or ``(B, 3, H, W)``
     in [0, 1].
     """
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(pixels)).movedim(-1, -3).float().div_(255.0)
 
 

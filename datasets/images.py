@@ -17,13 +17,15 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 from pconv.core.limits import IMAGE_LIMIT
 from pconv.core.masks import image_from_uint8
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:  # the dataset names and checks load without torch (`pconv train --help` lists them)
+    import torch
 
 __all__ = [
     "BadImageError",

@@ -1,4 +1,7 @@
-"""`pconv eval`: score methods on the benchmark in the layout of the paper's Table 1; `pconv eval merge`."""
+"""`pconv eval`: score methods on the benchmark in the layout of the paper's Table 1; `pconv eval merge`.
+
+The evaluator (and torch with it) is imported inside the commands, so their ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,6 @@ from pconv.core.cli import (
     show_progress,
 )
 from pconv.core.sharding import Shard
-from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
-from pconv.evaluator.inputs import export_inputs
 
 __all__ = ["eval_command"]
 
@@ -116,6 +117,8 @@ def eval_command(
     ]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)}")
+    from pconv.evaluator.evaluate import EvalConfig, evaluate
+
     config = EvalConfig(
         images=images,
         masks=masks,
@@ -151,6 +154,8 @@ def eval_command(
 def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
     """Write each pair's cropped photo (holes white) and mask, named by pair, for a model run elsewhere;
     score its outputs with --method folder:DIR and the same --images, --masks and --seed."""
+    from pconv.evaluator.inputs import export_inputs
+
     count = export_inputs(images, masks, out, seed=seed, progress=show_progress())
     click.echo(
         f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
@@ -162,4 +167,6 @@ def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
 @click.argument("out", type=click.Path(path_type=Path))
 def merge_command(out: Path) -> None:
     """Join the per-pair results of every shard in OUT into the report a single run writes."""
+    from pconv.evaluator.evaluate import write_report
+
     click.echo(write_report(out, progress=show_progress()), nl=False)

@@ -30,6 +30,7 @@ from pconv.core.files import atomic_output
 from pconv.core.weights import load_torch_file
 from torch import nn
 
+from .choices import ARCH_NAMES, MAX_LAYERS, MAX_WIDTH
 from .unet import ConvUNet, PConvUNet, unet_specs
 
 __all__ = [
@@ -46,11 +47,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
-ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = {"pconv": PConvUNet, "conv": ConvUNet}
-MAX_LAYERS = 12
-"""Deepest U-Net accepted (the paper's has 8; inputs must be multiples of 2**layers)."""
-MAX_WIDTH = 8.0
-"""Widest channel multiplier accepted: width 8 already holds about 2 billion weights (8 GB)."""
+ARCHS: dict[str, type[PConvUNet] | type[ConvUNet]] = dict(zip(ARCH_NAMES, (PConvUNet, ConvUNet), strict=True))
 
 
 def build_model(arch: str, *, layers: int, width: float) -> PConvUNet | ConvUNet:
@@ -104,10 +101,12 @@ def save_checkpoint(
     step: int,
     config: dict[str, Any],
     counters: dict[str, int] | None = None,
+    phases: dict[str, int] | None = None,
 ) -> None:
     """Write a checkpoint so that readers see the old file or the whole new one, never half of it (synced to
     disk before the rename, so a node crash cannot leave an empty file either). ``counters``: run totals
-    a resume carries on (e.g. photos skipped)."""
+    a resume carries on (e.g. photos skipped); ``phases``: steps of the earlier phases the model went
+    through (``{"initial": N}`` in a finetune run)."""
     document = {
         "format": CHECKPOINT_FORMAT,
         "arch": config["arch"],
@@ -119,6 +118,7 @@ def save_checkpoint(
         "scaler": scaler_state,
         "rng": capture_rng(),
         "counters": dict(counters or {}),
+        "phases": dict(phases or {}),
     }
     with atomic_output(path, durable=True) as temp:
         torch.save(document, temp)

@@ -1,4 +1,7 @@
-"""`pconv train` and `pconv inpaint`: parse options, call one library function, report in one line."""
+"""`pconv train` and `pconv inpaint`: parse options, call one library function, report in one line.
+
+The library (and torch with it) is imported inside the commands, so their ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,8 @@ from pathlib import Path
 import click
 from pconv import datasets
 from pconv.core.cli import compile_choice, compile_option, seed_option, show_progress
-from pconv.core.compiling import resolve_compile
-from pconv.core.distributed import dist_env, pick_device
-from pconv.core.workers import default_workers
 
-from .checkpoint import ARCHS, MAX_LAYERS, MAX_WIDTH
-from .inpaint import Inpainter, inpaint_files
-from .train import AMP_MODES, PHASE_LR, TrainConfig, train
+from .choices import AMP_MODES, ARCH_NAMES, MAX_LAYERS, MAX_WIDTH, PHASE_LR
 
 __all__ = ["inpaint_command", "train_command"]
 
@@ -23,6 +21,8 @@ _ANY = click.Path(path_type=Path)
 
 
 def _loader_workers() -> int:
+    from pconv.core.workers import default_workers
+
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     return max(1, default_workers() // max(1, processes))
 
@@ -33,7 +33,14 @@ def _loader_workers() -> int:
 @click.option("--masks", type=_ANY, required=True, help="Raw mask pool (with split.json) for training masks.")
 @click.option("--out", type=_ANY, required=True, help="Run folder: checkpoint, logs, samples.")
 @click.option("--iterations", type=click.IntRange(min=1), required=True, help="Train up to this many steps.")
-@click.option("--arch", type=click.Choice(list(ARCHS)), default="pconv", show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(ARCH_NAMES),
+    default="pconv",
+    show_default=True,
+    help="pconv: partial convolutions (the paper); conv: the same U-Net with plain convolutions, its "
+    "baseline.",
+)
 @click.option(
     "--phase",
     type=click.Choice(list(PHASE_LR)),
@@ -60,10 +67,34 @@ def _loader_workers() -> int:
     show_default=True,
     help="Photos per step and process.",
 )
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--sample-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--validate-every", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--log-every", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between checkpoints (also written at the last step and on Ctrl-C / SIGTERM).",
+)
+@click.option(
+    "--sample-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between sample grids in OUT/samples/ (input, output, composite, truth).",
+)
+@click.option(
+    "--validate-every",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Steps between scores (l1, PSNR) of the fixed validation subset in OUT/val.jsonl.",
+)
+@click.option(
+    "--log-every",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Steps between loss lines in OUT/log.jsonl (step 1 is always logged).",
+)
 @click.option(
     "--vgg-weights",
     type=_ANY,
@@ -71,7 +102,13 @@ def _loader_workers() -> int:
     help="torchvision-format VGG16 state dict (default: torchvision's cached ImageNet weights).",
 )
 @seed_option()
-@click.option("--image-size", type=click.IntRange(1, 4096), default=512, show_default=True)
+@click.option(
+    "--image-size",
+    type=click.IntRange(1, 4096),
+    default=512,
+    show_default=True,
+    help="Side of the square training crops in px; a multiple of 2**layers (512 for 8 layers, 128 for 7).",
+)
 @click.option(
     "--layers", type=click.IntRange(1, MAX_LAYERS), default=8, show_default=True, help="U-Net depth."
 )
@@ -86,9 +123,10 @@ def _loader_workers() -> int:
 @click.option(
     "--amp",
     type=click.Choice(AMP_MODES),
-    default="bf16",
+    default="auto",
     show_default=True,
-    help="Mixed precision on CUDA (fp16 uses a gradient scaler).",
+    help="Mixed precision: auto is bf16 on a GPU that has it, else fp16 (with a gradient scaler); the "
+    "CPU always trains in float32. config.json records what ran.",
 )
 @click.option(
     "--workers",
@@ -130,6 +168,10 @@ def train_command(
     compile_: bool | None,
 ) -> None:
     """Train the PConv U-Net (or the Conv baseline); run under torchrun for several GPUs or nodes."""
+    from pconv.core.distributed import dist_env
+
+    from .train import TrainConfig, train
+
     config = TrainConfig(
         dataset=dataset,
         data=data,
@@ -194,6 +236,11 @@ def inpaint_command(
     A photo whose sides are not multiples of 2**layers is reflect-padded up to the next multiple, filled,
     and cropped back, so the output has the photo's exact size (no resizing).
     """
+    from pconv.core.compiling import resolve_compile
+    from pconv.core.distributed import dist_env, pick_device
+
+    from .inpaint import Inpainter, inpaint_files
+
     chosen = pick_device(device, dist_env())
     compiled = resolve_compile(compile_choice(compile_), chosen)
     inpainter = Inpainter.from_checkpoint(checkpoint, device=chosen, compile=compiled)

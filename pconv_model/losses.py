@@ -33,6 +33,7 @@ __all__ = [
     "DOMINANT_SHARE",
     "InpaintingLoss",
     "LossWeights",
+    "dominant_term_note",
     "dominant_term_warning",
     "feature_precision",
     "format_shares",
@@ -186,7 +187,31 @@ def dominant_term_warning(shares: Mapping[str, float], *, limit: float = DOMINAN
             "assume torchvision's vgg16-397923af.pth (ImageNet-normalized input)"
         )
     dwarfed = "so the other terms barely train the model"
-    return f"the {name} term is {_percent(share)} of the loss, {dwarfed}; {cause}"
+    remedy = "pass --vgg-weights with torchvision's vgg16-397923af.pth (or a VGG16 in its units)"
+    return f"the {name} term is {_percent(share)} of the loss, {dwarfed}; {cause}; {remedy}"
+
+
+NOTE_SHARE = 0.9
+"""A term above this share of the first loss (and not above :data:`DOMINANT_SHARE`) gets a word of why."""
+
+
+def dominant_term_note(shares: Mapping[str, float]) -> str | None:
+    """One line on why the style term is nearly the whole first loss of an untrained U-Net, or None.
+
+    With torchvision's VGG16 this is the normal start (see :data:`DOMINANT_SHARE`): the untrained output
+    spans far beyond [0, 1], which the Gram matrices weigh squared at the paper's weight 120. A newcomer
+    reading ``style 99.86 %`` should know it is expected and nothing needs changing.
+    """
+    name, share = max(shares.items(), key=lambda item: item[1])
+    if share <= NOTE_SHARE or share > DOMINANT_SHARE:
+        return None
+    if name != "style":
+        return f"the {name} term is {_percent(share)} of the first loss"
+    return (
+        f"style is {_percent(share)} of the first loss, as expected: an untrained U-Net's output spans far "
+        "beyond [0, 1] and the paper's weight 120 on Gram matrices magnifies it; it shrinks as the output "
+        f"learns the photos' range (above {_percent(DOMINANT_SHARE)} would mean a VGG16 in other units)"
+    )
 
 
 class InpaintingLoss(nn.Module):

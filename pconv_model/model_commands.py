@@ -1,4 +1,7 @@
-"""`pconv model import` and `pconv model info`: parse options, call one library function, print."""
+"""`pconv model import` and `pconv model info`: parse options, call one library function, print.
+
+The library (and torch with it) is imported inside the commands, so their ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .pretrained import LAYOUTS, describe_checkpoint, import_checkpoint
+from .choices import LAYOUT_NAMES
 
 __all__ = ["model_group"]
 
@@ -22,7 +25,7 @@ def model_group() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(LAYOUTS)),
+    type=click.Choice(LAYOUT_NAMES),
     required=True,
     help="Whose checkpoint SRC is: OpenMMLab mmediting/mmagic, or naoto0804 (PyTorch PConv).",
 )
@@ -33,6 +36,8 @@ def import_command(fmt: str, src: Path, out: Path) -> None:
 
     Read with PyTorch's weights-only unpickler; nothing in SRC can run code.
     """
+    from .pretrained import import_checkpoint
+
     result = import_checkpoint(src, out, fmt=fmt)
     for note in result.notes:
         click.echo(note, err=True)
@@ -44,6 +49,8 @@ def import_command(fmt: str, src: Path, out: Path) -> None:
 @click.argument("checkpoint", type=_ANY)
 def info_command(checkpoint: Path) -> None:
     """Architecture, parameters, input normalization, mask convention and provenance of CHECKPOINT."""
+    from .pretrained import describe_checkpoint
+
     lines = describe_checkpoint(checkpoint)
     width = max(len(field) for field, _ in lines)
     for field, value in lines:

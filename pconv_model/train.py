@@ -27,6 +27,7 @@ alone writes logs, samples and checkpoints.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -68,7 +69,15 @@ from .checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from .losses import InpaintingLoss, LossWeights, dominant_term_warning, format_shares, term_shares
+from .choices import AMP_MODES, PHASE_LR
+from .losses import (
+    InpaintingLoss,
+    LossWeights,
+    dominant_term_note,
+    dominant_term_warning,
+    format_shares,
+    term_shares,
+)
 from .vgg import load_vgg16_features
 
 __all__ = [
@@ -78,14 +87,14 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "forward_loss",
+    "overlap_warning",
+    "resolve_amp",
     "score_composite",
     "train",
     "train_step",
     "training_augment",
 ]
 
-PHASE_LR = {"initial": 2e-4, "finetune": 5e-5}
-AMP_MODES = ("bf16", "fp16", "off")
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 VAL_LOG_NAME = "val.jsonl"
@@ -118,7 +127,8 @@ class TrainConfig:
     ``lr=None`` takes the phase's rate (:data:`PHASE_LR`). ``split=None`` trains on the dataset's training
     split (``datasets.TRAIN_SPLITS``); ``val_split=None`` validates on its test split
     (``datasets.TEST_SPLITS``; for a plain folder both are the whole folder). ``amp`` applies
-    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32. ``compile``
+    on CUDA only: bf16 autocast, or fp16 with a gradient scaler; CPU training is float32, and ``train``
+    replaces "auto" (and any mode on the CPU) by the one that runs (:func:`resolve_amp`). ``compile``
     (auto, on, off; see ``pconv.core.compiling``) compiles each step's forward pass and loss, and with
     them their backward pass.
     """
@@ -146,7 +156,7 @@ class TrainConfig:
     layers: int = 8
     width: float = 1.0
     device: str = "auto"
-    amp: str = "bf16"
+    amp: str = "auto"
     workers: int = 2
     strict_images: bool = False
     compile: str = "auto"
@@ -279,6 +289,24 @@ def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
     return torch.stack(images), torch.stack([masks[i % len(masks)] for i in range(len(images))])
 
 
+def overlap_warning(config: TrainConfig) -> str | None:
+    """One line when the validation photos are training photos too, or None.
+
+    A plain ``folder:`` dataset has one split, ``all``, that both default to (and ``all`` holds the
+    ``train`` / ``val`` / ``test`` sub-folders); ``val.jsonl`` then says how well the model fits its own
+    photos, not how it does on unseen ones.
+    """
+    train_split = config.split or datasets.TRAIN_SPLITS[config.dataset]
+    val_split = config.val_split or datasets.TEST_SPLITS[config.dataset]
+    if train_split != val_split and not (config.dataset == "folder" and "all" in (train_split, val_split)):
+        return None
+    return (
+        f"validation photos are training photos too (split {val_split!r} within {train_split!r} of "
+        f"{config.data}): val.jsonl measures fitting, not generalization; put photos in DIR/train and "
+        "DIR/val and pass --split train --val-split val to keep them apart"
+    )
+
+
 def training_augment(image_size: int) -> AugmentConfig:
     """The default hole dilation (radii 4-24 px: NVIDIA's 9-49 px square kernels), given for 512-px masks,
     scaled to ``image_size``: holes then cover the same share of the image at any training size (256 px:
@@ -298,12 +326,14 @@ def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
             )
 
 
-def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.Module:
+def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> tuple[nn.Module, dict[str, int]]:
+    """The model a run starts from, and the steps of the phases that trained it before this run's phase
+    (``{"initial": N}`` for a finetune run; kept in its checkpoints for ``pconv model info``)."""
     torch.manual_seed(config.seed)
     if document is not None:
-        return model_from_checkpoint(document, config.out / CHECKPOINT_NAME)
+        return model_from_checkpoint(document, config.out / CHECKPOINT_NAME), dict(document.get("phases", {}))
     if config.init is None:  # the initial phase: _train refuses a new finetune run without --init
-        return build_model(config.arch, layers=config.layers, width=config.width)
+        return build_model(config.arch, layers=config.layers, width=config.width), {}
     start = load_checkpoint(config.init, arch=config.arch)
     if start["phase"] != "initial":
         raise ValueError(
@@ -315,16 +345,23 @@ def _initial_model(config: TrainConfig, document: dict[str, Any] | None) -> nn.M
             raise ValueError(
                 f"{config.init}: trained with {name}={start['config'][name]}, not {getattr(config, name)}"
             )
-    return model_from_checkpoint(start, config.init)
+    return model_from_checkpoint(start, config.init), {**start.get("phases", {}), "initial": start["step"]}
 
 
-def _precision(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, use a grad scaler) for this device."""
-    if device.type != "cuda" or config.amp == "off":
-        return None, False
-    if config.amp == "bf16" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16, False
-    return torch.float16, True
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """The precision that runs for the asked ``amp`` (one of AMP_MODES): "off" (float32) on the CPU,
+    where autocast would only slow training down; on CUDA "auto" and "bf16" are bf16 where the GPU
+    supports it and fp16 (with a gradient scaler) where it does not."""
+    if device.type != "cuda" or amp == "off":
+        return "off"
+    if amp in ("auto", "bf16"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return amp
+
+
+def _precision(config: TrainConfig) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a grad scaler) of the config's resolved amp."""
+    return {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}[config.amp]
 
 
 def _write_run_files(config: TrainConfig, env: DistEnv, start: int, *, compiled: bool) -> None:
@@ -361,6 +398,7 @@ def train(
     """
     env = distributed.dist_env()
     device = distributed.pick_device(config.device, env)
+    config = dataclasses.replace(config, amp=resolve_amp(config.amp, device))  # what runs is recorded
     compiled = resolve_compile(config.compile, device)  # before anything is written: it may refuse
     distributed.setup(env, device)
     try:
@@ -477,9 +515,10 @@ def _report_loss_balance(
     config: TrainConfig, terms: dict[str, Tensor], weights: LossWeights, *, progress: bool
 ) -> None:
     """Write each weighted term's share of the total on the first batch (this rank's) to
-    ``RUN/loss_balance.json``, print it with ``progress``, and warn in one line, always, when one term
-    dwarfs the others (a VGG16 file in other units; see losses.dominant_term_warning). A non-finite
-    loss is left to the logging check, which stops the run."""
+    ``RUN/loss_balance.json``; with ``progress`` print the first loss and its shares in one line, and a
+    line saying why when one term dwarfs the others as it normally does at the start; warn in one line,
+    always, when it dwarfs them beyond that (a VGG16 file in other units; see
+    losses.dominant_term_warning). A non-finite loss is left to the logging check, which stops the run."""
     values = {name: value.item() for name, value in terms.items()}
     if not 0 < values["total"] < math.inf:
         return
@@ -488,7 +527,10 @@ def _report_loss_balance(
     document = {"step": 1, "shares": shares, "warning": warning}
     atomic_write_text(config.out / BALANCE_NAME, json.dumps(document, indent=1, sort_keys=True) + "\n")
     if progress:
-        progress_message(f"loss shares on the first batch: {format_shares(shares)}")
+        progress_message(f"step 1: loss {values['total']:.6g} = {format_shares(shares)}")
+        note = dominant_term_note(shares)
+        if note is not None and warning is None:
+            progress_message(f"note: {note}")
     if warning is not None:
         progress_message(f"warning: on the first batch, {warning}")
 
@@ -538,6 +580,7 @@ class _Setup:
     validation: tuple[Tensor, Tensor] | None
     start: int
     skipped: int
+    phases: dict[str, int]
 
 
 def _resume_point(config: TrainConfig, resume: bool) -> tuple[dict[str, Any] | None, int]:
@@ -608,12 +651,12 @@ def _setup(
     loss_fn = InpaintingLoss(vgg if vgg is not None else load_vgg16_features(config.vgg_weights)).to(device)
     pairs = _training_pairs(config)
     validation = _validation_batch(config) if env.is_main else None
-    model = _initial_model(config, document)
+    model, phases = _initial_model(config, document)
     if config.phase == "finetune":
         model.freeze_encoder_bn()
     model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-    amp_dtype, use_scaler = _precision(config, device)
+    amp_dtype, use_scaler = _precision(config)
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     if document is not None:
         optimizer.load_state_dict(document["optimizer"])
@@ -625,6 +668,9 @@ def _setup(
     forward = forward_loss(net, loss_fn, amp_dtype=amp_dtype, compile=compiled)
     if env.is_main:
         _write_run_files(config, env, start, compiled=compiled)
+        warning = overlap_warning(config)
+        if warning is not None:
+            progress_message(f"warning: {warning}")
     loader = _loader(config, env, device, pairs, len(pairs.images), start)
     carried = int(document.get("counters", {}).get("skipped", 0)) if document and env.is_main else 0
     return _Setup(
@@ -641,6 +687,7 @@ def _setup(
         validation,
         start,
         carried,
+        phases,
     )
 
 
@@ -697,6 +744,7 @@ def _save(
             step=step,
             config=config.to_json(),
             counters={"skipped": total},
+            phases=run.phases,
         )
     distributed.barrier()
 
@@ -736,7 +784,7 @@ def _train(
             bar.update(1)
             if step == 1 and env.is_main:
                 _report_loss_balance(config, terms, run.loss_fn.weights, progress=progress)
-            if _due(step, config.log_every, config):
+            if step == 1 or _due(step, config.log_every, config):  # the first loss at once
                 speed = throughput.since_last(step)
                 losses = _log(config, env, device, step, terms, skipped, speed)
                 bar.set_postfix(

@@ -6,12 +6,14 @@ OSError into a one-line ``Error: ...`` (see pconv.core.cli).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 from pconv.core.cli import show_progress, workers_option
 from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
+from pconv.core.progress import format_duration
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE
 
 __all__ = ["RELEASE_COMMANDS"]
@@ -42,6 +44,7 @@ def publish_command(bench: Path, out: Path, license_name: str, archive: bool, ov
     masks (PNGs and masks.h5); --archive adds masks.zip."""
     from pconv.maskgen.release.publish import publish_benchmark
 
+    start = time.monotonic()
     with locked_beside(out):
         publish_benchmark(
             bench,
@@ -51,21 +54,32 @@ def publish_command(bench: Path, out: Path, license_name: str, archive: bool, ov
             overwrite=overwrite,
             progress=show_progress(),
         )
-    click.echo(f"release in {out}")
+    files = [path for path in Path(out).rglob("*") if path.is_file()]
+    masks = sum(1 for _ in (Path(out) / "masks").glob("*.png"))
+    formats = "PNGs, masks.h5, masks.zip" if archive else "PNGs, masks.h5"
+    size = sum(path.stat().st_size for path in files) / 1e6
+    took = format_duration(time.monotonic() - start)
+    click.echo(
+        f"release of {masks:,} masks ({formats}; README.md dataset card, SHA256SUMS, contact sheets, "
+        f"histogram) in {out}: {len(files):,} files, {size:,.1f} MB, in {took}"
+    )
 
 
 @click.command("verify")
 @click.argument("folder", type=click.Path(path_type=Path))
 def verify_command(folder: Path) -> None:
     """Recompute checksums and every invariant of a benchmark or release; exit 1 listing violations."""
-    from pconv.maskgen.release.verify import verify_benchmark
+    from pconv.maskgen.release.verify import checks_made, verify_benchmark
 
+    start = time.monotonic()
     problems = verify_benchmark(folder, progress=show_progress())
     for problem in problems:
         click.echo(problem)
     if problems:
         raise click.ClickException(f"{len(problems)} violation{'s' if len(problems) > 1 else ''} in {folder}")
-    click.echo(f"{folder}: every check passed")
+    for line in checks_made(folder):
+        click.echo(f"  ok  {line}")
+    click.echo(f"{folder}: every check passed in {format_duration(time.monotonic() - start)}")
 
 
 @click.command("stats")

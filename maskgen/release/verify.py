@@ -33,7 +33,7 @@ from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
 from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
 from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, set_mask_path
 
-__all__ = ["SUMS_NAME", "verify_benchmark"]
+__all__ = ["SUMS_NAME", "checks_made", "verify_benchmark"]
 
 SUMS_NAME = "SHA256SUMS"
 
@@ -293,3 +293,34 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
             if stored is not None and image is not None and not np.array_equal(stored[index], image):
                 problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
     return problems
+
+
+def checks_made(folder: Path) -> list[str]:
+    """What :func:`verify_benchmark` checks in ``folder``, one line each with its counts: what "every
+    check passed" stands for. Reads only the manifest, build.json and SHA256SUMS."""
+    folder = Path(folder)
+    records = read_benchmark(folder)
+    build = read_json_object(folder / BUILD_NAME, required={"params": dict})
+    recipe = _recipe(folder / BUILD_NAME, build)
+    count, blocks = len(records), len(recipe.edges) - 1
+    with open(folder / CSV_NAME, newline="", encoding="utf-8") as handle:
+        columns = len(next(csv.reader(handle), []))
+    splits = {split: sum(record.split == split for record in records) for split in SPLITS}
+    lines = []
+    if (folder / SUMS_NAME).is_file():
+        sums = len((folder / SUMS_NAME).read_text(encoding="utf-8").splitlines())
+        lines.append(f"checksums: {sums:,} files against {SUMS_NAME}, none unlisted")
+    return [
+        *lines,
+        f"checksums: {count:,} masks against the manifest's sha256",
+        f"layout: {count:,} masks listed, none missing, none unlisted in {MASK_DIR}/",
+        f"counts and order: {blocks} bins x {len(SPLITS)} splits x {recipe.per_bin:,} masks, bins ascending, "
+        "N before B",
+        f"pixels: {count:,} masks 8-bit single-channel, only 0 and 255, {recipe.size}x{recipe.size}",
+        f"bins: {count:,} hole ratios recomputed, each equal to the manifest's and inside its bin",
+        f"border: {splits['N']:,} N masks without a hole within {recipe.border} px of the edge, "
+        f"{splits['B']:,} B masks with one",
+        f"duplicates: none among {count:,} masks",
+        f"{HDF5_NAME}: {count:,} masks equal to the PNGs, {columns} manifest columns, "
+        f"{len(build['params'])} build parameters",
+    ]

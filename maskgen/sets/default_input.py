@@ -16,16 +16,25 @@ the scenes go to the test split, which is all the benchmark reads.
 
 from __future__ import annotations
 
+import json
+import math
+import shutil
+from dataclasses import asdict
 from pathlib import Path
 
-from pconv.maskgen.raw.extract import ExtractConfig, extract_pool
+from pconv.core import __version__
+from pconv.core.files import read_json_object, relative_path
+from pconv.core.progress import progress_message
+from pconv.core.sharding import Shard
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, finished_ids, read_run
 from pconv.maskgen.raw.occlusion import OcclusionConfig
+from pconv.maskgen.raw.pool import SPLIT_NAME
 from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import BenchRecipe, build_benchmark
 from pconv.maskgen.sets.bins import DEFAULT_BORDER
-from pconv.maskgen.sets.maskset import check_destination
+from pconv.maskgen.sets.maskset import check_destination, finished_set
 
 __all__ = [
     "DEFAULT_FLOW_SCALE",
@@ -36,8 +45,11 @@ __all__ = [
     "DEFAULT_SCENE_SIZE",
     "DEFAULT_TEST_FRACTION",
     "INPUT_DIR",
+    "MIN_SCENES",
     "default_input_benchmark",
+    "default_input_folder",
     "default_input_pool",
+    "scenes_for",
 ]
 
 DEFAULT_SCENES = 120
@@ -48,6 +60,38 @@ DEFAULT_LAYERS = (25, 60)
 DEFAULT_FLOW_SCALE = 0.5
 DEFAULT_TEST_FRACTION = 0.8
 INPUT_DIR = "default-input"
+MIN_SCENES = 12
+"""Fewest scenes a scaled-down default input renders: 10 test scenes (about 180 test raw masks) still
+reach every bin, the densest N bin included, with the same augmentation."""
+TEST_MASKS_PER_SCENE = 14.4
+"""Test raw masks a scene is counted on when scaling (18 pairs x 0.8 test share; the default input
+yields 17.9 per test scene, so the margin covers pairs skipped as static and an unlucky split)."""
+SECONDS_PER_SCENE = 1.45
+"""Render and extract time of one default scene on two idle cores (README, Speed)."""
+SECONDS_PER_MASK = 0.0026
+"""Benchmark build time per mask on two idle cores (README, Speed)."""
+KEPT_BYTES_PER_SCENE = 0.17e6
+"""Disk a scene leaves once its frames are deleted: its raw masks and their records (20 MB for 120)."""
+BYTES_PER_MASK = 14.2e3
+"""Disk per benchmark mask: its PNG, its chunk of masks.h5, its manifest row (170 MB for 12,000)."""
+
+
+def scenes_for(count: int) -> int:
+    """Scenes of the default input that a set of ``count`` masks needs: enough that its test split holds
+    at least ``count`` distinct raw masks (so every mask can start from its own, as the default input
+    allows up to its 1,721), at least :data:`MIN_SCENES`, at most :data:`DEFAULT_SCENES` (the full default,
+    whose bytes do not depend on this). Scene ``i`` is the same in every size: a smaller input is the
+    first scenes of the default one, with the same settings and so the same shape statistics."""
+    return min(DEFAULT_SCENES, max(MIN_SCENES, math.ceil(count / TEST_MASKS_PER_SCENE)))
+
+
+def default_input_folder(out: Path, *, seed: int = 0, count: int = 12_000) -> Path:
+    """Where the default input of a ``count``-mask set lives inside ``out``: ``default-input/seed-S`` for
+    the full default, ``default-input/seed-S-scenes-N`` for one scaled down to N scenes (another pool,
+    so a later full build does not find it in its way)."""
+    scenes = scenes_for(count)
+    name = f"seed-{seed}" if scenes == DEFAULT_SCENES else f"seed-{seed}-scenes-{scenes}"
+    return Path(out) / INPUT_DIR / name
 
 
 def default_input_benchmark(
@@ -60,19 +104,32 @@ def default_input_benchmark(
     augment: AugmentConfig | None = None,
     workers: int | None = None,
     overwrite: bool = False,
+    keep_scenes: bool = False,
     progress: bool = False,
 ) -> Path:
     """Render scenes, extract their raw pool, split it and build the benchmark in ``out``; return ``out``.
 
-    ``augment`` None uses the same default as any pool. ``overwrite`` applies to the benchmark only; the
-    default input is deterministic and reused.
+    The input is scaled to the request (:func:`scenes_for`). ``augment`` None uses the same default as
+    any pool. ``overwrite`` applies to the benchmark only; the default input is deterministic and reused.
+    Rendered frames are deleted once their pool is split unless ``keep_scenes``. With ``progress`` the
+    stages are announced up front and one line heads each.
     """
     augment = augment or AugmentConfig()
     recipe = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed, augment=augment)
     check_destination(Path(out), recipe, overwrite=overwrite)  # bad options fail before minutes of work
-    raw = default_input_pool(
-        Path(out) / INPUT_DIR / f"seed-{seed}", seed=seed, workers=workers, progress=progress
+    work = default_input_folder(out, seed=seed, count=recipe.count)
+    scenes = scenes_for(recipe.count)
+    raw = work / "raw"
+    if not overwrite and _pool_finished(work, scenes, seed) and finished_set(raw, Path(out), recipe):
+        if progress:
+            progress_message(f"{out} already holds this benchmark, complete: nothing to do")
+        return Path(out)
+    say = progress_message if progress else (lambda message: None)
+    say(_plan(scenes, recipe.count))
+    default_input_pool(
+        work, scenes=scenes, seed=seed, workers=workers, keep_scenes=keep_scenes, progress=progress
     )
+    say(f"[4/4] build benchmark: {recipe.count:,} masks of {size} px")
     return build_benchmark(
         raw,
         out,
@@ -87,14 +144,77 @@ def default_input_benchmark(
     )
 
 
+def _plan(scenes: int, count: int) -> str:
+    """The stages and what they will cost, said before minutes of work."""
+    pairs = scenes * (DEFAULT_FRAMES - 1)
+    seconds = scenes * SECONDS_PER_SCENE + count * SECONDS_PER_MASK
+    cost = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    disk = (scenes * KEPT_BYTES_PER_SCENE + count * BYTES_PER_MASK) / 1e6
+    scaled = (
+        "" if scenes == DEFAULT_SCENES else f" (scaled from {DEFAULT_SCENES} to what {count:,} masks need)"
+    )
+    return (
+        f"default input: {scenes} generated scenes{scaled}; 4 stages: render scenes, extract masks from "
+        f"{pairs:,} frame pairs, split, build {count:,} masks; about {cost} on two idle cores and "
+        f"{disk:,.0f} MB on disk"
+    )
+
+
+def _pool_finished(work: Path, scenes: int, seed: int) -> bool:
+    """Whether ``work/raw`` holds the finished, split pool of these scenes and settings (its run.json asks
+    for exactly them and lists as many jobs as its records): then no scene is rendered or read again."""
+    raw = work / "raw"
+    run = read_run(raw) if raw.is_dir() else None
+    if run is None or (raw / SPLIT_NAME).is_file() is False:
+        return False
+    sources = [work / "scenes" / f"scene_{number:03d}" / "frames" for number in range(scenes)]
+    asked = {
+        "sources": [relative_path(source, raw) for source in sources],
+        "config": json.loads(json.dumps(asdict(_extract_config()))),
+        "shard": str(Shard()),
+        "bad_sources": [],
+        "version": __version__,
+    }
+    if any(run.get(key) != value for key, value in asked.items()):
+        return False
+    manifest, skipped = finished_ids(raw)
+    split = read_json_object(raw / SPLIT_NAME)
+    return (
+        len(manifest) + len(skipped) == run["jobs"]
+        and split.get("seed") == seed
+        and split.get("test_fraction") == DEFAULT_TEST_FRACTION
+    )
+
+
+def _extract_config() -> ExtractConfig:
+    return ExtractConfig(occlusion=OcclusionConfig(flow_scale=DEFAULT_FLOW_SCALE))
+
+
 def default_input_pool(
-    work: Path, *, seed: int = 0, workers: int | None = None, progress: bool = False
+    work: Path,
+    *,
+    scenes: int | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    keep_scenes: bool = True,
+    progress: bool = False,
 ) -> Path:
-    """Render the default scenes into ``work/scenes``, extract and split their pool in ``work/raw``; return
-    the pool. Every stage resumes, so a second call finds the work done."""
+    """Render the default scenes (``scenes`` of them, default all) into ``work/scenes``, extract and split
+    their pool in ``work/raw``; return the pool. Every stage resumes, and a finished pool is returned at
+    once without reading its sources; unless ``keep_scenes``, the rendered frames are deleted once the pool
+    is split (the pool and its records are all that later stages read)."""
+    scenes = DEFAULT_SCENES if scenes is None else scenes
+    raw = work / "raw"
+    say = progress_message if progress else (lambda message: None)
+    if _pool_finished(work, scenes, seed):
+        say(f"[1-3/4] raw pool {raw}: already complete")
+        _drop_scenes(work, keep_scenes)
+        return raw
+    width, height = DEFAULT_SCENE_SIZE
+    say(f"[1/4] render scenes: {scenes} of {DEFAULT_FRAMES} frames at {width}x{height}")
     folders = render_scenes(
         work / "scenes",
-        scenes=DEFAULT_SCENES,
+        scenes=scenes,
         frames=DEFAULT_FRAMES,
         size=DEFAULT_SCENE_SIZE,
         seed=seed,
@@ -104,8 +224,16 @@ def default_input_pool(
         workers=workers,
         progress=progress,
     )
-    raw = work / "raw"
-    config = ExtractConfig(occlusion=OcclusionConfig(flow_scale=DEFAULT_FLOW_SCALE))
-    extract_pool(folders, raw, config=config, workers=workers, progress=progress)
-    split_pool(raw, test_fraction=DEFAULT_TEST_FRACTION, seed=seed)
+    say(f"[2/4] extract masks: {scenes * (DEFAULT_FRAMES - 1):,} pairs")
+    extract_pool(folders, raw, config=_extract_config(), workers=workers, progress=progress)
+    sides = split_pool(raw, test_fraction=DEFAULT_TEST_FRACTION, seed=seed)
+    test = sum(side == "test" for side in sides.values())
+    say(f"[3/4] split: {test} test and {len(sides) - test} train scenes")
+    _drop_scenes(work, keep_scenes)
     return raw
+
+
+def _drop_scenes(work: Path, keep_scenes: bool) -> None:
+    """Delete the rendered frames (most of the disk) unless asked to keep them."""
+    if not keep_scenes and (work / "scenes").is_dir():
+        shutil.rmtree(work / "scenes")

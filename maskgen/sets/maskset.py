@@ -72,6 +72,7 @@ __all__ = [
     "Recipe",
     "check_destination",
     "drawn_row",
+    "finished_set",
     "pool_digest",
     "set_mask_path",
     "write_mask_set",
@@ -277,6 +278,19 @@ def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> 
     _held_state(
         Path(out), {"kind": recipe.kind, "params": recipe.describe(), "version": __version__}, overwrite
     )
+
+
+def finished_set(raw: Path, out: Path, recipe: Recipe) -> bool:
+    """Whether ``out`` holds this very set, finished: the same request from a pool of the same digest
+    (build.json) and a manifest. A re-run can then say so and stop; files gone missing raise."""
+    out = Path(out)
+    if not ((out / BUILD_NAME).is_file() and (out / CSV_NAME).is_file()):
+        return False
+    held, identity = read_json_object(out / BUILD_NAME), _identity(Path(raw), recipe)
+    if any(held.get(key) != value for key, value in identity.items()):
+        return False
+    _check_complete(out, recipe)
+    return True
 
 
 def _check_complete(out: Path, recipe: Recipe) -> None:

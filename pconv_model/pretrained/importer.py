@@ -85,7 +85,8 @@ def import_checkpoint(src: Path, out: Path, *, fmt: str) -> ImportResult:
 
 def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     """(field, value) lines for ``pconv model info``: architecture, layers, parameters, input, mask,
-    provenance and training steps. Raises as :func:`~pconv.pconv_model.checkpoint.load_checkpoint`."""
+    provenance, training image size and dataset, and steps per phase. Raises as
+    :func:`~pconv.pconv_model.checkpoint.load_checkpoint`."""
     document = load_checkpoint(Path(path))
     model = model_from_checkpoint(document, Path(path))
     encoder = ", ".join(
@@ -93,13 +94,20 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
     )
     step = 2**model.layers
     source = document.get("source")
+    config = document["config"]
     if source is None:
         provenance = "trained with pconv train"
-        steps = f"{document['step']:,} (phase {document['phase']})"
+        phases = {**document.get("phases", {}), document["phase"]: document["step"]}
+        steps = ", ".join(f"{phase} {count:,}" for phase, count in phases.items())
+        size = config.get("image_size")
+        image = f"{size}×{size} training crops, batch {config.get('batch_size')}" if size else "not recorded"
+        split = config.get("split") or "its training split"
+        dataset = f"{config.get('dataset')}:{config.get('data')} ({split}), seed {config.get('seed')}"
     else:
         provenance = f"{source['format']} file {source['file']}, sha256 {source['sha256']}"
         known = source["training_steps"]
         steps = "unknown" if known is None else f"{known:,} (as recorded in the source file)"
+        image = dataset = "not recorded in the source file"
     mask = "1 = valid (tensors), files 255 = hole"
     if source is not None:
         mask += f"; the source's convention: {source['mask_convention']}"
@@ -116,5 +124,7 @@ def describe_checkpoint(path: Path) -> list[tuple[str, str]]:
         ("input", Normalization.from_dict(document.get("input")).describe()),
         ("mask", mask),
         ("provenance", provenance),
+        ("image size", image),
+        ("dataset", dataset),
         ("training steps", steps),
     ]

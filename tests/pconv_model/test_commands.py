@@ -272,3 +272,13 @@ def test_a_stopped_train_exits_128_plus_the_signal_and_resumes(workspace, signum
     assert "(interrupted; continue with --resume)" in stdout
     step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
     assert 1 <= step < 100000
+
+
+def test_the_choices_the_help_lists_are_the_librarys():
+    """`pconv train/model --help` read pconv_model.choices (no torch); the library must agree with it."""
+    from pconv.pconv_model import checkpoint, choices, train
+    from pconv.pconv_model.pretrained import LAYOUTS
+
+    assert tuple(checkpoint.ARCHS) == choices.ARCH_NAMES
+    assert tuple(LAYOUTS) == choices.LAYOUT_NAMES
+    assert train.AMP_MODES is choices.AMP_MODES and train.PHASE_LR is choices.PHASE_LR

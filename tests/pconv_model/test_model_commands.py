@@ -46,6 +46,7 @@ def test_import_info_inpaint_and_eval(tmp_path, monkeypatch):
     )
     assert "provenance      mmagic file pconv_places.pth, sha256 " in text
     assert "training steps  500,000 (as recorded in the source file)\n" in text
+    assert "image size      not recorded in the source file\n" in text
 
     rgb = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "photo.png")

@@ -12,8 +12,9 @@ from pconv.core.masks import write_mask_png
 from pconv.datasets.pairing import TrainingPairs
 from pconv.maskgen.sets.training import TrainingMasks
 from pconv.pconv_model.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-from pconv.pconv_model.losses import InpaintingLoss
-from pconv.pconv_model.train import TrainConfig, score_composite, train, training_augment
+from pconv.pconv_model.losses import InpaintingLoss, dominant_term_note
+from pconv.pconv_model.pretrained import describe_checkpoint
+from pconv.pconv_model.train import TrainConfig, overlap_warning, score_composite, train, training_augment
 from pconv.pconv_model.vgg import VGG16Pools
 from PIL import Image
 from torchvision.models.vgg import make_layers
@@ -153,10 +154,37 @@ def test_a_dominant_term_is_warned_about_in_one_line(workspace, capsys):
     balance = json.loads((workspace / "swamped" / "loss_balance.json").read_text())
     assert balance["shares"]["style"] > 0.9999
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("warning:")]
+    lines = [line for line in err.splitlines() if line.startswith("warning: on the first batch")]
     assert lines == [f"warning: on the first batch, {balance['warning']}"]
     assert "style term is 99.99" in lines[0] and "vgg16-397923af.pth" in lines[0]
-    assert "loss shares on the first batch" not in err  # the shares themselves print only with progress
+    assert "pass --vgg-weights" in lines[0]  # what to do, not only why
+    assert "step 1: loss" not in err  # the first loss and its shares print only with progress
+
+
+def test_a_cpu_run_records_the_precision_that_ran_and_warns_of_shared_validation_photos(
+    workspace, reference, vgg, capsys
+):
+    """--amp defaults to auto, which is float32 on the CPU; config.json says "off", not "bf16". A plain
+    folder validates on its training photos: one warning line says so and how to keep them apart."""
+    assert config(workspace, "x").amp == "auto"
+    assert json.loads((workspace / "reference" / "config.json").read_text())["config"]["amp"] == "off"
+    train(config(workspace, "talkative", iterations=1, amp="bf16"), vgg=vgg, progress=True)
+    assert json.loads((workspace / "talkative" / "config.json").read_text())["config"]["amp"] == "off"
+    err = capsys.readouterr().err.splitlines()
+    overlap = [line for line in err if line.startswith("warning: validation photos are training photos")]
+    assert len(overlap) == 1 and "--split train --val-split val" in overlap[0]
+    (first,) = [line for line in err if line.startswith("step 1: loss ")]
+    assert all(f"{term} " in first for term in ("valid", "hole", "perceptual", "style", "tv"))
+    assert overlap_warning(config(workspace, "y", split="train", val_split="val")) is None
+    assert overlap_warning(config(workspace, "y", split="train", val_split="all")) is not None
+
+
+def test_a_style_term_that_dwarfs_the_first_loss_is_explained_when_normal():
+    normal = {"valid": 0.00003, "hole": 0.0003, "perceptual": 0.0011, "style": 0.9986, "tv": 0.000006}
+    note = dominant_term_note(normal)
+    assert note is not None and note.startswith("style is 99.860 % of the first loss, as expected")
+    assert dominant_term_note({**normal, "style": 0.5, "hole": 0.5}) is None  # balanced: nothing to say
+    assert dominant_term_note({"style": 0.99999, "valid": 0.00001}) is None  # the warning's case
 
 
 def test_a_few_steps_lower_the_loss(workspace, vgg):
@@ -226,6 +254,10 @@ def test_finetune_starts_from_initial_weights_with_encoder_bn_frozen(workspace, 
     before = load_checkpoint(initial)["model"]
     after = load_checkpoint(workspace / "finetune" / "checkpoint.pt")
     assert after["phase"] == "finetune" and losses(workspace / "finetune")[0]["lr"] == 5e-5
+    info = dict(describe_checkpoint(workspace / "finetune" / "checkpoint.pt"))  # `pconv model info`
+    assert after["phases"] == {"initial": 6} and info["training steps"] == "initial 6, finetune 2"
+    assert info["image size"] == "32×32 training crops, batch 2"
+    assert info["dataset"] == f"folder:{workspace / 'photos'} (its training split), seed 0"
     encoder_bn = [k for k in before if k.startswith("encoder.") and ".bn." in k]
     decoder_bn = [k for k in before if k.startswith("decoder.") and ".bn.running_mean" in k]
     assert encoder_bn and all(torch.equal(before[k], after["model"][k]) for k in encoder_bn)
@@ -261,7 +293,7 @@ def test_runs_are_not_overwritten_and_resume_checks_the_config(workspace, vgg, r
     [
         (dict(image_size=40), "image size 40 is not a multiple of 2\\*\\*layers = 32"),
         (dict(dataset="coco"), "unknown dataset 'coco'"),
-        (dict(amp="fp8"), "amp must be one of bf16, fp16, off"),
+        (dict(amp="fp8"), "amp must be one of auto, bf16, fp16, off"),
         (dict(batch_size=0), "batch_size must be at least 1"),
     ],
 )

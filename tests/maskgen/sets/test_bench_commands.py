@@ -1,3 +1,5 @@
+import re
+
 import cv2
 import numpy as np
 from click.testing import CliRunner
@@ -14,15 +16,32 @@ def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
     bench, dist = tmp_path / "bench", tmp_path / "dist"
     result = _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL)
     assert result.exit_code == 0, result.output
-    assert result.output == f"benchmark of 24 masks in {bench}\n"
+    took = r"in \d+ s\n"  # the time a command took ends its summary line
+    assert re.fullmatch(
+        rf"benchmark of 24 masks \(masks/, manifest.csv, masks.h5\) in {bench} {took}", result.output
+    )
     assert len(list((bench / "masks").iterdir())) == 24
     assert not (bench / ".pconv.lock").exists()  # the lock lives only while its writer runs
     (bench / ".pconv.lock").write_text("12345\n")  # as a kill -9 leaves it: neither a stray nor published
     assert _run("verify", bench).exit_code == 0
-    assert _run("publish", bench, "--out", dist).output == f"release in {dist}\n"
+    published = _run("publish", bench, "--out", dist).output
+    size = sum(path.stat().st_size for path in dist.rglob("*") if path.is_file()) / 1e6
+    files = sum(1 for path in dist.rglob("*") if path.is_file())
+    assert published.startswith(
+        "release of 24 masks (PNGs, masks.h5; README.md dataset card, SHA256SUMS, contact sheets, "
+        f"histogram) in {dist}: {files} files, {size:.1f} MB, in "
+    )
+    assert re.search(took, published)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bench", "dist", "raw"]
     result = _run("verify", dist)
-    assert result.exit_code == 0 and result.output == f"{dist}: every check passed\n"
+    assert result.exit_code == 0 and re.search(
+        rf"\n{re.escape(str(dist))}: every check passed {took}$", result.output
+    )
+    checks = result.output.splitlines()[:-1]
+    assert checks[0] == f"  ok  checksums: {files - 1} files against SHA256SUMS, none unlisted"
+    assert "  ok  counts and order: 6 bins x 2 splits x 2 masks, bins ascending, N before B" in checks
+    assert "  ok  border: 12 N masks without a hole within 12 px of the edge, 12 B masks with one" in checks
+    assert "  ok  duplicates: none among 24 masks" in checks
 
 
 def test_a_benchmark_inside_another_is_refused(raw_pool, tmp_path):

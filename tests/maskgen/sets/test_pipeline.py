@@ -6,7 +6,13 @@ from click.testing import CliRunner
 from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig
-from pconv.maskgen.sets.default_input import default_input_benchmark
+from pconv.maskgen.sets.default_input import (
+    DEFAULT_SCENES,
+    MIN_SCENES,
+    default_input_benchmark,
+    default_input_folder,
+    scenes_for,
+)
 
 
 def _tiny_input(monkeypatch):
@@ -57,8 +63,13 @@ def test_the_command_without_raw_runs_the_default_input(monkeypatch, tmp_path):
         cli.main,
         ["--quiet", "masks", "benchmark", "--out", str(tmp_path / "b"), "--per-bin", "5", "--workers", "1"],
     )
-    assert result.exit_code == 0 and result.output == f"benchmark of 60 masks in {tmp_path / 'b'}\n"
+    raw = tmp_path / "b" / "default-input" / "seed-0-scenes-12" / "raw"
+    assert result.exit_code == 0 and result.output.startswith(
+        f"benchmark of 60 masks (masks/, manifest.csv, masks.h5) in {tmp_path / 'b'} in "
+    )
+    assert result.output.endswith(f" s; raw pool {raw}\n")
     assert seen["out"] == tmp_path / "b" and seen["per_bin"] == 5 and seen["augment"] is None
+    assert seen["keep_scenes"] is False
 
 
 def test_bad_options_and_other_benchmarks_are_refused_before_any_scene_is_rendered(monkeypatch, tmp_path):
@@ -76,3 +87,55 @@ def test_bad_options_and_other_benchmarks_are_refused_before_any_scene_is_render
     with pytest.raises(ValueError, match="already holds a different benchmark"):
         default_input_benchmark(held, workers=1)
     assert not (tmp_path / "a").exists() and not (held / "default-input").exists()
+
+
+def test_the_input_is_scaled_to_the_masks_asked_for_and_the_full_default_keeps_its_folder(tmp_path):
+    assert scenes_for(60) == MIN_SCENES == 12  # --per-bin 5
+    assert scenes_for(12 * 20) == 17 and scenes_for(12 * 100) == 84
+    assert scenes_for(12 * 142) == 119 and scenes_for(12 * 143) == scenes_for(12_000) == DEFAULT_SCENES
+    counts = [scenes_for(12 * per_bin) for per_bin in range(1, 1001)]
+    assert counts == sorted(counts)
+    assert default_input_folder(tmp_path, seed=3, count=60) == tmp_path / "default-input" / "seed-3-scenes-12"
+    assert default_input_folder(tmp_path, seed=3) == tmp_path / "default-input" / "seed-3"
+
+
+def test_scene_frames_are_deleted_after_extraction_unless_kept_and_a_rerun_reads_no_source(
+    monkeypatch, tmp_path, capsys
+):
+    _tiny_input(monkeypatch)
+    bench = tmp_path / "bench"
+    default_input_benchmark(bench, per_bin=4, workers=1, progress=True)
+    work = bench / "default-input" / "seed-0"
+    assert not (work / "scenes").exists() and (work / "raw" / "split.json").is_file()
+    stages = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert stages == [
+        "[1/4] render scenes: 2 of 4 frames at 160x120",
+        "[2/4] extract masks: 6 pairs",
+        "[3/4] split: 1 test and 1 train scenes",
+        "[4/4] build benchmark: 48 masks of 512 px",
+    ]
+    for stage in ("render_scenes", "extract_pool", "split_pool"):  # the finished pool is not redone
+        monkeypatch.setattr(
+            pconv.maskgen.sets.default_input, stage, lambda *a, name=stage, **k: pytest.fail(name)
+        )
+    default_input_benchmark(bench, per_bin=4, workers=1, progress=True)
+    assert "[1-3/4] raw pool " in capsys.readouterr().err
+    kept = tmp_path / "kept"
+    monkeypatch.undo()
+    _tiny_input(monkeypatch)
+    default_input_benchmark(kept, per_bin=4, workers=1, keep_scenes=True)
+    assert len(list((kept / "default-input" / "seed-0" / "scenes").glob("scene_*/frames/*.png"))) == 8
+
+
+def test_a_small_benchmark_from_the_real_default_input(tmp_path, capsys):
+    """`--per-bin 5`: 12 scenes whose test split holds more distinct raw masks than the 60 masks, every bin
+    filled, frames deleted; a re-run says it is complete and returns at once."""
+    bench = tmp_path / "bench"
+    default_input_benchmark(bench, per_bin=5, workers=2)
+    raw = bench / "default-input" / "seed-0-scenes-12" / "raw"
+    assert len(RawPool(raw).records_in("test")) >= 60
+    assert not (raw.parent / "scenes").exists()
+    rows = (bench / "manifest.csv").read_text().splitlines()[1:]
+    assert len(rows) == 60
+    default_input_benchmark(bench, per_bin=5, workers=2, progress=True)
+    assert capsys.readouterr().err == f"{bench} already holds this benchmark, complete: nothing to do\n"
