@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from pconv.core.cli import show_progress, workers_option
 from pconv.core.locks import locked_beside
-from pconv.maskgen.sets.commands import BORDER, OVERWRITE
+from pconv.maskgen.sets.commands import BORDER, OVERWRITE, SHARD_MASKS, WEBDATASET
 
 __all__ = ["RELEASE_COMMANDS"]
 
@@ -35,10 +35,21 @@ HOLE_VALUE = click.option(
     help="Licence written into the dataset card.",
 )
 @click.option("--archive", is_flag=True, help="Also write masks.zip (the PNGs and manifest in one file).")
+@WEBDATASET
+@SHARD_MASKS
 @OVERWRITE
-def publish_command(bench: Path, out: Path, license_name: str, archive: bool, overwrite: bool) -> None:
-    """Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, one copy of the
-    masks (PNGs and masks.h5); --archive adds masks.zip."""
+def publish_command(
+    bench: Path,
+    out: Path,
+    license_name: str,
+    archive: bool,
+    webdataset: bool,
+    shard_masks: int,
+    overwrite: bool,
+) -> None:
+    """Prepare BENCH for release: dataset card (loadable with Hugging Face `datasets`), index.html,
+    SHA256SUMS, contact sheets, histogram, one copy of the masks (PNGs and masks.h5); --archive adds
+    masks.zip, --webdataset tar shards."""
     from pconv.maskgen.release.publish import publish_benchmark
 
     with locked_beside(out):
@@ -47,6 +58,8 @@ def publish_command(bench: Path, out: Path, license_name: str, archive: bool, ov
             out,
             license_name=license_name,
             archive=archive,
+            webdataset=webdataset,
+            per_shard=shard_masks,
             overwrite=overwrite,
             progress=show_progress(),
         )
