@@ -16,7 +16,7 @@ from collections.abc import Sequence
 __all__ = ["figure", "markdown_html", "page"]
 
 _STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1180px; padding: 0 18px 40px;
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1500px; padding: 0 18px 40px;
   color: #1b1b1b; background: #fff; }
 h1 { font-size: 1.7em; margin: 24px 0 8px; } h2 { font-size: 1.3em; margin: 28px 0 8px;
   border-bottom: 1px solid #ddd; padding-bottom: 4px; } h3 { font-size: 1.1em; }
