@@ -47,22 +47,27 @@ def publish_command(
     shard_masks: int,
     overwrite: bool,
 ) -> None:
-    """Prepare BENCH for release: dataset card (loadable with Hugging Face `datasets`), index.html,
-    SHA256SUMS, contact sheets, histogram, one copy of the masks (PNGs and masks.h5); --archive adds
-    masks.zip, --webdataset tar shards."""
+    """Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card
+    (loadable with Hugging Face `datasets`), index.html, SHA256SUMS, contact sheets, histogram, one copy
+    of the masks (PNGs, and masks.h5 for a benchmark); --archive adds masks.zip (benchmarks),
+    --webdataset tar shards."""
     from pconv.maskgen.release.publish import publish_benchmark
+    from pconv.maskgen.release.publish_binned import is_binned, publish_binned
 
+    options = {
+        "license_name": license_name,
+        "webdataset": webdataset,
+        "per_shard": shard_masks,
+        "overwrite": overwrite,
+        "progress": show_progress(),
+    }
     with locked_beside(out):
-        publish_benchmark(
-            bench,
-            out,
-            license_name=license_name,
-            archive=archive,
-            webdataset=webdataset,
-            per_shard=shard_masks,
-            overwrite=overwrite,
-            progress=show_progress(),
-        )
+        if is_binned(bench):
+            if archive:
+                raise click.UsageError("--archive is for benchmarks; a binned set is released as its files")
+            publish_binned(bench, out, **options)
+        else:
+            publish_benchmark(bench, out, archive=archive, **options)
     click.echo(f"release in {out}")
 
 

@@ -44,7 +44,20 @@ from pconv.maskgen.sets.default_input import INPUT_DIR
 from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
 from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD, SHARD_DIR, write_shards
 
-__all__ = ["ARCHIVE_NAME", "BENCH_FEATURES", "CARD_NAME", "SUMS_NAME", "publish_benchmark"]
+__all__ = [
+    "ARCHIVE_NAME",
+    "BENCH_FEATURES",
+    "CARD_NAME",
+    "CITATION",
+    "SUMS_NAME",
+    "check_destination",
+    "publish_benchmark",
+    "seal",
+    "strips",
+    "write_card_and_page",
+    "write_formats",
+    "write_pictures",
+]
 
 CARD_NAME = "README.md"
 ARCHIVE_NAME = "masks.zip"
@@ -247,8 +260,8 @@ def _archive(folder: Path, records: list[BenchRecord]) -> None:
             archive.writestr(info, (folder / name).read_bytes())
 
 
-def _check_destination(bench: Path, out: Path, overwrite: bool) -> None:
-    """Refuse a release folder that would destroy the benchmark or anything that is not a release."""
+def check_destination(bench: Path, out: Path, overwrite: bool) -> None:
+    """Refuse a release folder that would destroy the mask set or anything that is not a release."""
     source, target = bench.resolve(), out.resolve()
     if target == source or target in source.parents or source in target.parents:
         raise ValueError(
@@ -290,7 +303,7 @@ def publish_benchmark(
     if not (bench / BUILD_NAME).is_file():
         raise ValueError(f"{bench}: no {BUILD_NAME}; publish a folder made by `pconv masks benchmark`")
     build = read_json_object(bench / BUILD_NAME, required={"params": dict})
-    _check_destination(bench, out, overwrite)
+    check_destination(bench, out, overwrite)
     problems = verify_benchmark(bench, progress=progress)
     if problems:
         more = (
