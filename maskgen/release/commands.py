@@ -64,7 +64,7 @@ def publish_command(
     with locked_beside(out):
         if is_binned(bench):
             if archive:
-                raise click.UsageError("--archive is for benchmarks; a binned set is released as its files")
+                raise ValueError("--archive is for benchmarks; a binned set is released as its files")
             publish_binned(bench, out, **options)
         else:
             publish_benchmark(bench, out, archive=archive, **options)
