@@ -21,8 +21,8 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1500px;
 h1 { font-size: 1.7em; margin: 24px 0 8px; } h2 { font-size: 1.3em; margin: 28px 0 8px;
   border-bottom: 1px solid #ddd; padding-bottom: 4px; } h3 { font-size: 1.1em; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; display: block; overflow-x: auto; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; white-space: nowrap; }
-th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; white-space: nowrap; }
+th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
 code { font-size: 0.92em; } figure { margin: 12px 0; } figcaption { font-size: 13px; color: #444; }
 img { max-width: 100%; height: auto; image-rendering: pixelated; border: 1px solid #bbb; }
@@ -33,19 +33,22 @@ nav a { margin-right: 14px; }
 
 
 def _inline(text: str) -> str:
-    """Escape ``text`` and render inline code, bold and links (code spans first, so they stay literal)."""
-    parts = re.split(r"(`[^`]+`)", text)
-    out = []
-    for part in parts:
-        if len(part) > 1 and part.startswith("`") and part.endswith("`"):
-            out.append(f"<code>{html.escape(part[1:-1])}</code>")
-            continue
-        escaped = html.escape(part)
-        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-        escaped = re.sub(r"\*(\S.*?)\*", r"<em>\1</em>", escaped)
-        escaped = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
-        out.append(escaped)
-    return "".join(out)
+    """Escape ``text`` and render inline code, bold, italics and links; code spans stay literal (they are
+    set aside first and put back last, so ``**a `b` c**`` is bold around the code)."""
+    spans: list[str] = []
+
+    def aside(match: re.Match[str]) -> str:
+        spans.append(f"<code>{html.escape(match.group(1))}</code>")
+        return f"\0{len(spans) - 1}\0"
+
+    escaped = html.escape(re.sub(r"`([^`]+)`", aside, text))
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    escaped = re.sub(r"(?<![\w*])\*(\S[^*]*?)\*(?![\w*])", r"<em>\1</em>", escaped)
+    escaped = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', escaped)
+    return re.sub(r"\0(\d+)\0", lambda match: spans[int(match.group(1))], escaped)
+
+
+_NUMBER = re.compile(r"[-+]?[\d.,]+( ± [\d.]+)?( ?%| s| px| MB)?|–")
 
 
 def _cells(line: str) -> list[str]:
@@ -55,7 +58,17 @@ def _cells(line: str) -> list[str]:
 def _table(lines: Sequence[str]) -> str:
     header, rows = _cells(lines[0]), [_cells(line) for line in lines[2:]]
     head = "".join(f"<th>{_inline(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_inline(cell)}</td>'
+            if _NUMBER.fullmatch(cell)
+            else f"<td>{_inline(cell)}</td>"
+            for cell in row
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -63,8 +76,8 @@ def markdown_html(text: str) -> str:
     """HTML for the Markdown the toolkit writes (see the module docstring); everything else is a paragraph.
 
     Example:
-        >>> markdown_html("# Title\\n\\n| a | b |\\n|---|---|\\n| 1 | `x` |")
-        '<h1>Title</h1>\\n<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td><code>x</code></td></tr></tbody></table>'
+        >>> markdown_html("| a |\\n|---|\\n| 1 |")
+        '<table><thead><tr><th>a</th></tr></thead><tbody><tr><td class="num">1</td></tr></tbody></table>'
     """
     lines, blocks, number = text.splitlines(), [], 0
     while number < len(lines):

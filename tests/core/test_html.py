@@ -6,7 +6,7 @@ def test_markdown_of_cards_and_tables_becomes_html():
         [
             "# Title <x>",
             "",
-            "A **bold** `a<b` [link](SHA256SUMS) line",
+            "A **bold `x`** `a<b` [link](SHA256SUMS) *it* 2 * 3",
             "continued.",
             "",
             "- one `x`",
@@ -24,10 +24,11 @@ def test_markdown_of_cards_and_tables_becomes_html():
     )
     assert markdown_html(text).splitlines() == [
         "<h1>Title &lt;x&gt;</h1>",
-        '<p>A <strong>bold</strong> <code>a&lt;b</code> <a href="SHA256SUMS">link</a> line continued.</p>',
+        '<p>A <strong>bold <code>x</code></strong> <code>a&lt;b</code> <a href="SHA256SUMS">link</a> '
+        "<em>it</em> 2 * 3 continued.</p>",
         "<ul><li>one <code>x</code> wrapped</li><li>two</li></ul>",
-        "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>(0.1,0.2]</td></tr>"
-        "</tbody></table>",
+        "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody>"
+        '<tr><td class="num">1</td><td>(0.1,0.2]</td></tr></tbody></table>',
         "<pre>&lt;pre&gt; &amp; stays</pre>",
     ]
 
