@@ -37,6 +37,20 @@ HOLE_VALUE = click.option(
 @click.option("--archive", is_flag=True, help="Also write masks.zip (the PNGs and manifest in one file).")
 @WEBDATASET
 @SHARD_MASKS
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Another mask folder (e.g. NVIDIA's test set) whose shape rows the card shows beside ours.",
+)
+@click.option(
+    "--compare-hole-value",
+    type=click.Choice(["255", "0"]),
+    default="255",
+    show_default=True,
+    help="Pixel value of holes in the --compare folder.",
+)
 @OVERWRITE
 def publish_command(
     bench: Path,
@@ -45,6 +59,8 @@ def publish_command(
     archive: bool,
     webdataset: bool,
     shard_masks: int,
+    other: Path | None,
+    compare_hole_value: str,
     overwrite: bool,
 ) -> None:
     """Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card
@@ -58,6 +74,8 @@ def publish_command(
         "license_name": license_name,
         "webdataset": webdataset,
         "per_shard": shard_masks,
+        "compare": other,
+        "compare_hole_value": int(compare_hole_value),
         "overwrite": overwrite,
         "progress": show_progress(),
     }

@@ -33,7 +33,13 @@ import numpy as np
 from pconv.core.files import atomic_write_bytes, atomic_write_text, read_json_object, sha256_file
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
-from pconv.maskgen.release.external import MaskSetStats, mask_set_stats, measure_masks, stats_table
+from pconv.maskgen.release.external import (
+    MaskSetStats,
+    compare_table,
+    mask_set_stats,
+    measure_masks,
+    stats_table,
+)
 from pconv.maskgen.release.figures import contact_sheet, ratio_histogram, side_by_side
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section, metadata_jsonl
 from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
@@ -51,6 +57,8 @@ __all__ = [
     "CITATION",
     "SUMS_NAME",
     "check_destination",
+    "comparison",
+    "comparison_section",
     "publish_benchmark",
     "seal",
     "strips",
@@ -131,7 +139,34 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     ]
 
 
-def _shape_section(stats: MaskSetStats, edges: list[float]) -> list[str]:
+def comparison(
+    compare: Path | None, *, hole_value: int, border: int, edges: Sequence[float], progress: bool
+) -> MaskSetStats | None:
+    """The stats of the ``--compare`` folder (another mask set, e.g. NVIDIA's), measured like ours."""
+    if compare is None:
+        return None
+    measures, thumbnails = measure_masks(
+        compare, hole_value=hole_value, border=border, edges=edges, progress=progress
+    )
+    return mask_set_stats(Path(compare).name, measures, thumbnails, edges=edges)
+
+
+def comparison_section(stats: MaskSetStats, other: MaskSetStats | None, edges: Sequence[float]) -> list[str]:
+    """The card's rows of ``pconv masks stats --compare``: each group's shape row for both sets."""
+    if other is None:
+        return []
+    return [
+        f"Side by side with `{other.name}`, measured the same way (as `pconv masks stats --compare` "
+        "prints it):",
+        "",
+        "```text",
+        compare_table(stats, other, edges=edges),
+        "```",
+        "",
+    ]
+
+
+def _shape_section(stats: MaskSetStats, edges: list[float], other: MaskSetStats | None) -> list[str]:
     return [
         "## Shapes and diversity",
         "",
@@ -146,6 +181,7 @@ def _shape_section(stats: MaskSetStats, edges: list[float]) -> list[str]:
         stats_table(stats, edges=edges),
         "```",
         "",
+        *comparison_section(stats, other, edges),
     ]
 
 
@@ -154,6 +190,7 @@ def _card(
     build: dict,
     license_name: str,
     stats: MaskSetStats,
+    other: MaskSetStats | None,
     *,
     archive: bool,
     shards: int | None,
@@ -213,7 +250,7 @@ def _card(
     sharded = f"`{SHARD_DIR}/` (WebDataset tar shards), " if shards is not None else ""
     lines += [
         "",
-        *_shape_section(stats, edges),
+        *_shape_section(stats, edges, other),
         "## Sources",
         "",
         "Paths are relative to the benchmark folder the masks were built in.",
@@ -286,6 +323,8 @@ def publish_benchmark(
     archive: bool = False,
     webdataset: bool = False,
     per_shard: int = DEFAULT_PER_SHARD,
+    compare: Path | None = None,
+    compare_hole_value: int = 255,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
@@ -296,7 +335,8 @@ def publish_benchmark(
     must never certify a damaged mask. ``overwrite`` replaces only an earlier release (a folder with
     ``SHA256SUMS``), never the benchmark itself or a folder around it. ``archive`` adds ``masks.zip``
     (a third copy of every mask, so only on request), ``webdataset`` tar shards of ``per_shard`` masks
-    (another copy, also on request).
+    (another copy, also on request). ``compare``: another mask folder (``compare_hole_value`` = hole)
+    whose shape rows the card and page show beside ours.
     """
     bench, out = Path(bench), Path(out)
     records = read_benchmark(bench)
@@ -311,6 +351,13 @@ def publish_benchmark(
         )
         raise ValueError(f"{bench} fails verification, not publishing it: {problems[0]}{more}")
     edges = build["params"]["bin_edges"]
+    other = comparison(
+        compare,
+        hole_value=compare_hole_value,
+        border=build["params"]["border"],
+        edges=edges,
+        progress=progress,
+    )
     samples = [
         {
             **{feature.name: getattr(record, feature.name, None) for feature in BENCH_FEATURES},
@@ -343,7 +390,9 @@ def publish_benchmark(
             splits=[record.split for record in records],
         )
         shards = write_formats(temp, samples, BENCH_FEATURES, webdataset=webdataset, per_shard=per_shard)
-        card = _card(records, build, license_name, stats, archive=archive, shards=shards, per_shard=per_shard)
+        card = _card(
+            records, build, license_name, stats, other, archive=archive, shards=shards, per_shard=per_shard
+        )
         title = f"Irregular hole mask benchmark ({len(records)} masks)"
         write_card_and_page(
             temp,

@@ -37,6 +37,8 @@ from pconv.maskgen.release.publish import (
     CARD_NAME,
     CITATION,
     check_destination,
+    comparison,
+    comparison_section,
     seal,
     strips,
     write_card_and_page,
@@ -95,7 +97,9 @@ def _samples(folder: Path, edges: list[float]) -> list[dict[str, Any]]:
     return samples
 
 
-def _card(samples: list[dict[str, Any]], binning: dict, license_name: str, stats_text: str, **loading) -> str:
+def _card(
+    samples: list[dict[str, Any]], binning: dict, license_name: str, shapes: list[str], **loading: Any
+) -> str:
     hole, border, edges = binning["hole_value"], binning["border"], binning["bin_edges"]
     binned = [sample for sample in samples if sample["bin"] is not None]
     lines = [
@@ -138,10 +142,7 @@ def _card(samples: list[dict[str, Any]], binning: dict, license_name: str, stats
         "",
         "As `pconv masks stats` prints them (see the pconv-toolkit README for the measures).",
         "",
-        "```text",
-        stats_text,
-        "```",
-        "",
+        *shapes,
         "## Licence",
         "",
         f"{license_name}. The masks are another party's work: mirror them only under the licence their "
@@ -164,10 +165,13 @@ def publish_binned(
     license_name: str = "CC-BY-4.0",
     webdataset: bool = False,
     per_shard: int = 1000,
+    compare: Path | None = None,
+    compare_hole_value: int = 255,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
-    """Release the ``pconv masks bin`` folder ``binned`` in ``out`` (see the module docstring)."""
+    """Release the ``pconv masks bin`` folder ``binned`` in ``out`` (see the module docstring); ``compare``
+    as for :func:`~pconv.maskgen.release.publish.publish_benchmark`."""
     binned, out = Path(binned), Path(out)
     binning = read_json_object(
         binned / BINNING_NAME, required={"hole_value": int, "border": int, "bin_edges": list, "source": str}
@@ -175,6 +179,9 @@ def publish_binned(
     edges = [float(edge) for edge in binning["bin_edges"]]
     samples = _samples(binned, edges)
     check_destination(binned, out, overwrite)
+    other = comparison(
+        compare, hole_value=compare_hole_value, border=binning["border"], edges=edges, progress=progress
+    )
     temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(temp, ignore_errors=True)
     try:
@@ -188,9 +195,14 @@ def publish_binned(
         measures, thumbnails = measure_masks(
             temp / MASK_DIR, hole_value=hole_value, border=binning["border"], edges=edges, progress=progress
         )
-        stats_text = stats_table(
-            mask_set_stats(binning["source"], measures, thumbnails, edges=edges), edges=edges
-        )
+        stats = mask_set_stats(Path(binning["source"]).name, measures, thumbnails, edges=edges)
+        shapes = [
+            "```text",
+            stats_table(stats, edges=edges),
+            "```",
+            "",
+            *comparison_section(stats, other, edges),
+        ]
         cells: dict[tuple[int, str], list[str]] = {}
         for sample in sorted(
             (sample for sample in samples if sample["bin"] is not None),
@@ -206,7 +218,7 @@ def publish_binned(
             splits=[sample["split"] for sample in samples],
         )
         shards = write_formats(temp, samples, BINNED_FEATURES, webdataset=webdataset, per_shard=per_shard)
-        card = _card(samples, binning, license_name, stats_text, shards=shards, per_shard=per_shard)
+        card = _card(samples, binning, license_name, shapes, shards=shards, per_shard=per_shard)
         yaml = front_matter(
             title=f"Irregular hole masks: {Path(binning['source']).name} ({len(samples)} masks)",
             license_name=license_name,

@@ -97,11 +97,29 @@ def test_a_binned_set_loads_with_datasets_and_webdataset_and_matches_its_pixels(
 
 def test_the_publish_command_takes_a_binned_folder(binned, tmp_path):
     runner = CliRunner()
+    again = str(binned)  # the same masks under another name: its rows must equal ours
     result = runner.invoke(
-        cli.main, ["--quiet", "masks", "publish", str(binned), "--out", str(tmp_path / "dist")]
+        cli.main,
+        [
+            "--quiet",
+            "masks",
+            "publish",
+            str(binned),
+            "--out",
+            str(tmp_path / "dist"),
+            "--compare",
+            again,
+            "--compare-hole-value",
+            "0",
+        ],
     )
     assert result.exit_code == 0 and result.output == f"release in {tmp_path / 'dist'}\n"
     assert (tmp_path / "dist" / "index.html").is_file() and not (tmp_path / "dist" / "webdataset").exists()
+    card = (tmp_path / "dist" / "README.md").read_text()
+    assert "Side by side with `binned`, measured the same way" in card
+    rows = [line.split() for line in card.splitlines() if line.startswith(("binned ", "theirs "))]
+    assert len(rows) == 2 * 13 and rows[0][:4] == ["theirs", "(0.01,0.1]", "N", "3"]
+    assert all(ours[1:] == other[1:] for ours, other in zip(rows[::2], rows[1::2], strict=True))
     result = runner.invoke(
         cli.main, ["--quiet", "masks", "publish", str(binned), "--out", str(tmp_path / "x"), "--archive"]
     )
