@@ -19,14 +19,14 @@ __all__ = ["THUMB", "contact_sheet", "count_ticks", "ratio_histogram", "side_by_
 
 THUMB = 256  # px per thumbnail
 GAP = 2  # px of grey between thumbnails
-CAPTION = 34  # px of the caption bar
+CAPTION = 42  # px of the caption bar
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def _caption(image: np.ndarray, text: str) -> np.ndarray:
     """``image`` (H, W) uint8 with a white caption bar of ``text`` on top."""
     bar = np.full((CAPTION, image.shape[1]), 255, np.uint8)
-    cv2.putText(bar, text, (6, CAPTION - 11), FONT, 0.65, 0, 1, cv2.LINE_AA)
+    cv2.putText(bar, text, (8, CAPTION - 13), FONT, 0.9, 0, 2, cv2.LINE_AA)
     return np.vstack([bar, image])
 
 
