@@ -8,6 +8,7 @@ An evaluation folder ``OUT`` holds::
                            benchmark mask
     OUT/per_pair/          per-pair metrics and Inception features, one file per shard (pconv.evaluator.store)
     OUT/table1.md, results.csv, results.json, grids/binK.png   the report (pconv.evaluator.report / grids)
+    OUT/index.html         the page that shows it all (pconv.evaluator.page)
     OUT/grids/samples/METHOD/   the full-size composites the grids are drawn from, kept so that a resumed
                            run redraws no grid pair (pconv.evaluator.grids)
 
@@ -71,6 +72,7 @@ from pconv.evaluator.methods import (
     method_slug,
     parse_method,
 )
+from pconv.evaluator.page import PAGE_NAME, write_report_page
 from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
 from torch import Tensor
 
@@ -87,7 +89,7 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
-REPORT_NAMES = ("table1.md", "results.csv", "results.json")
+REPORT_NAMES = ("table1.md", "results.csv", "results.json", PAGE_NAME)
 
 
 @dataclass(frozen=True)
@@ -712,6 +714,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         per_cell=document["grid_pairs"],
         progress=progress,
     )
+    write_report_page(out)
     return markdown
 
 
