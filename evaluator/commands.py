@@ -14,7 +14,8 @@ from pconv.core.cli import (
     show_progress,
 )
 from pconv.core.sharding import Shard
-from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
+from pconv.evaluator.evaluate import MIN_GROUP_PAIRS, EvalConfig, evaluate, write_report
+from pconv.evaluator.groups import DEFAULT_GROUPINGS, GROUPINGS
 from pconv.evaluator.inputs import export_inputs
 
 __all__ = ["eval_command"]
@@ -64,8 +65,43 @@ __all__ = ["eval_command"]
     "--inception-weights",
     type=click.Path(path_type=Path),
     default=None,
-    help="torchvision-format inception_v3 state dict for IS and FID (default: torchvision's "
-    "cache; without one, IS and FID are skipped). Nothing is downloaded.",
+    help="torch-fidelity's Inception file (weights-inception-2015-12-05-6726825d.pth) for IS, FID, KID and "
+    "P/U-IDS (default: torch-fidelity's cache; without one they are left out).",
+)
+@click.option(
+    "--lpips-weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="torchvision-format VGG16 (or AlexNet) state dict, LPIPS's backbone (default: torchvision's cache; "
+    "without one LPIPS is left out).",
+)
+@click.option(
+    "--lpips-net",
+    type=click.Choice(["vgg", "alex"]),
+    default="vgg",
+    show_default=True,
+    help="LPIPS backbone: vgg (what inpainting papers report) or alex.",
+)
+@click.option(
+    "--download-weights",
+    is_flag=True,
+    help="Download missing Inception and LPIPS backbone weights into the torch hub cache (names the file and "
+    "its size first). Off by default: nothing reaches the network unasked.",
+)
+@click.option(
+    "--groups",
+    "groupings",
+    multiple=True,
+    type=click.Choice(list(GROUPINGS)),
+    help="Report columns: paper (six bins × N/B), area10 (LaMa's ten hole-area bins), overall; repeat for "
+    "several [default: paper, overall].",
+)
+@click.option(
+    "--min-group-pairs",
+    type=click.IntRange(min=2),
+    default=MIN_GROUP_PAIRS,
+    show_default=True,
+    help="Fewest pairs of a group for IS, FID, KID and P/U-IDS (smaller groups show a dash).",
 )
 @click.option(
     "--grid-pairs",
@@ -94,6 +130,11 @@ def eval_command(
     seed: int,
     batch_size: int,
     inception_weights: Path | None,
+    lpips_weights: Path | None,
+    lpips_net: str,
+    download_weights: bool,
+    groupings: tuple[str, ...],
+    min_group_pairs: int,
     grid_pairs: int,
     device: str,
     compile_: bool | None,
@@ -124,6 +165,11 @@ def eval_command(
         seed=seed,
         batch_size=batch_size,
         inception_weights=inception_weights,
+        lpips_weights=lpips_weights,
+        lpips_net=lpips_net,
+        download_weights=download_weights,
+        groupings=groupings or DEFAULT_GROUPINGS,
+        min_group_pairs=min_group_pairs,
         grid_pairs=grid_pairs,
         device=device,
         skip_bad_images=skip_bad_images,

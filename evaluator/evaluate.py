@@ -22,9 +22,9 @@ with the mask 1 = valid, so valid pixels are the input's whatever the method ret
 whole composite against the ground truth.
 
 Resuming: a run skips every (method, pair) already in ``per_pair/`` (and redraws only grid samples that
-are missing, e.g. after ``--grid-pairs`` grew); it refuses to mix results of other Inception weights or
-of a checkpoint file that changed (``config.json`` keeps their SHA-256). Sharding: ``--shard K/N`` scores
-one contiguous K-th block of the pairs and leaves the report to ``pconv eval merge OUT``; under
+are missing, e.g. after ``--grid-pairs`` grew); it refuses to mix results of other Inception or LPIPS
+weights or of a checkpoint file that changed (``config.json`` keeps their SHA-256). Sharding: ``--shard K/N``
+scores one contiguous K-th block of the pairs and leaves the report to ``pconv eval merge OUT``; under
 ``torchrun`` the ranks shard the pairs the same way and rank 0 writes the report after a barrier. A merge
 reads exactly what a single run reads, so the reports are identical.
 """
@@ -48,7 +48,7 @@ from pconv.core.distributed import barrier, dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
-from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
+from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS
 from pconv.core.progress import progress_bar, progress_message
 from pconv.core.sharding import Shard
 from pconv.datasets import image_files, load_image, parse_spec
@@ -56,22 +56,19 @@ from pconv.datasets.pairing import assign_masks, load_assignment, save_assignmen
 from pconv.evaluator import store
 from pconv.evaluator.checks import bad_masks, bad_photos, describe_bad
 from pconv.evaluator.grids import GRIDS_DIR, INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
-from pconv.evaluator.inception import (
-    IS_MIN_SPLIT_SIZE,
-    IS_SPLITS,
-    FeatureExtractor,
-    InceptionExtractor,
-    cached_inception_weights,
-)
+from pconv.evaluator.groups import DEFAULT_GROUPINGS, groups_of
+from pconv.evaluator.inception import FeatureExtractor
 from pconv.evaluator.methods import (
-    PATCHMATCH_RADIUS,
     FolderMethod,
     Method,
     ModelMethod,
     method_slug,
     parse_method,
 )
-from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
+from pconv.evaluator.networks import load_networks
+from pconv.evaluator.notes import PAIRS_NAME, report_notes
+from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
+from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS, PairMetric, pair_metrics
 from torch import Tensor
 
 __all__ = [
@@ -86,8 +83,10 @@ __all__ = [
 ]
 
 CONFIG_NAME = "config.json"
-PAIRS_NAME = "pairs.json"
 REPORT_NAMES = ("table1.md", "results.csv", "results.json")
+MIN_GROUP_PAIRS = 100
+"""Fewest pairs of a group for which IS, FID, KID and P/U-IDS are printed: below it IS splits hold under
+10 images, KID subsets under 100, and FID's bias (it grows as the sample shrinks) swamps method gaps."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,10 @@ class EvalConfig:
     """One evaluation; fields match ``pconv eval``'s options.
 
     ``images`` is a dataset spec (``datasets.parse_spec``), ``masks`` a benchmark folder, ``methods``
-    method specs (``pconv.evaluator.methods``). ``inception_weights`` None looks in torchvision's cache and
-    otherwise skips IS and FID. ``grid_pairs`` pairs per bin and split are shown in the grids.
+    method specs (``pconv.evaluator.methods``). ``inception_weights`` None looks in torch-fidelity's cache
+    (and downloads with ``download_weights``), otherwise IS, FID, KID and P/U-IDS are left out.
+    ``grid_pairs`` pairs per bin and split are shown in the grids. ``groupings``: the report's columns
+    (pconv.evaluator.groups); distribution metrics need ``min_group_pairs`` pairs in a group.
     """
 
     images: str
@@ -111,6 +112,11 @@ class EvalConfig:
     skip_bad_images: bool = False
     overwrite: bool = False
     compile: str = "auto"
+    download_weights: bool = False
+    lpips_net: str = "vgg"
+    lpips_weights: Path | None = None
+    groupings: tuple[str, ...] = DEFAULT_GROUPINGS
+    min_group_pairs: int = MIN_GROUP_PAIRS
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -123,6 +129,9 @@ class EvalConfig:
             raise ValueError(
                 f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, {self.grid_pairs}"
             )
+        if self.min_group_pairs < 2:
+            raise ValueError(f"distribution metrics need groups of >= 2 pairs, got {self.min_group_pairs}")
+        groups_of(self.groupings, [], [])  # ValueError for an unknown grouping
 
 
 @dataclass(frozen=True)
@@ -170,8 +179,10 @@ def _versions() -> dict[str, str]:
         extras = {"pypatchmatch": metadata.version("pypatchmatch")}
     except metadata.PackageNotFoundError:
         extras = {}
+    scoring = {name: metadata.version(name) for name in ("torch-fidelity", "lpips", "scikit-learn")}
     return {
         **extras,
+        **scoring,
         "pconv-toolkit": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -189,19 +200,28 @@ def _checkpoint_digests(methods: Sequence[Method]) -> dict[str, str]:
     }
 
 
-def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
-    held = stored.get("inception")
-    if held and feature_note and held != feature_note:
-        raise ValueError(
-            f"{out}: its Inception features come from {held}, this run would add features from "
-            f"{feature_note}; use the same --inception-weights or another --out"
-        )
+def _check_resumable(
+    out: Path, stored: dict[str, Any], networks: dict[str, Any], digests: dict[str, str]
+) -> None:
+    """Refuse to add results of other metric networks or of a changed checkpoint to ``out``."""
+    for name, record in networks.items():
+        held = stored.get(name)
+        if held and record and held != record:
+            raise ValueError(
+                f"{out}: its {name} scores come from {_weights_text(held)}, this run's from "
+                f"{_weights_text(record)}; use the same weights or another --out"
+            )
     for spec, digest in digests.items():
         if stored.get("checkpoints", {}).get(spec, digest) != digest:
             raise ValueError(
                 f"{out}: method {spec} was scored with another version of that checkpoint file "
                 "(its SHA-256 changed); score the new one into another --out"
             )
+
+
+def _weights_text(record: dict[str, Any]) -> str:
+    digest = str(record.get("sha256"))[:16]
+    return f"{record.get('network', '?')} weights {record.get('file', '?')} (sha256 {digest}…)"
 
 
 def _check_slugs(methods: Sequence[str]) -> None:
@@ -308,7 +328,11 @@ def _clear(out: Path) -> None:
 
 
 def _prepare(
-    config: EvalConfig, shard: Shard, methods: Sequence[Method], feature_note: str, digests: dict[str, str]
+    config: EvalConfig,
+    shard: Shard,
+    methods: Sequence[Method],
+    networks: dict[str, Any],
+    digests: dict[str, str],
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
     """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one; every
     check (photos, masks, folder outputs for this shard's pairs) passes before anything is written."""
@@ -320,7 +344,7 @@ def _prepare(
         _clear(out)
     stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
     if stored:
-        _check_resumable(out, stored, feature_note, digests)
+        _check_resumable(out, stored, networks, digests)
     names = list(stored["methods"]) if stored else []
     names += [method for method in config.methods if method not in names]
     _check_slugs(names)
@@ -334,7 +358,9 @@ def _prepare(
         "methods": names,
         "bins": [list(b) for b in bins],
         "grid_pairs": config.grid_pairs,
-        "inception": feature_note or (stored or {}).get("inception"),
+        **{name: record or (stored or {}).get(name) for name, record in networks.items()},
+        "groupings": list(config.groupings),
+        "min_group_pairs": config.min_group_pairs,
         "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests},
     }
     compiled = {method.spec: method.compiled for method in methods if isinstance(method, ModelMethod)}
@@ -343,18 +369,6 @@ def _prepare(
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return document, pairs, ordered
-
-
-def _extractor(
-    config: EvalConfig, injected: FeatureExtractor | None, device: torch.device
-) -> tuple[FeatureExtractor | None, str]:
-    if injected is not None:
-        return injected, "an injected feature extractor"
-    path = config.inception_weights or cached_inception_weights()
-    if path is None:
-        return None, ""
-    extractor = InceptionExtractor(weights=path).to(device)
-    return extractor, f"torchvision inception_v3 weights {Path(path).name} (sha256 {sha256_file(path)[:16]}…)"
 
 
 def evaluate(
@@ -398,11 +412,20 @@ def _evaluate(
         raise ValueError("--overwrite would delete the other shards' results; clear the folder once instead")
     compiled = resolve_compile(config.compile, device)
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
-    features, feature_note = _extractor(config, extractor, device)
-    document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
+    nets = load_networks(config, device, injected=extractor)
+    document, pairs, masks = _prepare(config, shard, methods, nets.records, _checkpoint_digests(methods))
     _, root, _ = parse_spec(config.images)
     run = _Run(
-        Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
+        Path(config.out),
+        shard,
+        root,
+        Path(config.masks),
+        document["size"],
+        pairs,
+        masks,
+        device,
+        nets.extractor,
+        tuple(pair_metrics(nets.lpips)),
     )
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
         _score(config, run, methods, progress=progress and shard.index == 1)
@@ -490,6 +513,7 @@ class _Run:
     masks: list[_Mask]
     device: torch.device
     extractor: FeatureExtractor | None
+    metrics: tuple[PairMetric, ...]
 
 
 def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
@@ -570,38 +594,35 @@ def _record(
         _record_features(run, run.extractor, plan, name, pairs, filled)
     if not is_method:
         return
-    scores = {key: value.double().cpu().tolist() for key, value in image_metrics(filled, image).items()}
+    scores = {
+        metric.columns[0].key: metric.score(filled, image).double().cpu().tolist() for metric in run.metrics
+    }
     for row, pair in enumerate(pairs):
         if pair in plan.shown:
             save_sample(run.out, name, pair, filled[row])
         if (name, pair) not in plan.scores:  # only its grid sample was missing
             continue
         mask = run.masks[pair]
+        record = {
+            "method": name,
+            "pair": pair,
+            "image": run.pairs[pair][0],
+            "mask": run.pairs[pair][1],
+            "bin": mask.bin,
+            "split": mask.split,
+            "hole_ratio": mask.hole_ratio,
+        }
         store.write_metrics(
-            run.out,
-            run.shard,
-            {
-                "method": name,
-                "pair": pair,
-                "image": run.pairs[pair][0],
-                "mask": run.pairs[pair][1],
-                "bin": mask.bin,
-                "split": mask.split,
-                "hole_ratio": mask.hole_ratio,
-                "l1": scores["l1"][row],
-                "psnr": min(scores["psnr"][row], PSNR_CAP),
-                "ssim": scores["ssim"][row],
-            },
+            run.out, run.shard, {**record, **{key: values[row] for key, values in scores.items()}}
         )
 
 
 def _record_features(
     run: _Run, extractor: FeatureExtractor, plan: WorkPlan, name: str, pairs: Sequence[int], filled: Tensor
 ) -> None:
-    """Inception pool features and class probabilities of the composites whose features are missing."""
+    """Inception pool features and logits of the composites whose features are missing."""
     with torch.no_grad():
         features, logits = extractor(filled)
-    probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
     for row, pair in enumerate(pairs):
         if (name, pair) in plan.features:
             store.write_features(
@@ -610,26 +631,25 @@ def _record_features(
                 method=name,
                 pair=pair,
                 features=features[row].float().cpu().numpy(),
-                probs=probs[row],
+                logits=logits[row].float().cpu().numpy(),
             )
 
 
 def _feature_sets(
     records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], count: int
-) -> dict[str, dict[str, Any]] | None:
-    """Per method, every pair's probabilities and features and the ground truth's; None if any lack.
-
-    ``records``: the folder's stored features (``store.read_features``)."""
+) -> dict[str, dict[str, np.ndarray]] | None:
+    """Per method ``{"fake", "real", "logits"}`` arrays indexed by pair (the ground truth's features are
+    ``real``); None if any method or the ground truth lacks a pair. ``records``: ``store.read_features``."""
     needed = [*methods, store.REAL]
     if any((name, pair) not in records for name in needed for pair in range(count)):
         return None
-    real = {pair: store.decode_array(records[(store.REAL, pair)]["features"]) for pair in range(count)}
+
+    def stacked(name: str, field: str) -> np.ndarray:
+        return np.stack([store.decode_array(records[(name, pair)][field]) for pair in range(count)])
+
+    real = stacked(store.REAL, "features")
     return {
-        name: {
-            "probs": {p: store.decode_array(records[(name, p)]["probs"]) for p in range(count)},
-            "fake": {p: store.decode_array(records[(name, p)]["features"]) for p in range(count)},
-            "real": real,
-        }
+        name: {"fake": stacked(name, "features"), "real": real, "logits": stacked(name, "logits")}
         for name in methods
     }
 
@@ -652,26 +672,33 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
     pairs, _ = load_assignment(out / PAIRS_NAME)
-    done = store.read_metrics(out)
-    records: dict[str, list[dict[str, Any]]] = {}
-    for method in document["methods"]:
-        lacking = [pair for pair in range(len(pairs)) if (method, pair) not in done]
-        if lacking:
-            raise ValueError(
-                f"{out}: method {method} lacks {len(lacking)} of {len(pairs)} pairs (first: "
-                f"pair {lacking[0]}); run the missing shards before merging"
-            )
-        records[method] = [done[(method, pair)] for pair in range(len(pairs))]
-    cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
+    records = _complete_records(out, document["methods"], len(pairs))
+    every = [record for method_records in records.values() for record in method_records]
+    metrics = [m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)]
+    bins = [(int(index), str(label)) for index, label in document["bins"]]
+    groups = groups_of(
+        document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
+    )
     stored_features = store.read_features(out)
     features = _feature_sets(stored_features, document["methods"], len(pairs))
-    table = aggregate(records, cells, features=features)
+    min_pairs = int(document.get("min_group_pairs", MIN_GROUP_PAIRS))
+    table = aggregate(
+        records,
+        groups,
+        pair_metrics=metrics,
+        distribution=DISTRIBUTION_METRICS if features is not None else (),
+        features=features,
+        min_pairs=min_pairs,
+    )
     partial = features is None and bool(stored_features)
-    notes = _notes(document, len(pairs), features is not None, partial_features=partial)
+    notes = report_notes(
+        document, len(pairs), features is not None, partial_features=partial, lpips=len(metrics) > 3
+    )
     title = (
         f"Table 1: {document['images']} × {document['masks']} ({len(pairs)} pairs, seed {document['seed']})"
     )
-    markdown = render_table1(table, cells, title=title, notes=notes)
+    columns = [column for metric in [*metrics, *DISTRIBUTION_METRICS] for column in metric.columns]
+    markdown = render_table1(table, groups, columns, title=title, notes=notes)
     meta = {
         "config": document,
         "versions": _versions(),
@@ -680,68 +707,30 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         "ssim_settings": vars(SSIM_SETTINGS),
         "inception": features is not None,
     }
-    atomic_write_text(out / "results.json", render_json(table, cells, meta=meta))
-    atomic_write_text(out / "results.csv", render_csv(table, cells))
+    atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
+    atomic_write_text(out / "results.csv", render_csv(table, groups, columns))
     atomic_write_text(out / "table1.md", markdown)
     write_grids(
         out,
         records[document["methods"][0]],
         document["methods"],
-        bins=[int(index) for index, _ in document["bins"]],
+        bins=[index for index, _ in bins],
         per_cell=document["grid_pairs"],
         progress=progress,
     )
     return markdown
 
 
-def _notes(document: dict[str, Any], count: int, inception: bool, *, partial_features: bool) -> list[str]:
-    notes = [
-        f"Every method is scored on the same {count} image-mask pairs ({PAIRS_NAME}: one photo per benchmark "
-        f"mask, seeded assignment without replacement, seed {document['seed']}), photos centre-cropped to "
-        f"{document['size']}², on the composite (valid pixels from the input), over the whole image.",
-        "ℓ1 (%) = mean |composite − ground truth| over all pixels and RGB channels in [0, 1], × 100.",
-        f"PSNR = 10·log10(1 / MSE) over all pixels and RGB channels (data range 1); a pair with MSE 0 "
-        f"counts as {PSNR_CAP:g} dB.",
-        "SSIM (Wang et al. 2004): 11×11 Gaussian window σ 1.5, K1 0.01, K2 0.03, data range 1, population "
-        "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
-        "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
-    ]
-    if "patchmatch" in document["methods"]:
-        notes.append(
-            f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "
-            f"{PATCHMATCH_RADIUS} ({2 * PATCHMATCH_RADIUS + 1}×{2 * PATCHMATCH_RADIUS + 1} patches), "
-            "random search seeded by the pair index."
-        )
-    skipped = document.get("skipped_photos") or []
-    if skipped:
-        notes.append(
-            f"{len(skipped)} bad photos left out (--skip-bad-images; listed in {PAIRS_NAME}): "
-            + ", ".join(skipped[:5])
-            + (", …" if len(skipped) > 5 else "")
-            + "."
-        )
-    if document["photos"] < count:
-        notes.append(
-            f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
-            f"once per round of {document['photos']} masks."
-        )
-    if inception:
-        notes.append(
-            f"IS: {IS_SPLITS} splits of at least {IS_MIN_SPLIT_SIZE} pairs, mean ± std (– in cells "
-            f"of fewer than {IS_SPLITS * IS_MIN_SPLIT_SIZE} pairs); FID: composites vs the same "
-            f"pairs' ground truth, 2048-d pool features, sample covariances (biased upwards when a "
-            f"cell has fewer than 2048 pairs); "
-            f"{document.get('inception') or 'Inception-v3 features'}."
-        )
-    elif partial_features:
-        notes.append(
-            "IS and FID skipped: some methods were scored in a run without Inception-v3 weights, so "
-            "their features are missing; run `pconv eval` again on this folder with "
-            "--inception-weights PATH to add them."
-        )
-    else:
-        notes.append(
-            "IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
-            "torchvision-format inception_v3 state dict; nothing is downloaded)."
-        )
-    return notes
+def _complete_records(out: Path, methods: Sequence[str], count: int) -> dict[str, list[dict[str, Any]]]:
+    """Every method's per-pair records in pair order; ValueError naming the first incomplete method."""
+    done = store.read_metrics(out)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for method in methods:
+        lacking = [pair for pair in range(count) if (method, pair) not in done]
+        if lacking:
+            raise ValueError(
+                f"{out}: method {method} lacks {len(lacking)} of {count} pairs (first: "
+                f"pair {lacking[0]}); run the missing shards before merging"
+            )
+        records[method] = [done[(method, pair)] for pair in range(count)]
+    return records
