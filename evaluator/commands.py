@@ -14,6 +14,7 @@ from pconv.core.cli import (
     show_progress,
 )
 from pconv.core.sharding import Shard
+from pconv.evaluator.compare import compare_reports
 from pconv.evaluator.evaluate import MIN_GROUP_PAIRS, EvalConfig, evaluate, write_report
 from pconv.evaluator.groups import DEFAULT_GROUPINGS, GROUPINGS
 from pconv.evaluator.inputs import export_inputs
@@ -21,7 +22,9 @@ from pconv.evaluator.inputs import export_inputs
 __all__ = ["eval_command"]
 
 
-@click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT | inputs ...]")
+@click.group(
+    "eval", invoke_without_command=True, subcommand_metavar="[merge OUT | compare REPORT... | inputs ...]"
+)
 @click.option(
     "--images",
     metavar="DATASET_SPEC",
@@ -202,6 +205,16 @@ def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
         f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
         f"them with --method folder:DIR"
     )
+
+
+@eval_command.command("compare")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (one row per metric, group and column).")
+def compare_command(reports: tuple[Path, ...], as_csv: bool) -> None:
+    """Print REPORTs (evaluation folders or results.json) side by side, naming every protocol difference
+    from the first; cells that are not comparable with it are marked ≠."""
+    comparison = compare_reports(list(reports))
+    click.echo(comparison.csv() if as_csv else comparison.markdown(), nl=False)
 
 
 @eval_command.command("merge")

@@ -31,6 +31,7 @@ reads exactly what a single run reads, so the reports are identical.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
@@ -67,6 +68,7 @@ from pconv.evaluator.methods import (
 )
 from pconv.evaluator.networks import load_networks
 from pconv.evaluator.notes import PAIRS_NAME, report_notes
+from pconv.evaluator.protocol import protocol_record
 from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
 from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS, PairMetric, pair_metrics
 from torch import Tensor
@@ -239,7 +241,9 @@ def _check_slugs(methods: Sequence[str]) -> None:
 class EvalPairs:
     """The seeded photo for every benchmark mask: ``pairs[i] = (photo relative to root, mask file)``,
     ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the count of photos
-    used, ``skipped`` the bad photos left out (``skip_bad``)."""
+    used, ``skipped`` the bad photos left out (``skip_bad``); ``photos_sha256`` and ``benchmark_sha256`` the
+    digests the protocol compares (of the sorted list of photos used, of the benchmark's manifest, which
+    holds every mask's SHA-256)."""
 
     root: Path
     pairs: list[tuple[str, str]]
@@ -247,6 +251,8 @@ class EvalPairs:
     size: int
     photos: int
     skipped: tuple[str, ...] = ()
+    photos_sha256: str = ""
+    benchmark_sha256: str = ""
 
 
 def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -> EvalPairs:
@@ -255,6 +261,8 @@ def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -
 
     Every mask and photo is header-checked first; ValueError names all bad files in one line, unless
     ``skip_bad`` leaves bad photos out (bad masks are always refused: Table 1 needs each of them)."""
+    from pconv.maskgen.sets.bench import CSV_NAME
+
     name, root, split = parse_spec(images)
     masks = _benchmark(bench)
     broken, (width, height) = bad_masks(bench, [mask.file for mask in masks])
@@ -276,7 +284,14 @@ def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -
     by_file = {mask.file: mask for mask in masks}
     ordered = [by_file[mask_name] for _, mask_name in pairs]
     return EvalPairs(
-        root=root, pairs=pairs, masks=ordered, size=width, photos=len(names), skipped=tuple(sorted(skipped))
+        root=root,
+        pairs=pairs,
+        masks=ordered,
+        size=width,
+        photos=len(names),
+        skipped=tuple(sorted(skipped)),
+        photos_sha256=hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest(),
+        benchmark_sha256=sha256_file(Path(bench) / CSV_NAME),
     )
 
 
@@ -296,6 +311,8 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
         "size": paired.size,
         "photos": paired.photos,
         "skipped_photos": list(paired.skipped),
+        "photos_sha256": paired.photos_sha256,
+        "benchmark_sha256": paired.benchmark_sha256,
     }
     if not path.is_file():
         save_assignment(path, paired.pairs, meta=meta)
@@ -706,6 +723,9 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         "psnr_cap_db": PSNR_CAP,
         "ssim_settings": vars(SSIM_SETTINGS),
         "inception": features is not None,
+        "protocol": protocol_record(
+            document, len(pairs), metrics, DISTRIBUTION_METRICS if features is not None else ()
+        ),
     }
     atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
     atomic_write_text(out / "results.csv", render_csv(table, groups, columns))
