@@ -107,6 +107,12 @@ __all__ = ["eval_command"]
     help="Fewest pairs of a group for IS, FID, KID and P/U-IDS (smaller groups show a dash).",
 )
 @click.option(
+    "--max-pairs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Score a seeded subset of N pairs, stratified over bin × N/B (the report says it is a subset).",
+)
+@click.option(
     "--grid-pairs",
     type=click.IntRange(min=0),
     default=2,
@@ -138,6 +144,7 @@ def eval_command(
     download_weights: bool,
     groupings: tuple[str, ...],
     min_group_pairs: int,
+    max_pairs: int | None,
     grid_pairs: int,
     device: str,
     compile_: bool | None,
@@ -173,6 +180,7 @@ def eval_command(
         download_weights=download_weights,
         groupings=groupings or DEFAULT_GROUPINGS,
         min_group_pairs=min_group_pairs,
+        max_pairs=max_pairs,
         grid_pairs=grid_pairs,
         device=device,
         skip_bad_images=skip_bad_images,

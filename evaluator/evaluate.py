@@ -71,6 +71,7 @@ from pconv.evaluator.notes import PAIRS_NAME, report_notes
 from pconv.evaluator.protocol import protocol_record
 from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
 from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS, PairMetric, pair_metrics
+from pconv.evaluator.subset import stratified_subset, subset_record
 from torch import Tensor
 
 __all__ = [
@@ -114,6 +115,7 @@ class EvalConfig:
     skip_bad_images: bool = False
     overwrite: bool = False
     compile: str = "auto"
+    max_pairs: int | None = None
     download_weights: bool = False
     lpips_net: str = "vgg"
     lpips_weights: Path | None = None
@@ -131,6 +133,8 @@ class EvalConfig:
             raise ValueError(
                 f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, {self.grid_pairs}"
             )
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ValueError(f"--max-pairs must be >= 1, got {self.max_pairs}")
         if self.min_group_pairs < 2:
             raise ValueError(f"distribution metrics need groups of >= 2 pairs, got {self.min_group_pairs}")
         groups_of(self.groupings, [], [])  # ValueError for an unknown grouping
@@ -365,9 +369,12 @@ def _prepare(
     names = list(stored["methods"]) if stored else []
     names += [method for method in config.methods if method not in names]
     _check_slugs(names)
+    scored = list(range(len(pairs)))
+    if config.max_pairs is not None:
+        scored = stratified_subset([(m.bin, m.split) for m in ordered], config.max_pairs, seed=config.seed)
     for method in methods:
         if isinstance(method, FolderMethod):
-            method.check(list(shard.jobs(len(pairs))))
+            method.check([scored[index] for index in shard.jobs(len(scored))])
     meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
     bins = sorted({(mask.bin, mask.label) for mask in ordered})
     document = {
@@ -379,13 +386,17 @@ def _prepare(
         "groupings": list(config.groupings),
         "min_group_pairs": config.min_group_pairs,
         "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests},
+        "subset": None,
     }
+    if len(scored) < len(pairs):
+        record = subset_record(scored, max_pairs=config.max_pairs or 0, seed=config.seed, total=len(pairs))
+        document.update(subset=record, subset_pairs=scored)
     compiled = {method.spec: method.compiled for method in methods if isinstance(method, ModelMethod)}
     if compiled or (stored or {}).get("compiled"):  # whether each model ran through torch.compile
         document["compiled"] = {**(stored or {}).get("compiled", {}), **compiled}
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return document, pairs, ordered
+    return document, pairs, ordered, scored
 
 
 def evaluate(
@@ -430,7 +441,9 @@ def _evaluate(
     compiled = resolve_compile(config.compile, device)
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
     nets = load_networks(config, device, injected=extractor)
-    document, pairs, masks = _prepare(config, shard, methods, nets.records, _checkpoint_digests(methods))
+    document, pairs, masks, scored = _prepare(
+        config, shard, methods, nets.records, _checkpoint_digests(methods)
+    )
     _, root, _ = parse_spec(config.images)
     run = _Run(
         Path(config.out),
@@ -443,6 +456,7 @@ def _evaluate(
         device,
         nets.extractor,
         tuple(pair_metrics(nets.lpips)),
+        scored,
     )
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
         _score(config, run, methods, progress=progress and shard.index == 1)
@@ -531,13 +545,15 @@ class _Run:
     device: torch.device
     extractor: FeatureExtractor | None
     metrics: tuple[PairMetric, ...]
+    scored: list[int]
 
 
 def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
     """Read what ``OUT`` holds for this shard (metrics, features, grid samples) and plan the rest."""
     store.repair(run.out, run.shard)
-    jobs = list(run.shard.jobs(len(run.pairs)))
-    shown = set(grid_pairs([(mask.bin, mask.split) for mask in run.masks], per_cell=config.grid_pairs))
+    jobs = [run.scored[index] for index in run.shard.jobs(len(run.scored))]
+    cells = [(run.masks[pair].bin, run.masks[pair].split) for pair in run.scored]
+    shown = {run.scored[index] for index in grid_pairs(cells, per_cell=config.grid_pairs)}
     names = [*(method.spec for method in methods), INPUT, TARGET]
     drawn = {
         (name, pair)
@@ -653,20 +669,26 @@ def _record_features(
 
 
 def _feature_sets(
-    records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], count: int
+    records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], scored: Sequence[int]
 ) -> dict[str, dict[str, np.ndarray]] | None:
-    """Per method ``{"fake", "real", "logits"}`` arrays indexed by pair (the ground truth's features are
-    ``real``); None if any method or the ground truth lacks a pair. ``records``: ``store.read_features``."""
+    """Per method ``{"pairs", "fake", "real", "logits"}``: the ``scored`` pairs (ascending) and their rows
+    of features (the ground truth's are ``real``); None if any method or the ground truth lacks a pair.
+    ``records``: ``store.read_features``."""
     needed = [*methods, store.REAL]
-    if any((name, pair) not in records for name in needed for pair in range(count)):
+    if any((name, pair) not in records for name in needed for pair in scored):
         return None
 
     def stacked(name: str, field: str) -> np.ndarray:
-        return np.stack([store.decode_array(records[(name, pair)][field]) for pair in range(count)])
+        return np.stack([store.decode_array(records[(name, pair)][field]) for pair in scored])
 
-    real = stacked(store.REAL, "features")
+    real, pairs = stacked(store.REAL, "features"), np.asarray(scored)
     return {
-        name: {"fake": stacked(name, "features"), "real": real, "logits": stacked(name, "logits")}
+        name: {
+            "pairs": pairs,
+            "fake": stacked(name, "features"),
+            "real": real,
+            "logits": stacked(name, "logits"),
+        }
         for name in methods
     }
 
@@ -689,7 +711,8 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
     pairs, _ = load_assignment(out / PAIRS_NAME)
-    records = _complete_records(out, document["methods"], len(pairs))
+    scored = [int(pair) for pair in document.get("subset_pairs") or range(len(pairs))]
+    records = _complete_records(out, document["methods"], scored)
     every = [record for method_records in records.values() for record in method_records]
     metrics = [m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)]
     bins = [(int(index), str(label)) for index, label in document["bins"]]
@@ -697,7 +720,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
     )
     stored_features = store.read_features(out)
-    features = _feature_sets(stored_features, document["methods"], len(pairs))
+    features = _feature_sets(stored_features, document["methods"], scored)
     min_pairs = int(document.get("min_group_pairs", MIN_GROUP_PAIRS))
     table = aggregate(
         records,
@@ -709,10 +732,11 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     )
     partial = features is None and bool(stored_features)
     notes = report_notes(
-        document, len(pairs), features is not None, partial_features=partial, lpips=len(metrics) > 3
+        document, len(scored), features is not None, partial_features=partial, lpips=len(metrics) > 3
     )
     title = (
-        f"Table 1: {document['images']} × {document['masks']} ({len(pairs)} pairs, seed {document['seed']})"
+        f"Table 1: {document['images']} × {document['masks']} ({_pair_count(document, len(scored))}, "
+        f"seed {document['seed']})"
     )
     columns = [column for metric in [*metrics, *DISTRIBUTION_METRICS] for column in metric.columns]
     markdown = render_table1(table, groups, columns, title=title, notes=notes)
@@ -724,7 +748,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         "ssim_settings": vars(SSIM_SETTINGS),
         "inception": features is not None,
         "protocol": protocol_record(
-            document, len(pairs), metrics, DISTRIBUTION_METRICS if features is not None else ()
+            document, len(scored), metrics, DISTRIBUTION_METRICS if features is not None else ()
         ),
     }
     atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
@@ -741,16 +765,23 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     return markdown
 
 
-def _complete_records(out: Path, methods: Sequence[str], count: int) -> dict[str, list[dict[str, Any]]]:
-    """Every method's per-pair records in pair order; ValueError naming the first incomplete method."""
+def _pair_count(document: dict[str, Any], count: int) -> str:
+    subset = document.get("subset")
+    return f"{count} pairs" if not subset else f"a subset of {count} of {subset['of']} pairs"
+
+
+def _complete_records(
+    out: Path, methods: Sequence[str], scored: Sequence[int]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every method's records of the ``scored`` pairs, in order; ValueError names the first incomplete one."""
     done = store.read_metrics(out)
     records: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
-        lacking = [pair for pair in range(count) if (method, pair) not in done]
+        lacking = [pair for pair in scored if (method, pair) not in done]
         if lacking:
             raise ValueError(
-                f"{out}: method {method} lacks {len(lacking)} of {count} pairs (first: "
+                f"{out}: method {method} lacks {len(lacking)} of {len(scored)} pairs (first: "
                 f"pair {lacking[0]}); run the missing shards before merging"
             )
-        records[method] = [done[(method, pair)] for pair in range(count)]
+        records[method] = [done[(method, pair)] for pair in scored]
     return records

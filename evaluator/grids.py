@@ -99,9 +99,12 @@ def write_grids(
 ) -> list[Path]:
     """Draw ``OUT/grids/binK.png`` for each bin index in ``bins`` from the saved samples; returns the paths.
 
-    ``records``: any one method's per-pair records in pair order (their ``bin`` and ``split`` pick rows).
+    ``records``: any one method's records of the scored pairs in pair order (``pair``, ``bin`` and
+    ``split`` pick rows).
     """
-    chosen = grid_pairs([(int(r["bin"]), str(r["split"])) for r in records], per_cell=per_cell)
+    indices = grid_pairs([(int(r["bin"]), str(r["split"])) for r in records], per_cell=per_cell)
+    by_pair = {int(records[index]["pair"]): records[index] for index in indices}
+    chosen = list(by_pair)
     if not chosen:
         return []
     names = [INPUT, *methods, TARGET]
@@ -113,7 +116,7 @@ def write_grids(
             pair
             for split in ("N", "B")
             for pair in chosen
-            if int(records[pair]["bin"]) == index and records[pair]["split"] == split
+            if int(by_pair[pair]["bin"]) == index and by_pair[pair]["split"] == split
         ]
         if not rows:
             continue

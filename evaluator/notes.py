@@ -28,6 +28,12 @@ def report_notes(
         "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
         "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
     ]
+    subset = document.get("subset")
+    if subset:
+        notes.append(
+            f"A subset: {subset['pairs']} of the {subset['of']} pairs (--max-pairs {subset['max_pairs']}, "
+            f"stratified over bin × N/B, seed {subset['seed']}); not the whole benchmark's numbers."
+        )
     if "patchmatch" in document["methods"]:
         notes.append(
             f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "

@@ -37,8 +37,9 @@ def _group_result(
     if features is None:
         return result
     pairs = [int(record["pair"]) for record in records]
+    rows = np.searchsorted(features["pairs"], pairs)
     group = FeatureGroup(
-        fake=features["fake"][pairs], real=features["real"][pairs], logits=features["logits"][pairs]
+        fake=features["fake"][rows], real=features["real"][rows], logits=features["logits"][rows]
     )
     for metric in distribution:
         if len(pairs) >= min_pairs:
@@ -60,8 +61,9 @@ def aggregate(
     """``{method: {group key: {"n", metric keys ...}}}``.
 
     ``records``: per method, its per-pair records (``pair``, ``bin``, ``split``, ``hole_ratio`` and each
-    pair metric's key), in pair order. ``features``: per method ``{"fake", "real", "logits"}`` arrays
-    indexed by pair, or None without Inception features (then no distribution metric keys).
+    pair metric's key), in pair order. ``features``: per method ``{"pairs", "fake", "real", "logits"}``:
+    the scored pairs ascending and their rows of features, or None without Inception features (then no
+    distribution metric keys).
     """
     return {
         method: {
