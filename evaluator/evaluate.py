@@ -68,6 +68,7 @@ from pconv.evaluator.methods import (
 )
 from pconv.evaluator.networks import load_networks
 from pconv.evaluator.notes import PAIRS_NAME, report_notes
+from pconv.evaluator.plots import PLOTS_DIR, write_plots
 from pconv.evaluator.protocol import protocol_record
 from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
 from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS, PairMetric, pair_metrics
@@ -328,7 +329,7 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
     return meta
 
 
-_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, *REPORT_NAMES)
+_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, PLOTS_DIR, *REPORT_NAMES)
 
 
 def _clear(out: Path) -> None:
@@ -754,11 +755,12 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
     atomic_write_text(out / "results.csv", render_csv(table, groups, columns))
     atomic_write_text(out / "table1.md", markdown)
+    write_plots(out, table, groups, columns)
     write_grids(
         out,
-        records[document["methods"][0]],
+        records,
         document["methods"],
-        bins=[index for index, _ in bins],
+        bins=bins,
         per_cell=document["grid_pairs"],
         progress=progress,
     )

@@ -136,6 +136,28 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
         assert (out / name).read_bytes() == (single / name).read_bytes()
     for k in range(1, 7):
         assert (out / "grids" / f"bin{k}.png").read_bytes() == (single / "grids" / f"bin{k}.png").read_bytes()
+    for metric in ("l1", "psnr", "ssim"):
+        assert (out / "plots" / f"{metric}.png").read_bytes() == (
+            single / "plots" / f"{metric}.png"
+        ).read_bytes()
+
+
+def test_plots_and_labelled_grids(photos, bench, tmp_path):
+    out = tmp_path / "report"
+    evaluate(config_for(photos, bench, out), progress=False)
+    assert sorted(path.name for path in (out / "plots").iterdir()) == ["l1.png", "psnr.png", "ssim.png"]
+    plot = cv2.imread(str(out / "plots" / "psnr.png"))
+    assert plot.shape == (400, 700, 3) and (plot < 128).any()
+    grid = cv2.imread(str(out / "grids" / "bin1.png"))
+    # title and column names (2 × 28 px), then 4 rows of a 64-px tile with a 28-px PSNR line under it;
+    # a 110-px label column, then input, telea, ns and the ground truth
+    assert grid.shape == (2 * 28 + 4 * (64 + 28), 110 + 4 * 64, 3)
+    assert (grid[:28] < 128).any()  # the title
+    for row in range(4):
+        top = 56 + row * 92
+        assert (grid[top : top + 64, :110] < 128).any()  # pair, split and hole ratio
+        assert (grid[top + 64 : top + 92, 110 + 64 : 110 + 192] < 128).any()  # each method's PSNR
+        assert not (grid[top + 64 : top + 92, 110 : 110 + 64] < 128).any()  # none under the input
 
 
 def test_distribution_metrics_only_for_groups_of_the_minimum_size(photos, bench, tmp_path):
