@@ -31,8 +31,8 @@ def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
     size = sum(path.stat().st_size for path in dist.rglob("*") if path.is_file()) / 1e6
     files = sum(1 for path in dist.rglob("*") if path.is_file())
     assert published.startswith(
-        "release of 24 masks (PNGs, masks.h5; README.md dataset card, index.html, SHA256SUMS, contact sheets, "
-        f"histogram) in {dist}: {files} files, {size:.1f} MB, in "
+        "release of 24 masks (PNGs, masks.h5; README.md dataset card, index.html, SHA256SUMS, contact "
+        f"sheets, histogram) in {dist}: {files} files, {size:.1f} MB, in "
     )
     assert re.search(took, published)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bench", "dist", "raw"]
