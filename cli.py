@@ -44,12 +44,14 @@ MASK_COMMANDS = {
     ),
     "export-train": (
         f"{_SETS}:export_train_command",
-        "Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset).",
+        "Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset); --webdataset "
+        "also as tar shards for streaming.",
     ),
     "publish": (
         f"{_RELEASE}:publish_command",
-        "Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, one copy of the "
-        "masks (PNGs and masks.h5); --archive adds masks.zip.",
+        "Release BENCH (a benchmark or a `pconv masks bin` folder): PNGs (and masks.h5), a dataset card "
+        "that Hugging Face `datasets` loads, index.html, SHA256SUMS, pictures; --archive adds masks.zip, "
+        "--webdataset tar shards.",
     ),
     "verify": (
         f"{_RELEASE}:verify_command",
