@@ -109,7 +109,7 @@ def test_stats_and_bin_read_either_convention(tmp_path):
     assert "(0.01,0.1]  N            1   0.0977   0.0977   0.0977     0.0%            20.0" in result.output
     assert "m.png,64,64,0.09765625,20,0,N" in (tmp_path / "m.csv").read_text()
     result = _run("bin", folder, "--out", tmp_path / "binned", "--hole-value", "0", "--border", "10")
-    assert result.output == f"1 masks sorted into {tmp_path / 'binned'}: 1 in bins, 0 outside\n"
+    assert result.output.startswith(f"1 masks sorted into {tmp_path / 'binned'}: 1 in bins, 0 outside in ")
     assert (tmp_path / "binned" / "bin1_0.01-0.1" / "N" / "m.png").is_file()
     result = _run("stats", folder)  # read as 255 = hole the same file is 90 % hole
     assert "outside the bins: 1 (ratios 0.9023 to 0.9023)" in result.output
@@ -133,6 +133,6 @@ def test_export_train_writes_a_mask_set(raw_pool, tmp_path):
         "--workers",
         "1",
     )
-    assert result.exit_code == 0 and result.output == f"5 training masks in {out}\n"
+    assert result.exit_code == 0 and result.output.startswith(f"5 training masks in {out} in ")
     assert sorted(path.name for path in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(5)]
     assert (out / "manifest.csv").read_text().startswith("file,hole_ratio,border_distance,raw_id,")
