@@ -117,31 +117,28 @@ def default_input_benchmark(
     augment = augment or AugmentConfig()
     recipe = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed, augment=augment)
     check_destination(Path(out), recipe, overwrite=overwrite)  # bad options fail before minutes of work
+    asked = {
+        "per_bin": per_bin,
+        "size": size,
+        "border": border,
+        "seed": seed,
+        "augment": augment,
+        "workers": workers,
+        "overwrite": overwrite,
+        "progress": progress,
+    }
     work = default_input_folder(out, seed=seed, count=recipe.count)
     scenes = scenes_for(recipe.count)
     raw = work / "raw"
     if not overwrite and _pool_finished(work, scenes, seed) and finished_set(raw, Path(out), recipe):
-        if progress:
-            progress_message(f"{out} already holds this benchmark, complete: nothing to do")
-        return Path(out)
+        return build_benchmark(raw, out, **asked)  # says so and returns at once
     say = progress_message if progress else (lambda message: None)
     say(_plan(scenes, recipe.count))
     default_input_pool(
         work, scenes=scenes, seed=seed, workers=workers, keep_scenes=keep_scenes, progress=progress
     )
     say(f"[4/4] build benchmark: {recipe.count:,} masks of {size} px")
-    return build_benchmark(
-        raw,
-        out,
-        per_bin=per_bin,
-        size=size,
-        border=border,
-        seed=seed,
-        augment=augment,
-        workers=workers,
-        overwrite=overwrite,
-        progress=progress,
-    )
+    return build_benchmark(raw, out, **asked)
 
 
 def _plan(scenes: int, count: int) -> str:

@@ -21,6 +21,13 @@ def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
         rf"benchmark of 24 masks \(masks/, manifest.csv, masks.h5\) in {bench} {took}", result.output
     )
     assert len(list((bench / "masks").iterdir())) == 24
+    again = CliRunner().invoke(
+        cli.main, ["masks", "benchmark", "--raw", str(raw_pool), "--out", str(bench), *SMALL]
+    )
+    assert (
+        again.exit_code == 0
+        and again.stderr == f"{bench} already holds this benchmark, complete: nothing to do\n"
+    )
     assert not (bench / ".pconv.lock").exists()  # the lock lives only while its writer runs
     (bench / ".pconv.lock").write_text("12345\n")  # as a kill -9 leaves it: neither a stray nor published
     assert _run("verify", bench).exit_code == 0
