@@ -44,12 +44,15 @@ MASK_COMMANDS = {
     ),
     "export-train": (
         f"{_SETS}:export_train_command",
-        "Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset).",
+        "Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset); --webdataset "
+        "also as tar shards for streaming.",
     ),
     "publish": (
         f"{_RELEASE}:publish_command",
-        "Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, one copy of the "
-        "masks (PNGs and masks.h5); --archive adds masks.zip.",
+        "Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card "
+        "(loadable with Hugging Face `datasets`), index.html, SHA256SUMS, contact sheets, histogram, one "
+        "copy of the masks (PNGs, and masks.h5 for a benchmark); --archive adds masks.zip (benchmarks), "
+        "--webdataset tar shards.",
     ),
     "verify": (
         f"{_RELEASE}:verify_command",

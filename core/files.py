@@ -11,7 +11,11 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +25,17 @@ __all__ = [
     "atomic_output",
     "atomic_write_bytes",
     "atomic_write_text",
+    "hidden_name",
     "inside",
     "list_images",
     "read_json_object",
     "read_jsonl",
+    "refuse_overlap",
     "relative_path",
     "remove_stale_temporaries",
+    "remove_stale_temporaries_beside",
     "sha256_file",
+    "temporary_name",
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"})
@@ -37,7 +45,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
     """Image files under ``folder`` (by suffix), sorted by their path relative to ``folder``.
 
-    Hidden files and folders (names starting with ``.``, e.g. half-written ``.x.tmp-*`` files) are left out.
+    Hidden files and folders (names starting with ``.``, e.g. half-written temporaries) are left out, and
+    so is anything with an image's name that is not a regular file (a FIFO would block its reader for
+    ever, a device would stream without end): each one skipped is named on stderr.
     """
     folder = Path(folder)
     found: list[Path] = []
@@ -52,7 +62,10 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
                     if recursive:
                         stack.append(Path(entry.path))
                 elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-                    found.append(Path(entry.path))
+                    if entry.is_file():
+                        found.append(Path(entry.path))
+                    else:
+                        print(f"skipped {entry.path}: not a regular file", file=sys.stderr)
     return sorted(found, key=lambda path: path.relative_to(folder).as_posix())
 
 
@@ -72,16 +85,85 @@ def inside(folder: str | os.PathLike[str], relative: str, *, links: bool = True)
     return candidate
 
 
+def refuse_overlap(
+    output: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str] | None]
+) -> None:
+    """Refuse an ``output`` that is, lies inside, or contains one of ``inputs`` (option name → path).
+
+    A command must never replace what it reads (``--out`` naming the photo folder would write results
+    into the photo set, and a later run would read them as photos). Symlinks are resolved, so two
+    spellings of one folder are one. Raises a one-line ValueError naming both options.
+    """
+    target = Path(output).resolve()
+    for option, path in inputs.items():
+        if path is None:
+            continue
+        source = Path(path).resolve()
+        if target == source:
+            how = "is"
+        elif target.is_relative_to(source):
+            how = "lies inside"
+        elif source.is_relative_to(target):
+            how = "contains"
+        else:
+            continue
+        raise ValueError(f"{output}: the output {how} the input {option} {path}; write it elsewhere")
+
+
+def hidden_name(name: str, suffix: str) -> str:
+    """``.NAME`` + ``suffix``, the name of a file pconv keeps beside ``NAME`` (a temporary, a lock); when
+    that would pass the usual 255-byte limit on a name, NAME is cut and a digest of it added, so that any
+    legal output name keeps its companions."""
+    full = f".{name}{suffix}"
+    if len(full.encode()) <= 255:
+        return full
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f".{name.encode()[:120].decode(errors='ignore')}~{digest}{suffix}"
+
+
+def temporary_name(path: str | os.PathLike[str], pid: int | None = None) -> Path:
+    """The temporary name of ``path`` while pconv writes it: ``.NAME.pconv-tmp-PID`` beside it, a name only
+    pconv makes, so the sweep of :func:`remove_stale_temporaries` never touches a user's own files."""
+    path = Path(path)
+    return path.with_name(hidden_name(path.name, f".pconv-tmp-{os.getpid() if pid is None else pid}"))
+
+
+def _writes_directly(path: Path) -> bool:
+    """True for a character device or FIFO (``/dev/stdout``, ``/dev/null``, a pipe): written in place,
+    never renamed over. Block devices and sockets are refused: writing one would destroy a disk or fail."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        kind = "a block device" if stat.S_ISBLK(mode) else "a socket"
+        raise ValueError(f"{path}: is {kind}; give a regular file, a character device or a FIFO as output")
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{path}: is a folder; give a file name as output")
+    return False
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     ``durable`` also flushes the file to disk before the rename (for checkpoints: a machine crash must not
-    leave an empty file under the final name); off by default, since most outputs can be remade.
+    leave an empty file under the final name); off by default, since most outputs can be remade. A
+    character device or FIFO (``--csv /dev/stdout``) is never replaced: the finished temporary file (in
+    the system's temporary folder) is copied into it; block devices and sockets are refused.
     """
     final = Path(path)
+    if _writes_directly(final):
+        with tempfile.TemporaryDirectory(prefix="pconv-") as folder:
+            temp = Path(folder) / final.name
+            yield temp
+            with open(temp, "rb") as source, open(final, "wb") as target:
+                shutil.copyfileobj(source, target)
+        return
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    temp = temporary_name(final)
     try:
         yield temp
         if durable:
@@ -95,7 +177,7 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False) -> Ite
         temp.unlink(missing_ok=True)
 
 
-_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)$")
+_TEMPORARY = re.compile(r"^\..+\.pconv-tmp-(\d+)$")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -108,21 +190,45 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _stale(name: str) -> bool:
+    match = _TEMPORARY.match(name)
+    return bool(match) and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1)))
+
+
 def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
     """Delete the temporary files of :func:`atomic_output` under ``folder`` whose writer no longer runs.
 
-    A killed job leaves its ``.NAME.tmp-PID`` behind (a half-written ``masks.h5`` can be 39 MB); the next
-    writer of the folder removes them. Call it only while holding the folder's lock (``pconv.core.locks``),
-    and only on this machine's folders: a pid says nothing about another host's processes. Returns the
-    number removed.
+    A killed job leaves its ``.NAME.pconv-tmp-PID`` behind (a half-written ``masks.h5`` can be 39 MB); the
+    next writer of the folder removes them. Only that pattern is removed (a user's ``.notes.tmp-1`` stays),
+    and symlinked folders are not followed. Call it only while holding the folder's lock
+    (``pconv.core.locks``), and only on this machine's folders: a pid says nothing about another host's
+    processes. Returns the number removed.
     """
     removed = 0
     for root, _, names in os.walk(folder):
         for name in names:
-            match = _TEMPORARY.match(name)
-            if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            if _stale(name):
                 Path(root, name).unlink(missing_ok=True)
                 removed += 1
+    return removed
+
+
+def remove_stale_temporaries_beside(path: str | os.PathLike[str]) -> int:
+    """Delete ``path``'s own temporaries beside it (``.NAME.pconv-tmp-PID``, files or whole folders, such
+    as the release folder a killed ``publish`` was building) whose writer no longer runs; nothing else in
+    the parent folder is looked at. Call it while holding ``path``'s lock. Returns the number removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    prefix = hidden_name(path.name, ".pconv-tmp-")
+    removed = 0
+    for entry in path.parent.iterdir():
+        if entry.name.startswith(prefix) and _stale(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+            removed += 1
     return removed
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pconv.core.files import remove_stale_temporaries
+from pconv.core.files import hidden_name, remove_stale_temporaries, remove_stale_temporaries_beside
 
 __all__ = ["LOCK_NAME", "locked_beside", "locked_folder"]
 
@@ -85,8 +85,12 @@ def locked_folder(folder: str | os.PathLike[str], *, name: str = LOCK_NAME) -> I
                 folder.rmdir()
 
 
-def locked_beside(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
+@contextlib.contextmanager
+def locked_beside(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Lock an output that is built elsewhere and renamed into place (a release): the lock file sits
-    beside it, ``.NAME.pconv.lock``, since the output folder itself is replaced whole."""
+    beside it, ``.NAME.pconv.lock``, since the output folder itself is replaced whole. The holder first
+    removes what killed writers of ``path`` left beside it (``.NAME.pconv-tmp-PID``)."""
     path = Path(path)
-    return locked_folder(path.parent, name=f".{path.name}{LOCK_NAME}")
+    with locked_folder(path.parent, name=hidden_name(path.name, LOCK_NAME)) as folder:
+        remove_stale_temporaries_beside(path)
+        yield folder

@@ -8,6 +8,7 @@ An evaluation folder ``OUT`` holds::
                            benchmark mask
     OUT/per_pair/          per-pair metrics and Inception features, one file per shard (pconv.evaluator.store)
     OUT/table1.md, results.csv, results.json, grids/binK.png   the report (pconv.evaluator.report / grids)
+    OUT/index.html         the page that shows it all (pconv.evaluator.page)
     OUT/grids/samples/METHOD/   the full-size composites the grids are drawn from, kept so that a resumed
                            run redraws no grid pair (pconv.evaluator.grids)
 
@@ -45,7 +46,7 @@ import torch
 from pconv.core import __version__
 from pconv.core.compiling import COMPILE_CHOICES, resolve_compile
 from pconv.core.distributed import barrier, dist_env, pick_device
-from pconv.core.files import atomic_write_text, read_json_object, relative_path, sha256_file
+from pconv.core.files import atomic_write_text, read_json_object, refuse_overlap, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
@@ -71,6 +72,7 @@ from pconv.evaluator.methods import (
     method_slug,
     parse_method,
 )
+from pconv.evaluator.page import PAGE_NAME, write_report_page
 from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
 from torch import Tensor
 
@@ -87,7 +89,7 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 PAIRS_NAME = "pairs.json"
-REPORT_NAMES = ("table1.md", "results.csv", "results.json")
+REPORT_NAMES = ("table1.md", "results.csv", "results.json", PAGE_NAME)
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,17 @@ def evaluate(
         torch.distributed.destroy_process_group()
 
 
+def eval_inputs(images: str, masks: str | Path, methods: Sequence[str] = ()) -> dict[str, Path]:
+    """What an evaluation reads, by option, for :func:`~pconv.core.files.refuse_overlap`: the photo
+    root, the benchmark and every ``folder:`` method's outputs (an ``--out`` among them would write grids
+    into the photo set, which a later run would pair with masks)."""
+    found = {"--images": parse_spec(images).root, "--masks": Path(masks)}
+    for spec in methods:
+        if spec.startswith("folder:"):
+            found[f"--method {spec}"] = Path(spec.removeprefix("folder:"))
+    return found
+
+
 def _evaluate(
     config: EvalConfig,
     shard: Shard,
@@ -396,15 +409,25 @@ def _evaluate(
 ) -> str | None:
     if config.overwrite and shard.count > 1:
         raise ValueError("--overwrite would delete the other shards' results; clear the folder once instead")
+    refuse_overlap(config.out, eval_inputs(config.images, config.masks, config.methods))
     compiled = resolve_compile(config.compile, device)
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
     features, feature_note = _extractor(config, extractor, device)
-    document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
-    _, root, _ = parse_spec(config.images)
-    run = _Run(
-        Path(config.out), shard, root, Path(config.masks), document["size"], pairs, masks, device, features
-    )
+    # the lock comes before OUT is read or written: a refused second run must change nothing
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
+        document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
+        _, root, _ = parse_spec(config.images)
+        run = _Run(
+            Path(config.out),
+            shard,
+            root,
+            Path(config.masks),
+            document["size"],
+            pairs,
+            masks,
+            device,
+            features,
+        )
         _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
         barrier()
@@ -691,6 +714,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         per_cell=document["grid_pairs"],
         progress=progress,
     )
+    write_report_page(out)
     return markdown
 
 

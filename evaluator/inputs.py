@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pconv.core.files import atomic_write_bytes
+from pconv.core.files import atomic_write_bytes, refuse_overlap
 from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_image_png, valid_from_hole, white_holes, write_mask_png
 from pconv.core.progress import progress_bar
 from pconv.datasets import load_image
-from pconv.evaluator.evaluate import EvalPairs, eval_pairs, keep_pairs
+from pconv.evaluator.evaluate import EvalPairs, eval_inputs, eval_pairs, keep_pairs
 from pconv.evaluator.methods import folder_output_name
 from pconv.maskgen.sets.bench import load_benchmark_hole
 
@@ -35,8 +35,9 @@ def export_inputs(images: str, bench: Path, out: Path, *, seed: int = 0, progres
 
     Refuses an ``out`` that holds the inputs of other pairs (another dataset, benchmark or seed).
     """
-    paired = eval_pairs(images, Path(bench), seed=seed)
     out = Path(out)
+    refuse_overlap(out, eval_inputs(images, bench))
+    paired = eval_pairs(images, Path(bench), seed=seed)
     with locked_folder(out):
         return _export(out, paired, images=images, bench=Path(bench), seed=seed, progress=progress)
 

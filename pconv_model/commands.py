@@ -6,6 +6,7 @@ The library (and torch with it) is imported inside the commands, so their ``--he
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -204,6 +205,8 @@ def train_command(
     if dist_env().is_main:
         state = "interrupted; continue with --resume" if result.interrupted else "done"
         echo_summary(f"step {result.step} of {config.iterations} ({state}); checkpoint {result.checkpoint}")
+    if result.interrupted:  # a scheduler must not take a stopped run for a finished one: 128 + signal
+        click.get_current_context().exit(128 + (result.signal or signal.SIGTERM))
 
 
 @click.command("inpaint")

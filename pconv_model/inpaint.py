@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from pconv.core.compiling import compile_network
-from pconv.core.files import atomic_write_bytes, list_images
+from pconv.core.files import atomic_write_bytes, list_images, refuse_overlap
 from pconv.core.limits import INPAINT_LIMIT
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
@@ -195,6 +195,8 @@ def inpaint_files(
     Masks may be in either file convention (``hole_value`` 255: white = hole; 0: black = hole; see
     ``pconv.core.files.read_mask_png``) and must have the photo's size. Returns the files written.
     """
+    written = Path(out) / f"{Path(image).stem}.png" if Path(image).is_file() and Path(out).is_dir() else out
+    refuse_overlap(written, {"--image": image, "--mask": mask})
     images, masks = _files(Path(image), "image"), _files(Path(mask), "mask")
     if Path(image).is_file() and len(masks) != 1:
         raise ValueError(f"{mask}: one photo needs one mask file, not a folder")

@@ -11,7 +11,8 @@ A run folder ``RUN`` holds::
     RUN/log.jsonl          every loss term, lr, images/s, bad photos skipped so far (all processes)
     RUN/val.jsonl          ℓ1 and PSNR of the composite on a fixed validation subset
     RUN/loss_balance.json  each weighted loss term's share of the total on the first batch (new runs)
-    RUN/samples/step_XXXXXXXX.png   rows: input (holes white), output, composite, ground truth
+    RUN/samples/step_XXXXXXXX.png   columns, named in a header: input (holes white), output, composite,
+                                    ground truth; a row per validation image
 
 Exact resume: every random choice of the data (which photo, which crop, which mask) is a function of
 ``(seed, step)`` (see pconv.datasets.pairing), the model starts from ``torch.manual_seed(seed)``, and the
@@ -47,6 +48,7 @@ from pconv import datasets
 from pconv.core import __version__, distributed
 from pconv.core.compiling import COMPILE_CHOICES, compile_network, resolve_compile
 from pconv.core.distributed import DistEnv
+from pconv.core.drawing import column_header
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
@@ -215,6 +217,8 @@ class TrainResult:
     interrupted: bool
     checkpoint: Path
     losses: dict[str, float] = field(default_factory=dict)
+    signal: int | None = None
+    """The signal that stopped this process (None: none, or another rank's stopped the run)."""
 
 
 class _StopRequest:
@@ -253,14 +257,21 @@ def score_composite(output: Tensor, target: Tensor, mask: Tensor) -> dict[str, f
     }
 
 
+SAMPLE_COLUMNS = ("input", "output", "composite", "ground truth")
+
+
 def _sample_grid(output: Tensor, target: Tensor, mask: Tensor) -> bytes:
-    """PNG bytes of a grid: one row per image, columns input (holes white), output, composite, truth."""
+    """PNG bytes of a grid under a header naming its columns: one row per image, columns input (holes
+    white), output, composite, ground truth."""
     output = output.clamp(0, 1)
     tiles = [white_holes(target, mask), output, composite(output, target, mask), target]
+    padding = 2
     grid = torchvision.utils.make_grid(
-        torch.stack(tiles, dim=1).flatten(0, 1).float().cpu(), nrow=4, padding=2, pad_value=1.0
+        torch.stack(tiles, dim=1).flatten(0, 1).float().cpu(), nrow=4, padding=padding, pad_value=1.0
     )
-    return encode_image_png(grid)
+    header = column_header(SAMPLE_COLUMNS, column=target.shape[-1] + padding, offset=padding)
+    header = torch.from_numpy(header[:, : grid.shape[2]]).permute(2, 0, 1).float() / 255
+    return encode_image_png(torch.cat([header, grid], dim=1))
 
 
 def _validation_batch(config: TrainConfig) -> tuple[Tensor, Tensor]:
@@ -804,5 +815,9 @@ def _train(
                 throughput = _Throughput(step, config.batch_size * env.world_size)
                 restart_rate(bar)
     return TrainResult(
-        step=step, interrupted=interrupted, checkpoint=config.out / CHECKPOINT_NAME, losses=losses
+        step=step,
+        interrupted=interrupted,
+        checkpoint=config.out / CHECKPOINT_NAME,
+        losses=losses,
+        signal=stop.signal if interrupted else None,
     )

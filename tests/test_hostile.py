@@ -375,3 +375,147 @@ def test_a_damaged_accumulation_record_is_one_line(tmp_path, record, row, needle
     result = small_benchmark(raw, tmp_path / "bench")
     one_error_line(result, needle)
     assert not (tmp_path / "bench").exists()
+
+
+# issue 23 (round two). 1. outputs never replace devices, FIFOs, sockets or inputs
+
+
+def mask_folder(folder, count=2):
+    for index in range(count):
+        write_mask_png(folder / f"{index:05d}.png", np.eye(16, dtype=bool))
+    return folder
+
+
+def test_a_fifo_output_is_written_into_not_replaced(tmp_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    result = run("masks", "stats", mask_folder(tmp_path / "masks"), "--csv", fifo, "--workers", 1)
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and received[0].startswith("file,") and len(received[0].splitlines()) == 3
+
+
+def test_a_character_device_output_is_written_into(tmp_path):
+    import stat
+
+    result = run("masks", "stats", mask_folder(tmp_path / "masks"), "--csv", "/dev/null", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(__import__("os").stat("/dev/null").st_mode)
+    result = run("masks", "stats", tmp_path / "masks", "--csv", "/dev/full", "--workers", 1)
+    one_error_line(result, "No space left on device")
+    assert stat.S_ISCHR(__import__("os").stat("/dev/full").st_mode)
+
+
+def test_a_socket_output_is_refused(tmp_path):
+    import socket
+    import stat
+
+    path = tmp_path / "s.csv"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    try:
+        result = run("masks", "stats", mask_folder(tmp_path / "masks"), "--csv", path, "--workers", 1)
+        one_error_line(result, "s.csv", "is a socket")
+        assert stat.S_ISSOCK(path.stat().st_mode)
+    finally:
+        server.close()
+
+
+def test_outputs_never_replace_their_inputs(tmp_path, photo_and_mask):
+    photo, mask = photo_and_mask
+    masks = mask_folder(tmp_path / "masks")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "00000.png").write_bytes(photo.read_bytes())
+    checkpoint = small_checkpoint(tmp_path / "ck.pt")
+    before = {path: path.read_bytes() for path in (photo, mask, checkpoint, *masks.iterdir())}
+    cases = [
+        (["inpaint", "--checkpoint", checkpoint, "--image", photo, "--mask", mask, "--out", photo], "is"),
+        (["inpaint", "--checkpoint", checkpoint, "--image", photo, "--mask", mask, "--out", mask], "is"),
+        (["inpaint", "--checkpoint", checkpoint, "--image", photos, "--mask", masks, "--out", masks], "is"),
+        (["inpaint", "--checkpoint", checkpoint, "--image", photos, "--mask", masks, "--out", photos], "is"),
+        (["model", "import", "--format", "naoto0804", checkpoint, "--out", checkpoint], "is"),
+        (["masks", "stats", masks, "--csv", masks / "00001.png"], "lies inside"),
+        (["masks", "bin", masks, "--out", tmp_path], "contains"),
+    ]
+    for args, how in cases:
+        one_error_line(run(*args), f"the output {how} the input")
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(path.name for path in photos.iterdir()) == ["00000.png"]
+
+
+def test_a_symlinked_output_folder_is_its_target(tmp_path):
+    masks = mask_folder(tmp_path / "masks")
+    (tmp_path / "alias").symlink_to(masks)
+    one_error_line(run("masks", "stats", masks, "--csv", tmp_path / "alias" / "s.csv"), "lies inside")
+    assert not (masks / "s.csv").exists()
+
+
+# issue 23. 5. listers take regular files only
+
+
+def test_a_fifo_among_photos_or_frames_is_skipped_and_named(tmp_path, capfd):
+    import os
+
+    from pconv.core.files import list_images
+
+    folder = mask_folder(tmp_path / "frames", 3)
+    os.mkfifo(folder / "zz.png")
+    os.symlink("/dev/zero", folder / "zero.png")
+    assert [path.name for path in list_images(folder)] == ["00000.png", "00001.png", "00002.png"]
+    err = capfd.readouterr().err
+    assert "zz.png: not a regular file" in err and "zero.png: not a regular file" in err
+
+
+# issue 23. 9. temporary files: only ours, and all of ours
+
+
+def test_the_sweep_leaves_a_users_own_temporary_files(tmp_path):
+    from pconv.core.locks import locked_folder
+
+    (tmp_path / "notes").mkdir()
+    draft = tmp_path / "notes" / ".draft.txt.tmp-4194000"
+    ours = tmp_path / "notes" / ".x.png.pconv-tmp-4194000"
+    draft.write_text("mine")
+    ours.write_text("half")
+    with locked_folder(tmp_path):
+        pass
+    assert draft.read_text() == "mine" and not ours.exists()
+
+
+def test_a_killed_publish_leaves_nothing_after_the_next_one(tmp_path):
+    import subprocess
+    import sys
+
+    from pconv.core.files import temporary_name
+    from pconv.core.locks import locked_beside
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    release = tmp_path / "release"
+    left = temporary_name(release, dead.pid)  # what publish was building when kill -9 came
+    (left / "masks").mkdir(parents=True)
+    (left / "masks" / "00000.png").write_bytes(b"half")
+    other = temporary_name(tmp_path / "other", dead.pid)
+    other.mkdir()
+    with locked_beside(release):
+        pass
+    assert not left.exists() and other.exists()
+
+
+def test_a_legal_long_output_name_keeps_its_lock_and_temporary(tmp_path):
+    from pconv.core.files import atomic_write_text
+    from pconv.core.locks import locked_beside
+
+    release = tmp_path / ("r" * 250)
+    with locked_beside(release):
+        atomic_write_text(release, "x")
+    assert release.read_text() == "x" and sorted(tmp_path.iterdir()) == [release]

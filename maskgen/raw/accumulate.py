@@ -346,7 +346,7 @@ def _accumulate(
     """The work of :func:`accumulate_pool` once ``out`` is locked and checked: this run's counts, and the
     starts an earlier run had done."""
     (out / MASK_DIR).mkdir(exist_ok=True)
-    for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
+    for leftover in (out / MASK_DIR).glob(".*.pconv-tmp-*"):
         leftover.unlink()
     manifest, skipped = finished_ids(out)
     rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending

@@ -343,7 +343,7 @@ def extract_pool(
         run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, run)
-        for leftover in (out / MASK_DIR).glob(".*.tmp-*"):
+        for leftover in (out / MASK_DIR).glob(".*.pconv-tmp-*"):
             leftover.unlink()
         manifest, skipped = finished_ids(out)
         rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending

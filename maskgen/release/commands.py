@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import echo_summary, show_progress, workers_option
+from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
-from pconv.maskgen.sets.commands import BORDER, OVERWRITE
+from pconv.maskgen.sets.commands import BORDER, OVERWRITE, SHARD_MASKS, WEBDATASET
 
 __all__ = ["RELEASE_COMMANDS"]
 
@@ -35,28 +36,70 @@ HOLE_VALUE = click.option(
     help="Licence written into the dataset card.",
 )
 @click.option("--archive", is_flag=True, help="Also write masks.zip (the PNGs and manifest in one file).")
+@WEBDATASET
+@SHARD_MASKS
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Another mask folder (e.g. NVIDIA's test set) whose shape rows the card shows beside ours.",
+)
+@click.option(
+    "--compare-hole-value",
+    type=click.Choice(["255", "0"]),
+    default="255",
+    show_default=True,
+    help="Pixel value of holes in the --compare folder.",
+)
 @OVERWRITE
-def publish_command(bench: Path, out: Path, license_name: str, archive: bool, overwrite: bool) -> None:
-    """Prepare BENCH for release: dataset card, SHA256SUMS, contact sheets, histogram, one copy of the
-    masks (PNGs and masks.h5); --archive adds masks.zip."""
+def publish_command(
+    bench: Path,
+    out: Path,
+    license_name: str,
+    archive: bool,
+    webdataset: bool,
+    shard_masks: int,
+    other: Path | None,
+    compare_hole_value: str,
+    overwrite: bool,
+) -> None:
+    """Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card
+    (loadable with Hugging Face `datasets`), index.html, SHA256SUMS, contact sheets, histogram, one copy
+    of the masks (PNGs, and masks.h5 for a benchmark); --archive adds masks.zip (benchmarks),
+    --webdataset tar shards."""
     from pconv.maskgen.release.publish import publish_benchmark
+    from pconv.maskgen.release.publish_binned import is_binned, publish_binned
 
+    options = {
+        "license_name": license_name,
+        "webdataset": webdataset,
+        "per_shard": shard_masks,
+        "compare": other,
+        "compare_hole_value": int(compare_hole_value),
+        "overwrite": overwrite,
+        "progress": show_progress(),
+    }
     with locked_beside(out):
-        publish_benchmark(
-            bench,
-            out,
-            license_name=license_name,
-            archive=archive,
-            overwrite=overwrite,
-            progress=show_progress(),
-        )
+        if is_binned(bench):
+            if archive:
+                raise ValueError("--archive is for benchmarks; a binned set is released as its files")
+            publish_binned(bench, out, **options)
+        else:
+            publish_benchmark(bench, out, archive=archive, **options)
     files = [path for path in Path(out).rglob("*") if path.is_file()]
-    masks = sum(1 for _ in (Path(out) / "masks").glob("*.png"))
-    formats = "PNGs, masks.h5, masks.zip" if archive else "PNGs, masks.h5"
+    masks = sum(1 for _ in (Path(out) / "masks").rglob("*.png"))
+    formats = ["PNGs"]
+    if not is_binned(bench):
+        formats.append("masks.h5")
+    if archive:
+        formats.append("masks.zip")
+    if webdataset:
+        formats.append("WebDataset shards")
     size = sum(path.stat().st_size for path in files) / 1e6
     echo_summary(
-        f"release of {masks:,} masks ({formats}; README.md dataset card, SHA256SUMS, contact sheets, "
-        f"histogram) in {out}: {len(files):,} files, {size:,.1f} MB,"
+        f"release of {masks:,} masks ({', '.join(formats)}; README.md dataset card, index.html, SHA256SUMS, "
+        f"contact sheets, histogram) in {out}: {len(files):,} files, {size:,.1f} MB,"
     )
 
 
@@ -120,6 +163,8 @@ def stats_command(
         write_measures_csv,
     )
 
+    if csv_path is not None:
+        refuse_overlap(csv_path, {"FOLDER": folder, "--compare": other})
     measures, thumbnails = measure_masks(
         folder, hole_value=int(hole_value), border=border, workers=workers, progress=show_progress()
     )

@@ -10,8 +10,10 @@ the N/B split mean exactly the same thing.
 
 ``bin_masks`` **copies** the files (links would break when the source moves, and copies can be zipped
 and shared) into ``OUT/binK_LOW-HIGH/N|B/<path inside the source folder>``; masks outside every bin go to
-``OUT/outside/<path>``; ``OUT/bins.csv`` lists every file with its measurements and destination. ``OUT``
-is built under a temporary name and renamed, so it is either complete or absent.
+``OUT/outside/<path>``; ``OUT/bins.csv`` lists every file with its measurements and destination, and
+``OUT/bin.json`` how they were read (hole value, border, bin edges, the source folder relative to ``OUT``,
+version), so ``pconv masks publish OUT`` can release the set (:mod:`pconv.maskgen.release.publish_binned`).
+``OUT`` is built under a temporary name and renamed, so it is either complete or absent.
 
 A benchmark folder (one with ``manifest.csv`` beside ``masks/``) is read through its ``masks/`` only, and
 its manifest's ``raw_id`` column tells how many distinct raw masks it uses. ``stats`` also reports the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 import os
 import shutil
 import statistics
@@ -31,7 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text
+from pconv.core import __version__
+from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text, refuse_overlap, relative_path, temporary_name
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
@@ -48,6 +52,8 @@ from pconv.maskgen.release.shapes import (
 from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label, mask_stats
 
 __all__ = [
+    "BINNING_NAME",
+    "INDEX_NAME",
     "MaskMeasure",
     "MaskSetStats",
     "bin_masks",
@@ -61,6 +67,7 @@ __all__ = [
 
 OUTSIDE = "outside"
 INDEX_NAME = "bins.csv"
+BINNING_NAME = "bin.json"
 BENCH_MANIFEST = "manifest.csv"
 BENCH_MASKS = "masks"
 CHUNK = 64  # masks per worker task
@@ -346,19 +353,26 @@ def bin_masks(
 ) -> list[MaskMeasure]:
     """Copy every mask under ``folder`` into ``out`` sorted by bin and split; return the measurements."""
     folder, out = Path(folder), Path(out)
+    refuse_overlap(out, {"FOLDER": folder})
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty; give a new folder")
-    if out.resolve().is_relative_to(folder.resolve()):
-        raise ValueError(f"{out} lies inside the mask folder {folder}; give a folder outside it")
     measures, _ = measure_masks(folder, hole_value=hole_value, border=border, edges=edges, progress=progress)
     destinations = [_destination(item, edges) for item in measures]
-    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    temp = temporary_name(out)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         for item, destination in zip(measures, destinations, strict=True):
             (temp / destination).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / item.file, temp / destination)
         write_measures_csv(temp / INDEX_NAME, measures, destinations=destinations)
+        binning = {
+            "hole_value": hole_value,
+            "border": border,
+            "bin_edges": list(edges),
+            "source": relative_path(folder, out),
+            "version": __version__,
+        }
+        atomic_write_text(temp / BINNING_NAME, json.dumps(binning, indent=2, sort_keys=True) + "\n")
         if out.exists():
             out.rmdir()
         os.replace(temp, out)

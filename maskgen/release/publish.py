@@ -25,29 +25,61 @@ import os
 import shutil
 import statistics
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
-from pconv.core.files import atomic_write_bytes, atomic_write_text, read_json_object, sha256_file
+from pconv.core.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    inside,
+    read_json_object,
+    refuse_overlap,
+    sha256_file,
+    temporary_name,
+)
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
-from pconv.maskgen.release.external import MaskSetStats, mask_set_stats, measure_masks, stats_table
+from pconv.maskgen.release.external import (
+    MaskSetStats,
+    compare_table,
+    mask_set_stats,
+    measure_masks,
+    stats_table,
+)
+from pconv.maskgen.release.figures import contact_sheet, ratio_histogram, side_by_side
+from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section, metadata_jsonl
+from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
 from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
-from pconv.maskgen.sets.bins import SPLITS, bin_folder_name, bin_label
+from pconv.maskgen.sets.bins import bin_folder_name, bin_label
 from pconv.maskgen.sets.default_input import INPUT_DIR
 from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
+from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD, SHARD_DIR, write_shards
 
-__all__ = ["ARCHIVE_NAME", "CARD_NAME", "SUMS_NAME", "contact_sheet", "publish_benchmark", "ratio_histogram"]
+__all__ = [
+    "ARCHIVE_NAME",
+    "BENCH_FEATURES",
+    "CARD_NAME",
+    "CITATION",
+    "SUMS_NAME",
+    "check_destination",
+    "comparison",
+    "comparison_section",
+    "publish_benchmark",
+    "seal",
+    "strips",
+    "write_card_and_page",
+    "write_formats",
+    "write_pictures",
+]
 
 CARD_NAME = "README.md"
 ARCHIVE_NAME = "masks.zip"
 SHEET_DIR = "contact_sheets"
 HISTOGRAM_NAME = "hole_ratio_histogram.png"
 SHEET_SIDE = 4  # masks per row and column of a contact sheet
-THUMB = 128  # px per thumbnail
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 CITATION = """@inproceedings{liu2018partialinpainting,
   title     = {Image Inpainting for Irregular Holes Using Partial Convolutions},
   author    = {Liu, Guilin and Reda, Fitsum A. and Shih, Kevin J. and Wang, Ting-Chun and Tao, Andrew
@@ -57,86 +89,20 @@ CITATION = """@inproceedings{liu2018partialinpainting,
 }"""
 NVIDIA_SHAPES = "thickness 11.0 px, boundary 13.6 per 100 hole px, 8 components, roughness 1.73"
 """Shape medians of NVIDIA's released test masks (ratio 0.1-0.6, a sample; see the README), for comparison."""
-
-
-def _caption(image: np.ndarray, text: str, height: int = 28) -> np.ndarray:
-    """``image`` (H, W) uint8 with a white caption bar of ``text`` on top."""
-    bar = np.full((height, image.shape[1]), 255, np.uint8)
-    cv2.putText(bar, text, (6, height - 9), FONT, 0.5, 0, 1, cv2.LINE_AA)
-    return np.vstack([bar, image])
-
-
-def contact_sheet(holes: list[np.ndarray], *, columns: int, title: str) -> np.ndarray:
-    """A grid of mask thumbnails (white = hole, grey grid lines) under a caption.
-
-    Shape: each hole ``(H, W)`` bool; returns ``(28 + rows * (THUMB + 2), columns * (THUMB + 2))`` uint8.
-    """
-    rows = max(1, -(-len(holes) // columns))
-    grid = np.full((rows * (THUMB + 2), columns * (THUMB + 2)), 128, np.uint8)
-    for number, hole in enumerate(holes):
-        row, col = divmod(number, columns)
-        thumb = cv2.resize(hole.view(np.uint8) * np.uint8(255), (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-        grid[
-            row * (THUMB + 2) + 1 : row * (THUMB + 2) + 1 + THUMB,
-            col * (THUMB + 2) + 1 : col * (THUMB + 2) + 1 + THUMB,
-        ] = thumb
-    return _caption(grid, title)
-
-
-def ratio_histogram(records: list[BenchRecord], *, step: float = 0.01) -> np.ndarray:
-    """Masks per ``step`` of hole ratio, N (dark) and B (light) stacked, with labelled axes.
-
-    Returns ``(480, 900, 3)`` uint8 BGR.
-    """
-    height, width, left, bottom, top, right = 480, 900, 80, 60, 40, 20
-    image = np.full((height, width, 3), 255, np.uint8)
-    top_ratio = max(0.7, max(record.hole_ratio for record in records) + step)
-    bins = round(top_ratio / step)
-    counts = {split: np.zeros(bins, int) for split in SPLITS}
-    for record in records:
-        counts[record.split][min(bins - 1, int(record.hole_ratio / step))] += 1
-    peak = max(1, int((counts["N"] + counts["B"]).max()))
-    plot_w, plot_h = width - left - right, height - top - bottom
-    colours = {"N": (140, 70, 20), "B": (230, 170, 90)}
-    for index in range(bins):
-        x0 = left + int(index * plot_w / bins)
-        x1 = left + int((index + 1) * plot_w / bins) - 1
-        base = 0
-        for split in SPLITS:
-            value = counts[split][index]
-            if value:
-                y0 = height - bottom - int((base + value) * plot_h / peak)
-                y1 = height - bottom - int(base * plot_h / peak)
-                cv2.rectangle(image, (x0, y0), (x1, y1), colours[split], -1)
-            base += value
-    cv2.line(image, (left, height - bottom), (width - right, height - bottom), (0, 0, 0), 1)
-    cv2.line(image, (left, top), (left, height - bottom), (0, 0, 0), 1)
-    for tick in np.arange(0, top_ratio + 1e-9, 0.1):
-        x = left + int(tick / top_ratio * plot_w)
-        cv2.line(image, (x, height - bottom), (x, height - bottom + 5), (0, 0, 0), 1)
-        cv2.putText(
-            image, f"{tick:.1f}", (x - 12, height - bottom + 20), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA
-        )
-    for tick in np.linspace(0, peak, 5):
-        y = height - bottom - int(tick / peak * plot_h)
-        cv2.line(image, (left - 5, y), (left, y), (0, 0, 0), 1)
-        cv2.putText(image, f"{round(tick)}", (left - 45, y + 5), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(
-        image, "hole ratio", (left + plot_w // 2 - 40, height - 15), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA
-    )
-    label = np.full((24, 160, 3), 255, np.uint8)
-    cv2.putText(label, f"masks per {step:g}", (4, 17), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    rotated = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)
-    y = top + plot_h // 2 - rotated.shape[0] // 2
-    image[y : y + rotated.shape[0], 4 : 4 + rotated.shape[1]] = rotated
-    cv2.putText(
-        image, f"Hole ratios of {len(records)} masks", (left, 25), FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA
-    )
-    for number, split in enumerate(SPLITS):
-        x = width - right - 220 + number * 110
-        cv2.rectangle(image, (x, 14), (x + 14, 28), colours[split], -1)
-        cv2.putText(image, f"{split} masks", (x + 20, 27), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return image
+HUB_SPLIT = "test"
+BENCH_FEATURES = (
+    Feature("file", "string", "the mask's path in the release (`masks/00042.png`)"),
+    Feature("bin", "int64", "hole-ratio bin, 0-based in ascending ratio"),
+    Feature("bin_label", "string", "the bin as the paper writes it, e.g. `(0.01,0.1]`"),
+    Feature("split", "string", "`N`: no hole within the border band; `B`: holes inside it"),
+    Feature("hole_ratio", "float64", "hole pixels / all pixels"),
+    Feature("border_distance", "int64", "smallest distance of a hole pixel to the image edge, px"),
+    Feature("raw_id", "int64", "the raw (occlusion) mask it was cut from"),
+    Feature("source", "string", "the video or frame folder of that raw mask"),
+    Feature("frame", "int64", "the frame of that raw mask"),
+    Feature("seed", "int64", "the benchmark's seed"),
+)
+"""The fields of every mask in ``metadata.jsonl``, the card's front matter and the WebDataset JSON."""
 
 
 def _groups(records: list[BenchRecord]) -> dict[tuple[int, str], list[BenchRecord]]:
@@ -181,7 +147,34 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     ]
 
 
-def _shape_section(stats: MaskSetStats, edges: list[float]) -> list[str]:
+def comparison(
+    compare: Path | None, *, hole_value: int, border: int, edges: Sequence[float], progress: bool
+) -> MaskSetStats | None:
+    """The stats of the ``--compare`` folder (another mask set, e.g. NVIDIA's), measured like ours."""
+    if compare is None:
+        return None
+    measures, thumbnails = measure_masks(
+        compare, hole_value=hole_value, border=border, edges=edges, progress=progress
+    )
+    return mask_set_stats(Path(compare).name, measures, thumbnails, edges=edges)
+
+
+def comparison_section(stats: MaskSetStats, other: MaskSetStats | None, edges: Sequence[float]) -> list[str]:
+    """The card's rows of ``pconv masks stats --compare``: each group's shape row for both sets."""
+    if other is None:
+        return []
+    return [
+        f"Side by side with `{other.name}`, measured the same way (as `pconv masks stats --compare` "
+        "prints it):",
+        "",
+        "```text",
+        compare_table(stats, other, edges=edges),
+        "```",
+        "",
+    ]
+
+
+def _shape_section(stats: MaskSetStats, edges: list[float], other: MaskSetStats | None) -> list[str]:
     return [
         "## Shapes and diversity",
         "",
@@ -196,11 +189,20 @@ def _shape_section(stats: MaskSetStats, edges: list[float]) -> list[str]:
         stats_table(stats, edges=edges),
         "```",
         "",
+        *comparison_section(stats, other, edges),
     ]
 
 
 def _card(
-    records: list[BenchRecord], build: dict, license_name: str, stats: MaskSetStats, *, archive: bool
+    records: list[BenchRecord],
+    build: dict,
+    license_name: str,
+    stats: MaskSetStats,
+    other: MaskSetStats | None,
+    *,
+    archive: bool,
+    shards: int | None,
+    per_shard: int,
 ) -> str:
     params, edges = build["params"], build["params"]["bin_edges"]
     lines = [
@@ -222,6 +224,7 @@ def _card(
         "seed); "
         "`masks.h5` holds the same masks as one `masks` dataset (N, H, W) plus the manifest's columns.",
         "",
+        *loading_section(split=HUB_SPLIT, features=BENCH_FEATURES, shards=shards, per_shard=per_shard),
         "## How it was made",
         "",
         f"Made by `pconv masks benchmark` (pconv-toolkit {build['version']}) from the test split of a raw "
@@ -252,9 +255,10 @@ def _card(
     for record in records:
         sources[record.source] = sources.get(record.source, 0) + 1
     archived = f"`{ARCHIVE_NAME}` (the PNGs and manifest in one archive), " if archive else ""
+    sharded = f"`{SHARD_DIR}/` (WebDataset tar shards), " if shards is not None else ""
     lines += [
         "",
-        *_shape_section(stats, edges),
+        *_shape_section(stats, edges, other),
         "## Sources",
         "",
         "Paths are relative to the benchmark folder the masks were built in.",
@@ -265,9 +269,11 @@ def _card(
         "",
         "## Files",
         "",
-        f"`masks/` (the PNGs), `{CSV_NAME}`, `{HDF5_NAME}` (the same masks and manifest in one file), "
-        f"`{BUILD_NAME}`, {archived}`{SHEET_DIR}/` (mask grids per bin and split), `{HISTOGRAM_NAME}`, "
-        f"`{SUMS_NAME}` (check with `sha256sum -c {SUMS_NAME}` or `pconv masks verify .`).",
+        f"`{PAGE_NAME}` (this card with example masks, to open in a browser), `masks/` (the PNGs), "
+        f"`{CSV_NAME}`, `{METADATA_NAME}` (the fields per mask for `datasets`), `{HDF5_NAME}` (the same "
+        f"masks and manifest in one file), `{BUILD_NAME}`, {archived}{sharded}`{SHEET_DIR}/` (mask grids "
+        f"per bin and split), `{HISTOGRAM_NAME}`, `{SUMS_NAME}` (check with `sha256sum -c {SUMS_NAME}` or "
+        "`pconv masks verify .`).",
         "",
         "## Licence",
         "",
@@ -299,14 +305,9 @@ def _archive(folder: Path, records: list[BenchRecord]) -> None:
             archive.writestr(info, (folder / name).read_bytes())
 
 
-def _check_destination(bench: Path, out: Path, overwrite: bool) -> None:
-    """Refuse a release folder that would destroy the benchmark or anything that is not a release."""
-    source, target = bench.resolve(), out.resolve()
-    if target == source or target in source.parents or source in target.parents:
-        raise ValueError(
-            f"{out}: the release folder must lie outside the benchmark {bench} and not "
-            "contain it; choose another --out"
-        )
+def check_destination(bench: Path, out: Path, overwrite: bool) -> None:
+    """Refuse a release folder that would destroy the mask set or anything that is not a release."""
+    refuse_overlap(out, {"BENCH": bench})
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         if not overwrite:
             raise ValueError(f"{out} is not empty; pass --overwrite to replace an earlier release")
@@ -323,6 +324,10 @@ def publish_benchmark(
     *,
     license_name: str = "CC-BY-4.0",
     archive: bool = False,
+    webdataset: bool = False,
+    per_shard: int = DEFAULT_PER_SHARD,
+    compare: Path | None = None,
+    compare_hole_value: int = 255,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
@@ -332,64 +337,181 @@ def publish_benchmark(
     checksums
     must never certify a damaged mask. ``overwrite`` replaces only an earlier release (a folder with
     ``SHA256SUMS``), never the benchmark itself or a folder around it. ``archive`` adds ``masks.zip``
-    (a third copy of every mask, so only on request).
+    (a third copy of every mask, so only on request), ``webdataset`` tar shards of ``per_shard`` masks
+    (another copy, also on request). ``compare``: another mask folder (``compare_hole_value`` = hole)
+    whose shape rows the card and page show beside ours.
     """
     bench, out = Path(bench), Path(out)
     records = read_benchmark(bench)
     if not (bench / BUILD_NAME).is_file():
         raise ValueError(f"{bench}: no {BUILD_NAME}; publish a folder made by `pconv masks benchmark`")
     build = read_json_object(bench / BUILD_NAME, required={"params": dict})
-    _check_destination(bench, out, overwrite)
+    check_destination(bench, out, overwrite)
     problems = verify_benchmark(bench, progress=progress)
     if problems:
         more = (
             f" (and {len(problems) - 1} more; see `pconv masks verify {bench}`)" if len(problems) > 1 else ""
         )
         raise ValueError(f"{bench} fails verification, not publishing it: {problems[0]}{more}")
-    temp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    edges = build["params"]["bin_edges"]
+    other = comparison(
+        compare,
+        hole_value=compare_hole_value,
+        border=build["params"]["border"],
+        edges=edges,
+        progress=progress,
+    )
+    samples = [
+        {
+            **{feature.name: getattr(record, feature.name, None) for feature in BENCH_FEATURES},
+            "bin_label": bin_label(record.bin, edges),
+        }
+        for record in records
+    ]
+    temp = temporary_name(out)
     shutil.rmtree(temp, ignore_errors=True)
     try:
         bar = progress_bar(total=len(records) + 3, desc="publish", enabled=progress, unit="file")
         for name in [record.file for record in records]:
-            _place(bench / name, temp / name)
+            _place(inside(bench, name), temp / name)
             bar.update(1)
         for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
             _place(bench / name, temp / name)
         if archive:
             _archive(temp, records)
         bar.update(1)
-        edges = build["params"]["bin_edges"]
         measures, thumbnails = measure_masks(bench, border=build["params"]["border"], edges=edges)
         stats = mask_set_stats("benchmark", measures, thumbnails, edges=edges)
-        overview = []
-        for (index, split), group in _groups(records).items():
-            holes = [load_benchmark_hole(temp, record) for record in group[: SHEET_SIDE * SHEET_SIDE]]
-            title = f"bin {bin_label(index, edges)} {split}: {len(holes)} of {len(group)} (white = hole)"
-            sheet = contact_sheet(holes, columns=SHEET_SIDE, title=title)
-            atomic_write_bytes(
-                temp / SHEET_DIR / f"{bin_folder_name(index, edges)}_{split}.png", encode_png(sheet)
-            )
-            overview.append((index, split, holes[:SHEET_SIDE]))
-        rows = [
-            contact_sheet(
-                [*n_holes, *b_holes],
-                columns=2 * SHEET_SIDE,
-                title=f"bin {bin_label(index, edges)}: N (left), B (right)",
-            )
-            for (index, _, n_holes), (_, _, b_holes) in zip(overview[::2], overview[1::2], strict=True)
-        ]
-        atomic_write_bytes(temp / SHEET_DIR / "overview.png", encode_png(np.vstack(rows)))
-        atomic_write_bytes(temp / HISTOGRAM_NAME, encode_png(ratio_histogram(records)))
-        atomic_write_text(temp / CARD_NAME, _card(records, build, license_name, stats, archive=archive))
+        by_file = {record.file: record for record in records}
+        cells = {key: [record.file for record in group] for key, group in _groups(records).items()}
+        figures = write_pictures(
+            temp,
+            cells,
+            edges=edges,
+            load=lambda name: load_benchmark_hole(temp, by_file[name]),
+            ratios=[record.hole_ratio for record in records],
+            splits=[record.split for record in records],
+        )
+        shards = write_formats(temp, samples, BENCH_FEATURES, webdataset=webdataset, per_shard=per_shard)
+        card = _card(
+            records, build, license_name, stats, other, archive=archive, shards=shards, per_shard=per_shard
+        )
+        title = f"Irregular hole mask benchmark ({len(records)} masks)"
+        write_card_and_page(
+            temp,
+            card,
+            front_matter(
+                title=title,
+                license_name=license_name,
+                split=HUB_SPLIT,
+                data_files=["masks/*.png", METADATA_NAME],
+                features=BENCH_FEATURES,
+                count=len(records),
+            ),
+            strips(cells, samples, edges=edges),
+            figures=figures,
+            links=[(CSV_NAME, "manifest"), (BUILD_NAME, "build parameters"), (CARD_NAME, "dataset card")],
+        )
         bar.update(1)
-        files = sorted(path.relative_to(temp).as_posix() for path in temp.rglob("*") if path.is_file())
-        sums = "".join(f"{sha256_file(temp / name)}  {name}\n" for name in files)
-        atomic_write_text(temp / SUMS_NAME, sums)
+        seal(temp, out)
         bar.update(1)
         bar.close()
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(temp, out)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return out
+
+
+def write_pictures(
+    folder: Path,
+    cells: dict[tuple[int, str], list[str]],
+    *,
+    edges: Sequence[float],
+    load: Callable[[str], np.ndarray],
+    ratios: list[float],
+    splits: list[str],
+) -> list[tuple[str, str]]:
+    """Contact sheets per bin × split and an overview (the first masks of each, N beside B) under
+    ``folder/contact_sheets/``, and the hole-ratio histogram; returns them as ``(file, caption)``.
+
+    ``cells``: the files (relative to ``folder``) of every non-empty (bin, split), bins ascending, N before
+    B; ``load(file)`` gives a file's hole map (H, W) bool.
+    """
+    firsts: dict[tuple[int, str], list[np.ndarray]] = {}
+    for (index, split), files in cells.items():
+        holes = [load(name) for name in files[: SHEET_SIDE * SHEET_SIDE]]
+        title = f"bin {bin_label(index, edges)} {split}: {len(holes)} of {len(files)} (white = hole)"
+        sheet = contact_sheet(holes, columns=SHEET_SIDE, title=title)
+        atomic_write_bytes(
+            folder / SHEET_DIR / f"{bin_folder_name(index, edges)}_{split}.png", encode_png(sheet)
+        )
+        firsts[index, split] = holes[:SHEET_SIDE]
+    rows = []
+    for index in sorted({index for index, _ in cells}):
+        n_holes, b_holes = firsts.get((index, "N"), []), firsts.get((index, "B"), [])
+        title = f"bin {bin_label(index, edges)}: {len(n_holes)} N (left), {len(b_holes)} B (right)"
+        rows.append(contact_sheet([*n_holes, *b_holes], columns=2 * SHEET_SIDE, title=title))
+    overview = f"{SHEET_DIR}/overview.png"
+    atomic_write_bytes(folder / overview, encode_png(side_by_side(rows)))
+    atomic_write_bytes(folder / HISTOGRAM_NAME, encode_png(ratio_histogram(ratios, splits)))
+    return [
+        (HISTOGRAM_NAME, "Masks per 0.01 of hole ratio, N and B stacked."),
+        (overview, f"The first masks of each bin: up to {SHEET_SIDE} N, then up to {SHEET_SIDE} B."),
+    ]
+
+
+def write_formats(
+    folder: Path,
+    samples: list[dict[str, Any]],
+    features: Sequence[Feature],
+    *,
+    webdataset: bool,
+    per_shard: int,
+) -> int | None:
+    """``metadata.jsonl`` for `datasets`, and with ``webdataset`` the tar shards; returns how many shards
+    (None without)."""
+    atomic_write_text(folder / METADATA_NAME, metadata_jsonl(samples, features))
+    if not webdataset:
+        return None
+    return len(write_shards(folder, samples, per_shard=per_shard))
+
+
+def strips(
+    cells: dict[tuple[int, str], list[str]], samples: list[dict[str, Any]], *, edges: Sequence[float]
+) -> list[Strip]:
+    """The page's example strips: the first masks of every bin × split, with their ratio as tooltip."""
+    ratio = {sample["file"]: sample["hole_ratio"] for sample in samples}
+    return [
+        Strip(
+            title=f"bin {bin_label(index, edges)} {split}",
+            count=len(files),
+            files=files[:STRIP_LENGTH],
+            tooltips=[f"{name}: hole ratio {ratio[name]:.4f}" for name in files[:STRIP_LENGTH]],
+        )
+        for (index, split), files in cells.items()
+    ]
+
+
+def write_card_and_page(
+    folder: Path,
+    card: str,
+    yaml: str,
+    examples: list[Strip],
+    *,
+    figures: list[tuple[str, str]],
+    links: list[tuple[str, str]],
+) -> None:
+    """The card (``yaml`` front matter, then ``card``) and ``index.html`` beside it."""
+    atomic_write_text(folder / CARD_NAME, yaml + card)
+    shard_links = [(SHARD_DIR + "/", "WebDataset shards")] if (folder / SHARD_DIR).is_dir() else []
+    links = [*links, (METADATA_NAME, "metadata.jsonl"), *shard_links, (SUMS_NAME, "checksums")]
+    atomic_write_text(folder / PAGE_NAME, release_page(card, examples, figures=figures, links=links))
+
+
+def seal(temp: Path, out: Path) -> None:
+    """Write ``SHA256SUMS`` over every file of ``temp`` and rename ``temp`` onto ``out``."""
+    files = sorted(path.relative_to(temp).as_posix() for path in temp.rglob("*") if path.is_file())
+    sums = "".join(f"{sha256_file(temp / name)}  {name}\n" for name in files)
+    atomic_write_text(temp / SUMS_NAME, sums)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(temp, out)

@@ -26,7 +26,8 @@ import cv2
 import h5py
 import numpy as np
 from pconv.core.errors import first_line
-from pconv.core.files import read_json_object
+from pconv.core.files import inside, read_json_object, sha256_file
+from pconv.core.limits import IMAGE_LIMIT, check_image_header
 from pconv.core.progress import progress_bar
 from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
 from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
@@ -46,10 +47,14 @@ def _checksums(folder: Path) -> list[str]:
             problems.append(f"{SUMS_NAME}:{number}: not a 'digest  path' line")
             continue
         listed.add(name)
-        path = folder / name
+        try:
+            path = inside(folder, name)
+        except ValueError as error:
+            problems.append(f"{SUMS_NAME}:{number}: {first_line(error)}")
+            continue
         if not path.is_file():
             problems.append(f"{name}: listed in {SUMS_NAME} but missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        elif sha256_file(path) != digest:
             problems.append(f"{name}: checksum differs from {SUMS_NAME}")
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
@@ -62,9 +67,16 @@ def _check_mask(
     folder: Path, record: BenchRecord, recipe: BenchRecipe
 ) -> tuple[list[str], bytes | None, np.ndarray | None]:
     """Problems of one mask file, its bytes (None when missing) and its pixels (None when unreadable)."""
-    path = folder / record.file
+    try:
+        path = inside(folder, record.file)
+    except ValueError as error:
+        return [first_line(error)], None, None
     if not path.is_file():
         return [f"{record.file}: missing"], None, None
+    try:
+        check_image_header(path)
+    except ValueError as error:
+        return [first_line(error)], None, None
     data = path.read_bytes()
     problems = []
     if hashlib.sha256(data).hexdigest() != record.sha256:
@@ -134,7 +146,9 @@ def _attribute_value(value: Any) -> Any:
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if isinstance(value, str) and value.startswith("{"):
-        return json.loads(value)
+        with contextlib.suppress(json.JSONDecodeError, RecursionError):  # else it differs from build.json
+            return json.loads(value)
+        return value
     return np.asarray(value).tolist()
 
 
@@ -148,10 +162,16 @@ def _check_hdf5_tables(folder: Path, h5: h5py.File, build: dict[str, Any]) -> li
         if column not in h5:
             problems.append(f"{HDF5_NAME}: no dataset {column!r} (a manifest column)")
             continue
-        stored = h5[column][()]
-        if len(stored) != len(rows):
-            problems.append(f"{HDF5_NAME}: {column} has {len(stored)} values, manifest has {len(rows)} rows")
+        node = h5[column]
+        if not isinstance(node, h5py.Dataset) or len(node.shape) != 1:
+            problems.append(f"{HDF5_NAME}: {column} is {_kind(node)}, expected one value per manifest row")
             continue
+        if node.shape[0] != len(rows):  # checked from the shape, before a crafted length is read
+            problems.append(
+                f"{HDF5_NAME}: {column} has {node.shape[0]} values, manifest has {len(rows)} rows"
+            )
+            continue
+        stored = node[()]
         parse = {"i": int, "u": int, "f": float}.get(stored.dtype.kind)
         for number, (value, row) in enumerate(zip(stored.tolist(), rows, strict=True), start=1):
             text = row[column]
@@ -200,6 +220,33 @@ def _recipe(build_path: Path, build: dict[str, Any]) -> BenchRecipe:
         raise ValueError(f"{build_path}: not a benchmark's build file ({first_line(error)})") from None
 
 
+def _kind(node: Any) -> str:
+    """How an HDF5 node reads in a problem line: "a group", "a scalar", "float32 of shape (2, 4, 4)"."""
+    if not isinstance(node, h5py.Dataset):
+        return "a group"
+    return "a scalar" if node.shape == () else f"{node.dtype} of shape {node.shape}"
+
+
+def _masks_dataset(h5: h5py.File, count: int, recipe: BenchRecipe) -> tuple[h5py.Dataset | None, list[str]]:
+    """``masks.h5``'s ``masks``, checked from its header (kind, dtype, shape, the pixel limit) before any
+    mask is read; None with the problem when it is not ``count`` uint8 masks of the benchmark's size."""
+    stored = h5.get("masks")
+    if stored is None:
+        return None, [f"{HDF5_NAME}: no dataset 'masks'"]
+    expected = (count, recipe.size, recipe.size)
+    if not isinstance(stored, h5py.Dataset) or stored.dtype != np.uint8 or stored.shape != expected:
+        if isinstance(stored, h5py.Dataset) and len(stored.shape) == 3:
+            try:
+                IMAGE_LIMIT.check(f"{HDF5_NAME}: masks", stored.shape[2], stored.shape[1])
+            except ValueError as error:
+                return None, [first_line(error)]
+        return None, [
+            f"{HDF5_NAME}: masks is {_kind(stored)}, expected uint8 of shape {expected} (the manifest's "
+            "masks at the benchmark's size)"
+        ]
+    return stored, []
+
+
 def _open_hdf5(path: Path) -> h5py.File:
     """``path`` opened for reading; h5py's own message ("file signature not found") names no file."""
     try:
@@ -230,14 +277,11 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
     if not h5_path.is_file():
         problems.append(f"{HDF5_NAME}: missing")
     with _open_hdf5(h5_path) if h5_path.is_file() else contextlib.nullcontext(None) as h5:
-        stored = h5.get("masks") if h5 is not None else None
+        stored = None
         if h5 is not None:
             problems += _check_hdf5_tables(folder, h5, build)
-            if stored is None:
-                problems.append(f"{HDF5_NAME}: no dataset 'masks'")
-        if stored is not None and stored.shape[0] != len(records):
-            problems.append(f"{HDF5_NAME}: {stored.shape[0]} masks, manifest has {len(records)}")
-            stored = None
+            stored, found = _masks_dataset(h5, len(records), recipe)
+            problems += found
         for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
             found, data, image = _check_mask(folder, record, recipe)
             problems += found

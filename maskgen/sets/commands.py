@@ -14,7 +14,7 @@ from pconv.core.locks import locked_folder
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
 from pconv.maskgen.sets.bins import DEFAULT_BORDER, MAX_PER_BIN, MAX_SET_SIZE
 
-__all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS"]
+__all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS", "SHARD_MASKS", "WEBDATASET"]
 
 BORDER = click.option(
     "--border",
@@ -38,6 +38,18 @@ KERNEL = click.option(
     "(default: square).",
 )
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
+WEBDATASET = click.option(
+    "--webdataset",
+    is_flag=True,
+    help="Also write WebDataset tar shards (PNG + JSON per mask) to OUT/webdataset/.",
+)
+SHARD_MASKS = click.option(
+    "--shard-masks",
+    type=click.IntRange(1),
+    default=1000,  # pconv.maskgen.sets.tar_shards.DEFAULT_PER_SHARD, not imported: the CLI starts fast
+    show_default=True,
+    help="Masks per WebDataset shard (with --webdataset).",
+)
 
 
 def _augment(dilation: tuple[int, int] | None, kernel: str | None) -> AugmentConfig | None:
@@ -131,6 +143,8 @@ def benchmark_command(
 @KERNEL
 @seed_option()
 @workers_option
+@WEBDATASET
+@SHARD_MASKS
 @OVERWRITE
 def export_train_command(
     raw: Path,
@@ -141,9 +155,13 @@ def export_train_command(
     kernel: str | None,
     seed: int,
     workers: int | None,
+    webdataset: bool,
+    shard_masks: int,
     overwrite: bool,
 ) -> None:
-    """Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset)."""
+    """Write a fixed set of augmented training masks (epoch 0 of the TrainingMasks dataset);
+    --webdataset also as tar shards for streaming."""
+    from pconv.maskgen.sets.tar_shards import manifest_samples, write_shards
     from pconv.maskgen.sets.training import export_training_masks
 
     export_training_masks(
@@ -157,6 +175,9 @@ def export_train_command(
         overwrite=overwrite,
         progress=show_progress(),
     )
+    if webdataset:
+        shards = write_shards(out, manifest_samples(out), per_shard=shard_masks)
+        click.echo(f"{len(shards)} WebDataset shards in {out / 'webdataset'}")
     echo_summary(f"{count} training masks in {out}")
 
 

@@ -234,7 +234,15 @@ def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
 
 
 def _set_files(out: Path) -> list[Path]:
-    return [out / MASK_DIR, out / CSV_NAME, out / HDF5_NAME, out / BUILD_NAME, out / PROGRESS_NAME]
+    # webdataset/: the shards `export-train --webdataset` adds (pconv.maskgen.sets.tar_shards)
+    return [
+        out / MASK_DIR,
+        out / CSV_NAME,
+        out / HDF5_NAME,
+        out / BUILD_NAME,
+        out / PROGRESS_NAME,
+        out / "webdataset",
+    ]
 
 
 def _held_state(out: Path, identity: dict[str, Any], overwrite: bool) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pconv.core.files import atomic_output, sha256_file
+from pconv.core.files import atomic_output, refuse_overlap, sha256_file
 
 from ..checkpoint import CHECKPOINT_FORMAT, load_checkpoint, model_from_checkpoint
 from ..normalization import Normalization
@@ -57,6 +57,7 @@ def import_checkpoint(src: Path, out: Path, *, fmt: str) -> ImportResult:
     if fmt not in LAYOUTS:
         raise ValueError(f"unknown checkpoint format {fmt!r}; choose one of {', '.join(LAYOUTS)}")
     layout, src = LAYOUTS[fmt], Path(src)
+    refuse_overlap(out, {"SRC": src})
     document, note = load_weights_only(src)
     model = convert_generator(generator_weights(document, layout, src), layout, src)
     steps = _training_steps(document, layout.steps)

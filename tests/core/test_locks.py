@@ -63,9 +63,9 @@ def test_stale_temporaries_of_dead_runs_are_removed(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (tmp_path / "masks").mkdir()
-    stale = tmp_path / "masks" / f".00001.png.tmp-{dead.pid}"
-    big = tmp_path / f".masks.h5.tmp-{dead.pid}"
-    alive = tmp_path / f".masks.h5.tmp-{os.getppid()}"
+    stale = tmp_path / "masks" / f".00001.png.pconv-tmp-{dead.pid}"
+    big = tmp_path / f".masks.h5.pconv-tmp-{dead.pid}"
+    alive = tmp_path / f".masks.h5.pconv-tmp-{os.getppid()}"
     for path in (stale, big, alive):
         path.write_bytes(b"x")
     time.sleep(0.1)

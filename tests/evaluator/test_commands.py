@@ -226,3 +226,73 @@ def test_compile_without_a_compiler_is_one_line(photos, bench, checkpoint, tmp_p
         "not found (set CXX); run with --no-compile\n"
     )
     assert not (tmp_path / "report").exists()
+
+
+def _eval(photos, bench, out, *extra):
+    return run(
+        "eval",
+        "--images",
+        f"folder:{photos}",
+        "--masks",
+        str(bench),
+        "--method",
+        "telea",
+        "--out",
+        str(out),
+        *extra,
+    )
+
+
+def _snapshot(folder):
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_refused_second_eval_changes_nothing(photos, bench, tmp_path):
+    """Issue 23, item 2: the second writer of one --out is refused before it reads or writes anything
+    there, so the first one's output stays byte-identical to a solo run's."""
+    import subprocess
+    import sys
+
+    solo, out = tmp_path / "solo", tmp_path / "report"
+    assert _eval(photos, bench, solo).exit_code == 0
+    assert _eval(photos, bench, out).exit_code == 0
+    before = _snapshot(out)
+    holder = subprocess.Popen(  # the first writer, still running: it holds its lock
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pconv.core.locks import locked_folder\n"
+            f"with locked_folder({str(out)!r}, name='.pconv-shard-1-of-1.lock'):\n"
+            "    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        for extra in (["--seed", "1"], ["--overwrite"], []):
+            second = _eval(photos, bench, out, *extra)
+            assert second.exit_code == 1 and "in use by another writer" in second.output, second.output
+    finally:
+        holder.communicate("")
+    assert _snapshot(out) == before
+    assert _eval(photos, bench, out).exit_code == 0  # the first run, resumed, finds everything done
+    assert _snapshot(out) == _snapshot(solo)
+
+
+@pytest.mark.parametrize("where", ["photos", "photos/report", "bench", "."])
+def test_eval_never_writes_into_its_inputs(photos, bench, tmp_path, where):
+    """Issue 23, item 1: --out equal to, inside or containing --images or --masks is refused."""
+    out = tmp_path / where
+    for result in (
+        _eval(photos, bench, out),
+        run("eval", "inputs", "--images", f"folder:{photos}", "--masks", str(bench), "--out", str(out)),
+    ):
+        assert result.exit_code == 1 and "the output" in result.output and "the input" in result.output
+    assert not (tmp_path / "photos" / "report").exists()
+    assert not (photos / "pairs.json").exists() and not (bench / "pairs.json").exists()

@@ -115,7 +115,7 @@ def test_resume_skips_done_pairs_and_equals_single_run(photos, bench, tmp_path):
     before = path.read_bytes()
     evaluate(config, progress=False)  # nothing left to do
     assert path.read_bytes() == before
-    for name in ("results.json", "table1.md", "results.csv"):
+    for name in ("results.json", "table1.md", "results.csv", "index.html"):
         assert (out / name).read_text() == (single / name).read_text().replace(str(single), str(out))
 
 
@@ -131,7 +131,7 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
         write_report(partial, progress=False)
     markdown = write_report(out, progress=False)
     assert markdown == (single / "table1.md").read_text()
-    for name in ("results.json", "results.csv"):
+    for name in ("results.json", "results.csv", "index.html"):
         assert (out / name).read_bytes() == (single / name).read_bytes()
     for k in range(1, 7):
         assert (out / "grids" / f"bin{k}.png").read_bytes() == (single / "grids" / f"bin{k}.png").read_bytes()

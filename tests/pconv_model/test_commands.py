@@ -1,7 +1,9 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -248,6 +250,29 @@ def test_compile_flags(workspace, trained, tmp_path, monkeypatch):
         assert result.exit_code == 1 and result.output == missing
     assert not (workspace / "compiled").exists()  # refused before the run folder was made
     assert "--compile / --no-compile" in CliRunner().invoke(main, ["train", "--help"]).output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_train_exits_128_plus_the_signal_and_resumes(workspace, signum):
+    """Issue 23, item 10: a scheduler must not see a stopped run as a finished one."""
+    out = workspace / f"stopped-{signum}"
+    args = train_args(workspace, out.name)
+    args[args.index("--iterations") + 1] = "100000"
+    job = subprocess.Popen(
+        [sys.executable, "-c", "from pconv.cli import main; main()", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "log.jsonl").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signum)
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 128 + signum, stderr[-2000:]
+    assert "(interrupted; continue with --resume)" in stdout
+    step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    assert 1 <= step < 100000
 
 
 def test_the_choices_the_help_lists_are_the_librarys():

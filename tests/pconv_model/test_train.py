@@ -131,7 +131,10 @@ def test_run_writes_checkpoint_logs_samples_and_validation(workspace, reference)
         "step_00000006.png",
     ]
     grid = Image.open(run / "samples" / "step_00000002.png")
-    assert grid.size == (4 * 34 + 2, 2 * 34 + 2)  # 4 columns, 2 validation rows, 2-px padding
+    assert grid.size == (4 * 34 + 2, 28 + 2 * 34 + 2)  # a header, 4 columns, 2 validation rows, 2-px padding
+    header = np.asarray(grid.convert("L"))[:28]
+    for column in range(4):  # every column is named: dark text on the white bar above it
+        assert header[:, 2 + 34 * column : 2 + 34 * (column + 1)].min() < 128
     assert json.loads((run / "config.json").read_text())["config"]["seed"] == 0
 
 

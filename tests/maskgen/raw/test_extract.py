@@ -90,7 +90,7 @@ def test_resume_after_an_interrupted_run(full_run, sources, tmp_path_factory):
     (raw / "manifest.jsonl").write_text("".join(lines[:3]) + lines[3][:40])
     for number in (4, 5):
         (raw / "masks" / f"{number:06d}.png").unlink()
-    (raw / "masks" / ".000004.png.tmp-99").write_bytes(b"half")
+    (raw / "masks" / ".000004.png.pconv-tmp-99").write_bytes(b"half")
     (raw / "skipped.jsonl").unlink()
     report = extract_pool(sources, raw, config=CONFIG, workers=1)
     assert (report.resumed, report.masks_written, report.skipped_static + report.skipped_cut) == (3, 3, 2)

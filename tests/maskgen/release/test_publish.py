@@ -66,7 +66,7 @@ def test_publishing_twice_gives_the_same_bytes_and_refuses_a_full_folder(bench, 
     with pytest.raises(ValueError, match="is not empty; pass --overwrite"):
         publish_benchmark(bench, first)
     publish_benchmark(bench, first, overwrite=True)
-    assert not list(tmp_path.glob(".one.tmp-*"))
+    assert not list(tmp_path.glob(".one.pconv-tmp-*"))
 
 
 def test_publishing_a_folder_that_is_no_benchmark_fails(tmp_path):
@@ -91,7 +91,7 @@ def test_a_damaged_benchmark_is_not_published(bench, tmp_path):
 
 def test_overwrite_replaces_only_an_earlier_release(bench, tmp_path):
     for out in (bench, tmp_path, bench / "dist"):
-        with pytest.raises(ValueError, match="must lie outside the benchmark"):
+        with pytest.raises(ValueError, match="the output (is|contains|lies inside) the input BENCH"):
             publish_benchmark(bench, out, overwrite=True)
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -103,3 +103,17 @@ def test_overwrite_replaces_only_an_earlier_release(bench, tmp_path):
     (dist / "stale.txt").write_text("from an older release")
     publish_benchmark(bench, dist, overwrite=True)
     assert not (dist / "stale.txt").exists() and (dist / "SHA256SUMS").is_file()
+
+
+def test_a_compare_folder_puts_its_shape_rows_beside_ours_on_the_card_and_page(bench, tmp_path):
+    dist = publish_benchmark(bench, tmp_path / "dist", compare=bench / "masks")
+    card = (dist / "README.md").read_text()
+    assert "Side by side with `masks`, measured the same way" in card
+    rows = [line.split() for line in card.splitlines() if line.startswith(("benchmark ", "masks "))]
+    assert len(rows) == 2 * 13 and [row[0] for row in rows[:2]] == ["benchmark", "masks"]
+    for ours, theirs in zip(rows[::2], rows[1::2], strict=True):  # the same masks, measured the same way
+        assert ours[1:-2] == theirs[1:-2] and theirs[-2:] == ["-", "-"]  # a bare folder: raw masks unknown
+    assert "Side by side with <code>masks</code>" in (dist / "index.html").read_text()
+    with pytest.raises(FileNotFoundError, match="no such mask folder"):
+        publish_benchmark(bench, tmp_path / "other", compare=tmp_path / "missing")
+    assert not (tmp_path / "other").exists()

@@ -104,3 +104,70 @@ def test_a_damaged_build_file_is_one_line_error(raw_pool, tmp_path):
     (bench / "build.json").write_text('{"params": {"size": 128}}')
     with pytest.raises(ValueError, match=r"build\.json: params lack per_bin, border, seed, bin_edges;"):
         verify_benchmark(bench)
+
+
+# issue 23: readers never leave their folder; masks.h5 checked from its header
+
+
+def test_sums_lines_leading_outside_are_violations_not_reads(dist, tmp_path):
+    (tmp_path / "secret.txt").write_text("secret")
+    with open(dist / "SHA256SUMS", "a") as handle:
+        handle.write(f"{'0' * 64}  /etc/hostname\n{'0' * 64}  ../secret.txt\n")
+    problems = verify_benchmark(dist)
+    assert any("SHA256SUMS:" in p and "refusing the path '/etc/hostname'" in p for p in problems)
+    assert any("SHA256SUMS:" in p and "refusing the path '../secret.txt'" in p for p in problems)
+    assert not any("checksum differs" in p and "secret" in p for p in problems)
+
+
+def test_a_mask_symlink_leading_outside_fails_verify_and_publish(dist, tmp_path):
+    mask = dist / "masks" / "00000.png"
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(mask.read_bytes())
+    mask.unlink()
+    mask.symlink_to(outside)
+    problems = verify_benchmark(dist)
+    assert "masks/00000.png: refusing" not in problems
+    assert any(
+        p.endswith("refusing the path 'masks/00000.png': it leads outside the folder") for p in problems
+    )
+    with pytest.raises(ValueError, match="leads outside"):
+        publish_benchmark(dist, tmp_path / "again")
+    assert not (tmp_path / "again").exists()
+
+
+@pytest.mark.parametrize(
+    ("replace", "needle"),
+    [
+        (lambda h5, masks: h5.create_group("masks"), "masks is a group"),
+        (lambda h5, masks: h5.create_dataset("masks", data=7), "masks is a scalar"),
+        (lambda h5, masks: h5.create_dataset("masks", data=masks.astype("float32")), "masks is float32"),
+        (
+            lambda h5, masks: h5.create_dataset(
+                "masks",
+                shape=(len(masks), 20000, 20000),
+                dtype="uint8",
+                chunks=(1, 1000, 1000),
+                compression="gzip",
+            ),
+            "above the limit",
+        ),
+    ],
+)
+def test_a_crafted_masks_dataset_is_refused_from_its_header(dist, replace, needle):
+    import h5py
+
+    with h5py.File(dist / "masks.h5", "a") as h5:
+        masks = h5["masks"][()]
+        del h5["masks"]
+        replace(h5, masks)
+    problems = [p for p in verify_benchmark(dist) if "checksum differs" not in p]
+    assert any(needle in p for p in problems), problems
+
+
+def test_a_manifest_column_that_is_a_group_is_one_violation(dist):
+    import h5py
+
+    with h5py.File(dist / "masks.h5", "a") as h5:
+        del h5["hole_ratio"]
+        h5.create_group("hole_ratio")
+    assert "masks.h5: hole_ratio is a group, expected one value per manifest row" in verify_benchmark(dist)

@@ -1,4 +1,7 @@
+import csv
+import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -35,8 +38,8 @@ def test_benchmark_publish_verify_round_trip(raw_pool, tmp_path):
     size = sum(path.stat().st_size for path in dist.rglob("*") if path.is_file()) / 1e6
     files = sum(1 for path in dist.rglob("*") if path.is_file())
     assert published.startswith(
-        "release of 24 masks (PNGs, masks.h5; README.md dataset card, SHA256SUMS, contact sheets, "
-        f"histogram) in {dist}: {files} files, {size:.1f} MB, in "
+        "release of 24 masks (PNGs, masks.h5; README.md dataset card, index.html, SHA256SUMS, contact "
+        f"sheets, histogram) in {dist}: {files} files, {size:.1f} MB, in "
     )
     assert re.search(took, published)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bench", "dist", "raw"]
@@ -143,3 +146,28 @@ def test_export_train_writes_a_mask_set(raw_pool, tmp_path):
     assert result.exit_code == 0 and result.output.startswith(f"5 training masks in {out} in ")
     assert sorted(path.name for path in (out / "masks").iterdir()) == [f"{i:05d}.png" for i in range(5)]
     assert (out / "manifest.csv").read_text().startswith("file,hole_ratio,border_distance,raw_id,")
+
+
+def test_export_train_writes_webdataset_shards_in_manifest_order(raw_pool, tmp_path):
+    import webdataset
+
+    out = tmp_path / "train"
+    options = ["export-train", "--raw", raw_pool, "--count", "5", "--out", out, "--size", "64"]
+    result = _run(*options, "--webdataset", "--shard-masks", "2")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"3 WebDataset shards in {out / 'webdataset'}\n5 training masks in {out} in "
+    )
+    shards = sorted(str(path) for path in (out / "webdataset").iterdir())
+    assert [Path(path).name for path in shards] == [f"masks-00000{k}.tar" for k in range(3)]
+    samples = list(webdataset.WebDataset(shards, shardshuffle=False))
+    with open(out / "manifest.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [sample["__key__"] for sample in samples] == [f"masks/{i:05d}" for i in range(5)]
+    for sample, row in zip(samples, rows, strict=True):
+        fields = json.loads(sample["json"])
+        assert sample["png"] == (out / row["file"]).read_bytes()
+        assert fields["hole_ratio"] == float(row["hole_ratio"]) and fields["raw_id"] == int(row["raw_id"])
+        assert fields["source"] == row["source"] and "sha256" not in fields
+    assert _run(*options, "--overwrite").exit_code == 0
+    assert not (out / "webdataset").exists()  # --overwrite clears the old shards with the rest of the set
