@@ -6,9 +6,12 @@ import pytest
 from click.testing import CliRunner
 from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
+from pconv.maskgen.raw.split import split_sources
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.default_input import (
+    DEFAULT_FRAMES,
     DEFAULT_SCENES,
+    DEFAULT_TEST_FRACTION,
     MIN_SCENES,
     default_input_benchmark,
     default_input_folder,
@@ -92,10 +95,14 @@ def test_bad_options_and_other_benchmarks_are_refused_before_any_scene_is_render
 
 def test_the_input_is_scaled_to_the_masks_asked_for_and_the_full_default_keeps_its_folder(tmp_path):
     assert scenes_for(60) == MIN_SCENES == 12  # --per-bin 5
-    assert scenes_for(12 * 20) == 17 and scenes_for(12 * 100) == 84
-    assert scenes_for(12 * 142) == 119 and scenes_for(12 * 143) == scenes_for(12_000) == DEFAULT_SCENES
+    assert scenes_for(12 * 20) == 18 and scenes_for(12 * 100) == 89
+    assert scenes_for(12 * 133) == 119 and scenes_for(12 * 134) == scenes_for(12_000) == DEFAULT_SCENES
     counts = [scenes_for(12 * per_bin) for per_bin in range(1, 1001)]
     assert counts == sorted(counts)
+    for per_bin, scenes in zip(range(1, 134), counts, strict=False):  # the split rounds to whole scenes
+        sides = split_sources([f"s{n}" for n in range(scenes)], test_fraction=DEFAULT_TEST_FRACTION, seed=0)
+        test_masks = (DEFAULT_FRAMES - 1) * sum(side == "test" for side in sides.values())
+        assert test_masks >= 12 * per_bin + 12, per_bin  # a scene's worth of static pairs to spare
     assert default_input_folder(tmp_path, seed=3, count=60) == tmp_path / "default-input" / "seed-3-scenes-12"
     assert default_input_folder(tmp_path, seed=3) == tmp_path / "default-input" / "seed-3"
 
