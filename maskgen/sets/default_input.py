@@ -131,8 +131,11 @@ def default_input_benchmark(
     work = default_input_folder(out, seed=seed, count=recipe.count)
     scenes = scenes_for(recipe.count)
     raw = work / "raw"
-    if not overwrite and _pool_finished(work, scenes, seed) and finished_set(raw, Path(out), recipe):
-        return build_benchmark(raw, out, **asked)  # says so and returns at once
+    full = default_input_folder(out, seed=seed)  # a benchmark built before scaling came used this one
+    for folder, count in dict.fromkeys([(work, scenes), (full, DEFAULT_SCENES)]):
+        done = not overwrite and _pool_finished(folder, count, seed)
+        if done and finished_set(folder / "raw", Path(out), recipe):
+            return build_benchmark(folder / "raw", out, **asked)  # says so and returns at once
     say = progress_message if progress else (lambda message: None)
     say(_plan(scenes, recipe.count))
     default_input_pool(

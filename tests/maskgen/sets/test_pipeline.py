@@ -8,6 +8,7 @@ from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.raw.split import split_sources
 from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.bench import build_benchmark
 from pconv.maskgen.sets.default_input import (
     DEFAULT_FRAMES,
     DEFAULT_SCENES,
@@ -147,3 +148,25 @@ def test_a_small_benchmark_from_the_real_default_input(tmp_path, capsys):
     assert len(rows) == 60
     default_input_benchmark(bench, per_bin=5, workers=2, progress=True)
     assert capsys.readouterr().err == f"{bench} already holds this benchmark, complete: nothing to do\n"
+
+
+def test_a_small_benchmark_built_from_the_full_input_before_scaling_is_still_found_complete(
+    monkeypatch, tmp_path, capsys
+):
+    """Before scaling, `--per-bin 5` used the full default input in seed-0/: a re-run must not render a
+    scaled input and then refuse the folder for its other pool digest."""
+    for name, value in (("DEFAULT_SCENES", 3), ("MIN_SCENES", 1), ("DEFAULT_FRAMES", 4)):
+        monkeypatch.setattr(pconv.maskgen.sets.default_input, name, value)
+    monkeypatch.setattr(pconv.maskgen.sets.default_input, "DEFAULT_SCENE_SIZE", (160, 120))
+    small = {"per_bin": 1, "size": 64, "border": 4, "augment": AugmentConfig(dilation=(1, 16))}
+    bench = tmp_path / "bench"
+    assert scenes_for(12) == 1 and default_input_folder(bench, count=12).name == "seed-0-scenes-1"
+    raw = pconv.maskgen.sets.default_input.default_input_pool(bench / "default-input" / "seed-0", workers=1)
+    build_benchmark(raw, bench, workers=1, **small)  # what the earlier version did
+    for stage in ("render_scenes", "extract_pool", "split_pool"):
+        monkeypatch.setattr(
+            pconv.maskgen.sets.default_input, stage, lambda *a, name=stage, **k: pytest.fail(name)
+        )
+    default_input_benchmark(bench, workers=1, progress=True, **small)
+    assert capsys.readouterr().err == f"{bench} already holds this benchmark, complete: nothing to do\n"
+    assert not (bench / "default-input" / "seed-0-scenes-1").exists()
