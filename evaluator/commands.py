@@ -17,11 +17,14 @@ from pconv.core.cli import (
     show_progress,
 )
 from pconv.core.sharding import Shard
+from pconv.evaluator.groups import DEFAULT_GROUPINGS, GROUPINGS, MIN_GROUP_PAIRS
 
 __all__ = ["eval_command"]
 
 
-@click.group("eval", invoke_without_command=True, subcommand_metavar="[merge OUT | inputs ...]")
+@click.group(
+    "eval", invoke_without_command=True, subcommand_metavar="[merge OUT | compare REPORT... | inputs ...]"
+)
 @click.option(
     "--images",
     metavar="DATASET_SPEC",
@@ -65,8 +68,49 @@ __all__ = ["eval_command"]
     "--inception-weights",
     type=click.Path(path_type=Path),
     default=None,
-    help="torchvision-format inception_v3 state dict for IS and FID (default: torchvision's "
-    "cache; without one, IS and FID are skipped). Nothing is downloaded.",
+    help="torch-fidelity's Inception file (weights-inception-2015-12-05-6726825d.pth) for IS, FID, KID and "
+    "P/U-IDS (default: torch-fidelity's cache; without one they are left out).",
+)
+@click.option(
+    "--lpips-weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="torchvision-format VGG16 (or AlexNet) state dict, LPIPS's backbone (default: torchvision's cache; "
+    "without one LPIPS is left out).",
+)
+@click.option(
+    "--lpips-net",
+    type=click.Choice(["vgg", "alex"]),
+    default="vgg",
+    show_default=True,
+    help="LPIPS backbone: vgg (what inpainting papers report) or alex.",
+)
+@click.option(
+    "--download-weights",
+    is_flag=True,
+    help="Download missing Inception and LPIPS backbone weights into the torch hub cache (names the file and "
+    "its size first). Off by default: nothing reaches the network unasked.",
+)
+@click.option(
+    "--groups",
+    "groupings",
+    multiple=True,
+    type=click.Choice(list(GROUPINGS)),
+    help="Report columns: paper (six bins × N/B), area10 (LaMa's ten hole-area bins), overall; repeat for "
+    "several [default: paper, overall].",
+)
+@click.option(
+    "--min-group-pairs",
+    type=click.IntRange(min=2),
+    default=MIN_GROUP_PAIRS,
+    show_default=True,
+    help="Fewest pairs of a group for IS, FID, KID and P/U-IDS (smaller groups show a dash).",
+)
+@click.option(
+    "--max-pairs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Score a seeded subset of N pairs, stratified over bin × N/B (the report says it is a subset).",
 )
 @click.option(
     "--grid-pairs",
@@ -95,6 +139,12 @@ def eval_command(
     seed: int,
     batch_size: int,
     inception_weights: Path | None,
+    lpips_weights: Path | None,
+    lpips_net: str,
+    download_weights: bool,
+    groupings: tuple[str, ...],
+    min_group_pairs: int,
+    max_pairs: int | None,
     grid_pairs: int,
     device: str,
     compile_: bool | None,
@@ -127,6 +177,12 @@ def eval_command(
         seed=seed,
         batch_size=batch_size,
         inception_weights=inception_weights,
+        lpips_weights=lpips_weights,
+        lpips_net=lpips_net,
+        download_weights=download_weights,
+        groupings=groupings or DEFAULT_GROUPINGS,
+        min_group_pairs=min_group_pairs,
+        max_pairs=max_pairs,
         grid_pairs=grid_pairs,
         device=device,
         skip_bad_images=skip_bad_images,
@@ -161,6 +217,18 @@ def inputs_command(images: str, masks: Path, out: Path, seed: int) -> None:
         f"{count} pairs -> {out}/images and {out}/masks; write outputs as DIR/00000.png ... and score "
         f"them with --method folder:DIR"
     )
+
+
+@eval_command.command("compare")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (one row per metric, group and column).")
+def compare_command(reports: tuple[Path, ...], as_csv: bool) -> None:
+    """Print REPORTs (evaluation folders or results.json) side by side, naming every protocol difference
+    from the first; cells that are not comparable with it are marked ≠."""
+    from pconv.evaluator.compare import compare_reports
+
+    comparison = compare_reports(list(reports))
+    click.echo(comparison.csv() if as_csv else comparison.markdown(), nl=False)
 
 
 @eval_command.command("merge")

@@ -23,15 +23,16 @@ with the mask 1 = valid, so valid pixels are the input's whatever the method ret
 whole composite against the ground truth.
 
 Resuming: a run skips every (method, pair) already in ``per_pair/`` (and redraws only grid samples that
-are missing, e.g. after ``--grid-pairs`` grew); it refuses to mix results of other Inception weights or
-of a checkpoint file that changed (``config.json`` keeps their SHA-256). Sharding: ``--shard K/N`` scores
-one contiguous K-th block of the pairs and leaves the report to ``pconv eval merge OUT``; under
+are missing, e.g. after ``--grid-pairs`` grew); it refuses to mix results of other Inception or LPIPS
+weights or of a checkpoint file that changed (``config.json`` keeps their SHA-256). Sharding: ``--shard K/N``
+scores one contiguous K-th block of the pairs and leaves the report to ``pconv eval merge OUT``; under
 ``torchrun`` the ranks shard the pairs the same way and rank 0 writes the report after a barrier. A merge
 reads exactly what a single run reads, so the reports are identical.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
@@ -49,7 +50,7 @@ from pconv.core.distributed import barrier, dist_env, pick_device
 from pconv.core.files import atomic_write_text, read_json_object, refuse_overlap, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
-from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, image_metrics
+from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS
 from pconv.core.progress import progress_bar, progress_message
 from pconv.core.sharding import Shard
 from pconv.datasets import image_files, load_image, parse_spec
@@ -57,23 +58,23 @@ from pconv.datasets.pairing import assign_masks, load_assignment, save_assignmen
 from pconv.evaluator import store
 from pconv.evaluator.checks import bad_masks, bad_photos, describe_bad
 from pconv.evaluator.grids import GRIDS_DIR, INPUT, TARGET, grid_pairs, sample_path, save_sample, write_grids
-from pconv.evaluator.inception import (
-    IS_MIN_SPLIT_SIZE,
-    IS_SPLITS,
-    FeatureExtractor,
-    InceptionExtractor,
-    cached_inception_weights,
-)
+from pconv.evaluator.groups import DEFAULT_GROUPINGS, MIN_GROUP_PAIRS, groups_of
+from pconv.evaluator.inception import FeatureExtractor
 from pconv.evaluator.methods import (
-    PATCHMATCH_RADIUS,
     FolderMethod,
     Method,
     ModelMethod,
     method_slug,
     parse_method,
 )
+from pconv.evaluator.networks import load_networks
+from pconv.evaluator.notes import PAIRS_NAME, report_notes
 from pconv.evaluator.page import PAGE_NAME, write_report_page
-from pconv.evaluator.report import aggregate, cells_of, render_csv, render_json, render_table1
+from pconv.evaluator.plots import PLOTS_DIR, write_plots
+from pconv.evaluator.protocol import protocol_record
+from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
+from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS, PairMetric, pair_metrics
+from pconv.evaluator.subset import stratified_subset, subset_record
 from torch import Tensor
 
 __all__ = [
@@ -88,7 +89,6 @@ __all__ = [
 ]
 
 CONFIG_NAME = "config.json"
-PAIRS_NAME = "pairs.json"
 REPORT_NAMES = ("table1.md", "results.csv", "results.json", PAGE_NAME)
 
 
@@ -97,8 +97,10 @@ class EvalConfig:
     """One evaluation; fields match ``pconv eval``'s options.
 
     ``images`` is a dataset spec (``datasets.parse_spec``), ``masks`` a benchmark folder, ``methods``
-    method specs (``pconv.evaluator.methods``). ``inception_weights`` None looks in torchvision's cache and
-    otherwise skips IS and FID. ``grid_pairs`` pairs per bin and split are shown in the grids.
+    method specs (``pconv.evaluator.methods``). ``inception_weights`` None looks in torch-fidelity's cache
+    (and downloads with ``download_weights``), otherwise IS, FID, KID and P/U-IDS are left out.
+    ``grid_pairs`` pairs per bin and split are shown in the grids. ``groupings``: the report's columns
+    (pconv.evaluator.groups); distribution metrics need ``min_group_pairs`` pairs in a group.
     """
 
     images: str
@@ -113,6 +115,12 @@ class EvalConfig:
     skip_bad_images: bool = False
     overwrite: bool = False
     compile: str = "auto"
+    max_pairs: int | None = None
+    download_weights: bool = False
+    lpips_net: str = "vgg"
+    lpips_weights: Path | None = None
+    groupings: tuple[str, ...] = DEFAULT_GROUPINGS
+    min_group_pairs: int = MIN_GROUP_PAIRS
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -125,6 +133,11 @@ class EvalConfig:
             raise ValueError(
                 f"batch size must be >= 1 and grid pairs >= 0, got {self.batch_size}, {self.grid_pairs}"
             )
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ValueError(f"--max-pairs must be >= 1, got {self.max_pairs}")
+        if self.min_group_pairs < 2:
+            raise ValueError(f"distribution metrics need groups of >= 2 pairs, got {self.min_group_pairs}")
+        groups_of(self.groupings, [], [])  # ValueError for an unknown grouping
 
 
 @dataclass(frozen=True)
@@ -172,8 +185,10 @@ def _versions() -> dict[str, str]:
         extras = {"pypatchmatch": metadata.version("pypatchmatch")}
     except metadata.PackageNotFoundError:
         extras = {}
+    scoring = {name: metadata.version(name) for name in ("torch-fidelity", "lpips", "scikit-learn")}
     return {
         **extras,
+        **scoring,
         "pconv-toolkit": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -191,19 +206,28 @@ def _checkpoint_digests(methods: Sequence[Method]) -> dict[str, str]:
     }
 
 
-def _check_resumable(out: Path, stored: dict[str, Any], feature_note: str, digests: dict[str, str]) -> None:
-    held = stored.get("inception")
-    if held and feature_note and held != feature_note:
-        raise ValueError(
-            f"{out}: its Inception features come from {held}, this run would add features from "
-            f"{feature_note}; use the same --inception-weights or another --out"
-        )
+def _check_resumable(
+    out: Path, stored: dict[str, Any], networks: dict[str, Any], digests: dict[str, str]
+) -> None:
+    """Refuse to add results of other metric networks or of a changed checkpoint to ``out``."""
+    for name, record in networks.items():
+        held = stored.get(name)
+        if held and record and held != record:
+            raise ValueError(
+                f"{out}: its {name} scores come from {_weights_text(held)}, this run's from "
+                f"{_weights_text(record)}; use the same weights or another --out"
+            )
     for spec, digest in digests.items():
         if stored.get("checkpoints", {}).get(spec, digest) != digest:
             raise ValueError(
                 f"{out}: method {spec} was scored with another version of that checkpoint file "
                 "(its SHA-256 changed); score the new one into another --out"
             )
+
+
+def _weights_text(record: dict[str, Any]) -> str:
+    digest = str(record.get("sha256"))[:16]
+    return f"{record.get('network', '?')} weights {record.get('file', '?')} (sha256 {digest}…)"
 
 
 def _check_slugs(methods: Sequence[str]) -> None:
@@ -221,7 +245,9 @@ def _check_slugs(methods: Sequence[str]) -> None:
 class EvalPairs:
     """The seeded photo for every benchmark mask: ``pairs[i] = (photo relative to root, mask file)``,
     ``masks[i]`` the mask of pair ``i``, ``size`` the masks' (square) side, ``photos`` the count of photos
-    used, ``skipped`` the bad photos left out (``skip_bad``)."""
+    used, ``skipped`` the bad photos left out (``skip_bad``); ``photos_sha256`` and ``benchmark_sha256`` the
+    digests the protocol compares (of the sorted list of photos used, of the benchmark's manifest, which
+    holds every mask's SHA-256)."""
 
     root: Path
     pairs: list[tuple[str, str]]
@@ -229,6 +255,8 @@ class EvalPairs:
     size: int
     photos: int
     skipped: tuple[str, ...] = ()
+    photos_sha256: str = ""
+    benchmark_sha256: str = ""
 
 
 def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -> EvalPairs:
@@ -237,6 +265,8 @@ def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -
 
     Every mask and photo is header-checked first; ValueError names all bad files in one line, unless
     ``skip_bad`` leaves bad photos out (bad masks are always refused: Table 1 needs each of them)."""
+    from pconv.maskgen.sets.bench import CSV_NAME
+
     name, root, split = parse_spec(images)
     masks = _benchmark(bench)
     broken, (width, height) = bad_masks(bench, [mask.file for mask in masks])
@@ -258,7 +288,14 @@ def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -
     by_file = {mask.file: mask for mask in masks}
     ordered = [by_file[mask_name] for _, mask_name in pairs]
     return EvalPairs(
-        root=root, pairs=pairs, masks=ordered, size=width, photos=len(names), skipped=tuple(sorted(skipped))
+        root=root,
+        pairs=pairs,
+        masks=ordered,
+        size=width,
+        photos=len(names),
+        skipped=tuple(sorted(skipped)),
+        photos_sha256=hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest(),
+        benchmark_sha256=sha256_file(Path(bench) / CSV_NAME),
     )
 
 
@@ -278,6 +315,8 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
         "size": paired.size,
         "photos": paired.photos,
         "skipped_photos": list(paired.skipped),
+        "photos_sha256": paired.photos_sha256,
+        "benchmark_sha256": paired.benchmark_sha256,
     }
     if not path.is_file():
         save_assignment(path, paired.pairs, meta=meta)
@@ -289,7 +328,7 @@ def keep_pairs(out: Path, paired: EvalPairs, *, images: str, bench: Path, seed: 
     return meta
 
 
-_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, *REPORT_NAMES)
+_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, PLOTS_DIR, *REPORT_NAMES)
 
 
 def _clear(out: Path) -> None:
@@ -310,7 +349,11 @@ def _clear(out: Path) -> None:
 
 
 def _prepare(
-    config: EvalConfig, shard: Shard, methods: Sequence[Method], feature_note: str, digests: dict[str, str]
+    config: EvalConfig,
+    shard: Shard,
+    methods: Sequence[Method],
+    networks: dict[str, Any],
+    digests: dict[str, str],
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[_Mask]]:
     """Pairs and the OUT/config.json of this evaluation, created or checked against an existing one; every
     check (photos, masks, folder outputs for this shard's pairs) passes before anything is written."""
@@ -322,13 +365,16 @@ def _prepare(
         _clear(out)
     stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
     if stored:
-        _check_resumable(out, stored, feature_note, digests)
+        _check_resumable(out, stored, networks, digests)
     names = list(stored["methods"]) if stored else []
     names += [method for method in config.methods if method not in names]
     _check_slugs(names)
+    scored = list(range(len(pairs)))
+    if config.max_pairs is not None:
+        scored = stratified_subset([(m.bin, m.split) for m in ordered], config.max_pairs, seed=config.seed)
     for method in methods:
         if isinstance(method, FolderMethod):
-            method.check(list(shard.jobs(len(pairs))))
+            method.check([scored[index] for index in shard.jobs(len(scored))])
     meta = keep_pairs(out, paired, images=config.images, bench=config.masks, seed=config.seed)
     bins = sorted({(mask.bin, mask.label) for mask in ordered})
     document = {
@@ -336,27 +382,21 @@ def _prepare(
         "methods": names,
         "bins": [list(b) for b in bins],
         "grid_pairs": config.grid_pairs,
-        "inception": feature_note or (stored or {}).get("inception"),
+        **{name: record or (stored or {}).get(name) for name, record in networks.items()},
+        "groupings": list(config.groupings),
+        "min_group_pairs": config.min_group_pairs,
         "checkpoints": {**(stored or {}).get("checkpoints", {}), **digests},
+        "subset": None,
     }
+    if len(scored) < len(pairs):
+        record = subset_record(scored, max_pairs=config.max_pairs or 0, seed=config.seed, total=len(pairs))
+        document.update(subset=record, subset_pairs=scored)
     compiled = {method.spec: method.compiled for method in methods if isinstance(method, ModelMethod)}
     if compiled or (stored or {}).get("compiled"):  # whether each model ran through torch.compile
         document["compiled"] = {**(stored or {}).get("compiled", {}), **compiled}
     if stored != document:
         atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return document, pairs, ordered
-
-
-def _extractor(
-    config: EvalConfig, injected: FeatureExtractor | None, device: torch.device
-) -> tuple[FeatureExtractor | None, str]:
-    if injected is not None:
-        return injected, "an injected feature extractor"
-    path = config.inception_weights or cached_inception_weights()
-    if path is None:
-        return None, ""
-    extractor = InceptionExtractor(weights=path).to(device)
-    return extractor, f"torchvision inception_v3 weights {Path(path).name} (sha256 {sha256_file(path)[:16]}…)"
+    return document, pairs, ordered, scored
 
 
 def evaluate(
@@ -412,10 +452,12 @@ def _evaluate(
     refuse_overlap(config.out, eval_inputs(config.images, config.masks, config.methods))
     compiled = resolve_compile(config.compile, device)
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
-    features, feature_note = _extractor(config, extractor, device)
+    nets = load_networks(config, device, injected=extractor)
     # the lock comes before OUT is read or written: a refused second run must change nothing
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
-        document, pairs, masks = _prepare(config, shard, methods, feature_note, _checkpoint_digests(methods))
+        document, pairs, masks, scored = _prepare(
+            config, shard, methods, nets.records, _checkpoint_digests(methods)
+        )
         _, root, _ = parse_spec(config.images)
         run = _Run(
             Path(config.out),
@@ -426,7 +468,9 @@ def _evaluate(
             pairs,
             masks,
             device,
-            features,
+            nets.extractor,
+            tuple(pair_metrics(nets.lpips)),
+            scored,
         )
         _score(config, run, methods, progress=progress and shard.index == 1)
     if distributed:
@@ -513,13 +557,16 @@ class _Run:
     masks: list[_Mask]
     device: torch.device
     extractor: FeatureExtractor | None
+    metrics: tuple[PairMetric, ...]
+    scored: list[int]
 
 
 def _plan(config: EvalConfig, run: _Run, methods: Sequence[Method]) -> WorkPlan:
     """Read what ``OUT`` holds for this shard (metrics, features, grid samples) and plan the rest."""
     store.repair(run.out, run.shard)
-    jobs = list(run.shard.jobs(len(run.pairs)))
-    shown = set(grid_pairs([(mask.bin, mask.split) for mask in run.masks], per_cell=config.grid_pairs))
+    jobs = [run.scored[index] for index in run.shard.jobs(len(run.scored))]
+    cells = [(run.masks[pair].bin, run.masks[pair].split) for pair in run.scored]
+    shown = {run.scored[index] for index in grid_pairs(cells, per_cell=config.grid_pairs)}
     names = [*(method.spec for method in methods), INPUT, TARGET]
     drawn = {
         (name, pair)
@@ -593,38 +640,35 @@ def _record(
         _record_features(run, run.extractor, plan, name, pairs, filled)
     if not is_method:
         return
-    scores = {key: value.double().cpu().tolist() for key, value in image_metrics(filled, image).items()}
+    scores = {
+        metric.columns[0].key: metric.score(filled, image).double().cpu().tolist() for metric in run.metrics
+    }
     for row, pair in enumerate(pairs):
         if pair in plan.shown:
             save_sample(run.out, name, pair, filled[row])
         if (name, pair) not in plan.scores:  # only its grid sample was missing
             continue
         mask = run.masks[pair]
+        record = {
+            "method": name,
+            "pair": pair,
+            "image": run.pairs[pair][0],
+            "mask": run.pairs[pair][1],
+            "bin": mask.bin,
+            "split": mask.split,
+            "hole_ratio": mask.hole_ratio,
+        }
         store.write_metrics(
-            run.out,
-            run.shard,
-            {
-                "method": name,
-                "pair": pair,
-                "image": run.pairs[pair][0],
-                "mask": run.pairs[pair][1],
-                "bin": mask.bin,
-                "split": mask.split,
-                "hole_ratio": mask.hole_ratio,
-                "l1": scores["l1"][row],
-                "psnr": min(scores["psnr"][row], PSNR_CAP),
-                "ssim": scores["ssim"][row],
-            },
+            run.out, run.shard, {**record, **{key: values[row] for key, values in scores.items()}}
         )
 
 
 def _record_features(
     run: _Run, extractor: FeatureExtractor, plan: WorkPlan, name: str, pairs: Sequence[int], filled: Tensor
 ) -> None:
-    """Inception pool features and class probabilities of the composites whose features are missing."""
+    """Inception pool features and logits of the composites whose features are missing."""
     with torch.no_grad():
         features, logits = extractor(filled)
-    probs = torch.softmax(logits.double(), 1).float().cpu().numpy()
     for row, pair in enumerate(pairs):
         if (name, pair) in plan.features:
             store.write_features(
@@ -633,25 +677,30 @@ def _record_features(
                 method=name,
                 pair=pair,
                 features=features[row].float().cpu().numpy(),
-                probs=probs[row],
+                logits=logits[row].float().cpu().numpy(),
             )
 
 
 def _feature_sets(
-    records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], count: int
-) -> dict[str, dict[str, Any]] | None:
-    """Per method, every pair's probabilities and features and the ground truth's; None if any lack.
-
-    ``records``: the folder's stored features (``store.read_features``)."""
+    records: dict[tuple[str, int], dict[str, Any]], methods: Sequence[str], scored: Sequence[int]
+) -> dict[str, dict[str, np.ndarray]] | None:
+    """Per method ``{"pairs", "fake", "real", "logits"}``: the ``scored`` pairs (ascending) and their rows
+    of features (the ground truth's are ``real``); None if any method or the ground truth lacks a pair.
+    ``records``: ``store.read_features``."""
     needed = [*methods, store.REAL]
-    if any((name, pair) not in records for name in needed for pair in range(count)):
+    if any((name, pair) not in records for name in needed for pair in scored):
         return None
-    real = {pair: store.decode_array(records[(store.REAL, pair)]["features"]) for pair in range(count)}
+
+    def stacked(name: str, field: str) -> np.ndarray:
+        return np.stack([store.decode_array(records[(name, pair)][field]) for pair in scored])
+
+    real, pairs = stacked(store.REAL, "features"), np.asarray(scored)
     return {
         name: {
-            "probs": {p: store.decode_array(records[(name, p)]["probs"]) for p in range(count)},
-            "fake": {p: store.decode_array(records[(name, p)]["features"]) for p in range(count)},
+            "pairs": pairs,
+            "fake": stacked(name, "features"),
             "real": real,
+            "logits": stacked(name, "logits"),
         }
         for name in methods
     }
@@ -675,26 +724,35 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
     pairs, _ = load_assignment(out / PAIRS_NAME)
-    done = store.read_metrics(out)
-    records: dict[str, list[dict[str, Any]]] = {}
-    for method in document["methods"]:
-        lacking = [pair for pair in range(len(pairs)) if (method, pair) not in done]
-        if lacking:
-            raise ValueError(
-                f"{out}: method {method} lacks {len(lacking)} of {len(pairs)} pairs (first: "
-                f"pair {lacking[0]}); run the missing shards before merging"
-            )
-        records[method] = [done[(method, pair)] for pair in range(len(pairs))]
-    cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
-    stored_features = store.read_features(out)
-    features = _feature_sets(stored_features, document["methods"], len(pairs))
-    table = aggregate(records, cells, features=features)
-    partial = features is None and bool(stored_features)
-    notes = _notes(document, len(pairs), features is not None, partial_features=partial)
-    title = (
-        f"Table 1: {document['images']} × {document['masks']} ({len(pairs)} pairs, seed {document['seed']})"
+    scored = [int(pair) for pair in document.get("subset_pairs") or range(len(pairs))]
+    records = _complete_records(out, document["methods"], scored)
+    every = [record for method_records in records.values() for record in method_records]
+    metrics = [m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)]
+    bins = [(int(index), str(label)) for index, label in document["bins"]]
+    groups = groups_of(
+        document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
     )
-    markdown = render_table1(table, cells, title=title, notes=notes)
+    stored_features = store.read_features(out)
+    features = _feature_sets(stored_features, document["methods"], scored)
+    min_pairs = int(document.get("min_group_pairs", MIN_GROUP_PAIRS))
+    table = aggregate(
+        records,
+        groups,
+        pair_metrics=metrics,
+        distribution=DISTRIBUTION_METRICS if features is not None else (),
+        features=features,
+        min_pairs=min_pairs,
+    )
+    partial = features is None and bool(stored_features)
+    notes = report_notes(
+        document, len(scored), features is not None, partial_features=partial, lpips=len(metrics) > 3
+    )
+    title = (
+        f"Table 1: {document['images']} × {document['masks']} ({_pair_count(document, len(scored))}, "
+        f"seed {document['seed']})"
+    )
+    columns = [column for metric in [*metrics, *DISTRIBUTION_METRICS] for column in metric.columns]
+    markdown = render_table1(table, groups, columns, title=title, notes=notes)
     meta = {
         "config": document,
         "versions": _versions(),
@@ -702,15 +760,19 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         "psnr_cap_db": PSNR_CAP,
         "ssim_settings": vars(SSIM_SETTINGS),
         "inception": features is not None,
+        "protocol": protocol_record(
+            document, len(scored), metrics, DISTRIBUTION_METRICS if features is not None else ()
+        ),
     }
-    atomic_write_text(out / "results.json", render_json(table, cells, meta=meta))
-    atomic_write_text(out / "results.csv", render_csv(table, cells))
+    atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
+    atomic_write_text(out / "results.csv", render_csv(table, groups, columns))
     atomic_write_text(out / "table1.md", markdown)
+    write_plots(out, table, groups, columns)
     write_grids(
         out,
-        records[document["methods"][0]],
+        records,
         document["methods"],
-        bins=[int(index) for index, _ in document["bins"]],
+        bins=bins,
         per_cell=document["grid_pairs"],
         progress=progress,
     )
@@ -718,54 +780,23 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     return markdown
 
 
-def _notes(document: dict[str, Any], count: int, inception: bool, *, partial_features: bool) -> list[str]:
-    notes = [
-        f"Every method is scored on the same {count} image-mask pairs ({PAIRS_NAME}: one photo per benchmark "
-        f"mask, seeded assignment without replacement, seed {document['seed']}), photos centre-cropped to "
-        f"{document['size']}², on the composite (valid pixels from the input), over the whole image.",
-        "ℓ1 (%) = mean |composite − ground truth| over all pixels and RGB channels in [0, 1], × 100.",
-        f"PSNR = 10·log10(1 / MSE) over all pixels and RGB channels (data range 1); a pair with MSE 0 "
-        f"counts as {PSNR_CAP:g} dB.",
-        "SSIM (Wang et al. 2004): 11×11 Gaussian window σ 1.5, K1 0.01, K2 0.03, data range 1, population "
-        "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
-        "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
-    ]
-    if "patchmatch" in document["methods"]:
-        notes.append(
-            f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "
-            f"{PATCHMATCH_RADIUS} ({2 * PATCHMATCH_RADIUS + 1}×{2 * PATCHMATCH_RADIUS + 1} patches), "
-            "random search seeded by the pair index."
-        )
-    skipped = document.get("skipped_photos") or []
-    if skipped:
-        notes.append(
-            f"{len(skipped)} bad photos left out (--skip-bad-images; listed in {PAIRS_NAME}): "
-            + ", ".join(skipped[:5])
-            + (", …" if len(skipped) > 5 else "")
-            + "."
-        )
-    if document["photos"] < count:
-        notes.append(
-            f"Only {document['photos']} photos for {count} masks: photos are reused, each at most "
-            f"once per round of {document['photos']} masks."
-        )
-    if inception:
-        notes.append(
-            f"IS: {IS_SPLITS} splits of at least {IS_MIN_SPLIT_SIZE} pairs, mean ± std (– in cells "
-            f"of fewer than {IS_SPLITS * IS_MIN_SPLIT_SIZE} pairs); FID: composites vs the same "
-            f"pairs' ground truth, 2048-d pool features, sample covariances (biased upwards when a "
-            f"cell has fewer than 2048 pairs); "
-            f"{document.get('inception') or 'Inception-v3 features'}."
-        )
-    elif partial_features:
-        notes.append(
-            "IS and FID skipped: some methods were scored in a run without Inception-v3 weights, so "
-            "their features are missing; run `pconv eval` again on this folder with "
-            "--inception-weights PATH to add them."
-        )
-    else:
-        notes.append(
-            "IS and FID skipped: no Inception-v3 weights (give --inception-weights PATH, a "
-            "torchvision-format inception_v3 state dict; nothing is downloaded)."
-        )
-    return notes
+def _pair_count(document: dict[str, Any], count: int) -> str:
+    subset = document.get("subset")
+    return f"{count} pairs" if not subset else f"a subset of {count} of {subset['of']} pairs"
+
+
+def _complete_records(
+    out: Path, methods: Sequence[str], scored: Sequence[int]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every method's records of the ``scored`` pairs, in order; ValueError names the first incomplete one."""
+    done = store.read_metrics(out)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for method in methods:
+        lacking = [pair for pair in scored if (method, pair) not in done]
+        if lacking:
+            raise ValueError(
+                f"{out}: method {method} lacks {len(lacking)} of {len(scored)} pairs (first: "
+                f"pair {lacking[0]}); run the missing shards before merging"
+            )
+        records[method] = [done[(method, pair)] for pair in scored]
+    return records

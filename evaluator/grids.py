@@ -4,7 +4,9 @@ While scoring, the evaluator keeps the full-size images of a few pairs per bin a
 (``OUT/grids/samples/<method>/<pair>.png``, plus ``input`` with holes painted white and ``ground_truth``;
 ``--grid-pairs`` pairs per bin and split, so ``12 × grid-pairs × (methods + 2)`` files); the report turns
 them into ``OUT/grids/binK.png`` (K = 1 … 6 as in the paper), rows N pairs first, then B,
-tiles at most :data:`TILE` px wide, with a header naming each column. Reading only these PNGs, a merge
+tiles at most :data:`TILE` px wide, under a title naming the bin and a header naming each column; each
+row is labelled with its pair, split and hole ratio, each method's tile with that pair's PSNR (from the
+per-pair results). Reading only these PNGs and the results, a merge
 draws the same grids as a single run without touching the dataset again.
 """
 
@@ -40,6 +42,8 @@ INPUT = "input"
 TARGET = "ground truth"
 TILE = 256
 _HEADER = 28
+_LABEL = 110
+"""Width in px of the row-label column on the left of every grid."""
 
 
 def grid_pairs(cells: Sequence[tuple[int, str]], *, per_cell: int) -> list[int]:
@@ -70,57 +74,91 @@ def _tile(path: Path, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) if image.shape[0] != size else image
 
 
-def _header(names: Sequence[str], size: int) -> np.ndarray:
-    strip = np.full((_HEADER, size * len(names), 3), 255, np.uint8)
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], *, scale: float = 0.45) -> None:
+    """Black text on ``image`` (BGR) at ``origin`` (x, baseline y), drawn in place."""
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _fit(text: str, width: int) -> str:
+    room = width // 9  # characters that fit this many pixels at the font size used
+    return text if len(text) <= room else ("..." + text[-(room - 3) :] if room > 3 else text[:room])
+
+
+def _header(names: Sequence[str], size: int, title: str) -> np.ndarray:
+    """The grid's title line, then each column's name over its tile (the first column holds row labels)."""
+    strip = np.full((2 * _HEADER, _LABEL + size * len(names), 3), 255, np.uint8)
+    _text(strip, title[: strip.shape[1] // 10], (4, _HEADER - 9), scale=0.5)
     for column, name in enumerate(names):
-        room = size // 9  # characters that fit a tile at this font size
-        text = name if len(name) <= room else ("..." + name[-(room - 3) :] if room > 3 else name[:room])
-        cv2.putText(
-            strip,
-            text,
-            (column * size + 4, _HEADER - 9),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.45,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
+        _text(strip, _fit(name, size), (_LABEL + column * size + 4, 2 * _HEADER - 9))
     return strip
+
+
+def _row(tiles: Sequence[np.ndarray], label: Sequence[str], notes: Sequence[str]) -> np.ndarray:
+    """A row: its label lines on the left, then the tiles, each with its note (the pair's PSNR) below."""
+    size = tiles[0].shape[0]
+    row = np.full((size + _HEADER, _LABEL + size * len(tiles), 3), 255, np.uint8)
+    for line, text in enumerate(label):
+        _text(row, text, (4, 20 + 18 * line))
+    for column, (tile, note) in enumerate(zip(tiles, notes, strict=True)):
+        row[:size, _LABEL + column * size : _LABEL + (column + 1) * size] = tile
+        _text(row, _fit(note, size), (_LABEL + column * size + 4, size + _HEADER - 9))
+    return row
 
 
 def write_grids(
     out: Path,
-    records: Sequence[Mapping[str, Any]],
+    records: Mapping[str, Sequence[Mapping[str, Any]]],
     methods: Sequence[str],
     *,
-    bins: Sequence[int],
+    bins: Sequence[tuple[int, str]],
     per_cell: int,
     progress: bool = True,
 ) -> list[Path]:
-    """Draw ``OUT/grids/binK.png`` for each bin index in ``bins`` from the saved samples; returns the paths.
+    """Draw ``OUT/grids/binK.png`` for each ``(index, label)`` of ``bins`` from the saved samples; returns
+    the paths. Each grid is titled with its bin, each row labelled with its split and hole ratio, and each
+    method's tile with that pair's PSNR.
 
-    ``records``: any one method's per-pair records in pair order (their ``bin`` and ``split`` pick rows).
+    ``records``: per method, its records of the scored pairs in pair order (``pair``, ``bin``, ``split``,
+    ``hole_ratio`` and ``psnr``).
     """
-    chosen = grid_pairs([(int(r["bin"]), str(r["split"])) for r in records], per_cell=per_cell)
+    first_method = records[methods[0]]
+    indices = grid_pairs([(int(r["bin"]), str(r["split"])) for r in first_method], per_cell=per_cell)
+    by_pair = {int(first_method[index]["pair"]): first_method[index] for index in indices}
+    psnr = {
+        (method, int(record["pair"])): float(record["psnr"])
+        for method in methods
+        for record in records[method]
+    }
+    chosen = list(by_pair)
     if not chosen:
         return []
     names = [INPUT, *methods, TARGET]
     first = cv2.imread(str(sample_path(out, INPUT, chosen[0])), cv2.IMREAD_COLOR)
     size = min(TILE, first.shape[0]) if first is not None else TILE
     written = []
-    for index in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
+    for index, label in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
         rows = [
             pair
             for split in ("N", "B")
             for pair in chosen
-            if int(records[pair]["bin"]) == index and records[pair]["split"] == split
+            if int(by_pair[pair]["bin"]) == index and by_pair[pair]["split"] == split
         ]
         if not rows:
             continue
         body = [
-            np.concatenate([_tile(sample_path(out, name, pair), size) for name in names], 1) for pair in rows
+            _row(
+                [_tile(sample_path(out, name, pair), size) for name in names],
+                [
+                    f"pair {pair}",
+                    f"split {by_pair[pair]['split']}",
+                    f"hole {by_pair[pair]['hole_ratio']:.1%}",
+                ],
+                ["", *(f"{psnr[(m, pair)]:.2f}" for m in methods), ""],
+            )
+            for pair in rows
         ]
-        grid = np.concatenate([_header(names, size), *body], 0)
+        title = f"bin {index + 1}, hole ratio {label}: N rows, then B; PSNR (dB) under each method"
+        grid = np.concatenate([_header(names, size, title), *body], 0)
         path = Path(out) / GRIDS_DIR / f"bin{index + 1}.png"
         atomic_write_bytes(path, encode_png(grid))
         written.append(path)

@@ -1,12 +1,9 @@
-"""Table 1: per-pair results aggregated per hole-ratio bin × border split, as Markdown, CSV and JSON.
+"""The report's tables: per-pair results aggregated per group (pconv.evaluator.groups) by every metric
+object (pconv.evaluator.scores), as Markdown, CSV and JSON.
 
-Cells follow the paper: the six bins, each split into N (no hole within the border band) and B, plus an
-``all`` column over every pair. Each cell holds the mean of the per-pair ℓ1 (%), PSNR and SSIM, the
-Inception Score (mean ± std over ``min(10, n)`` splits of the cell's composites) and the FID between the
-cell's composites and its ground-truth images.
-
-PSNR of a pair whose composite equals the ground truth is +∞; it enters means as :data:`PSNR_CAP` dB and
-each cell counts such pairs (``psnr_capped``), so one perfect pair cannot turn a mean into ∞.
+Per-pair metrics (ℓ1, PSNR, SSIM, LPIPS) enter as their group's mean. Distribution metrics (IS, FID,
+KID, P/U-IDS) are computed from the group's joined Inception features, and only for groups of at least
+``min_pairs`` pairs: below that they are shown as "–" with a note rather than as a misleading number.
 """
 
 from __future__ import annotations
@@ -16,106 +13,71 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pconv.core.metrics import PSNR_CAP
-from pconv.evaluator.inception import IS_MIN_SPLIT_SIZE, IS_SPLITS, fid_from_features, inception_score
+from pconv.evaluator.groups import Group
+from pconv.evaluator.scores import Column, DistributionMetric, FeatureGroup, PairMetric
 
-__all__ = [
-    "METRICS",
-    "Cell",
-    "aggregate",
-    "cells_of",
-    "render_csv",
-    "render_json",
-    "render_table1",
-]
+__all__ = ["aggregate", "render_csv", "render_json", "render_table1"]
 
-METRICS: tuple[tuple[str, str, int], ...] = (
-    ("l1", "ℓ1 (%)", 2),
-    ("psnr", "PSNR (dB)", 2),
-    ("ssim", "SSIM", 3),
-    ("is", "IS", 3),
-    ("fid", "FID", 2),
-)
-"""(key, row label, decimals) in the order of the table's row groups."""
+Table = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One column of Table 1: ``bin`` None and ``split`` None is the overall column."""
-
-    bin: int | None
-    label: str
-    split: str | None
-
-    @property
-    def key(self) -> str:
-        return "all" if self.bin is None else f"{self.label} {self.split}"
-
-    def holds(self, record: Mapping[str, Any]) -> bool:
-        return self.bin is None or (record["bin"] == self.bin and record["split"] == self.split)
-
-
-def cells_of(bins: Sequence[tuple[int, str]]) -> list[Cell]:
-    """The columns for bins ``[(index, label), ...]``, ascending: each bin's N, then its B; then ``all``."""
-    columns = [Cell(index, label, split) for index, label in bins for split in ("N", "B")]
-    return [*columns, Cell(None, "all", None)]
-
-
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
-def _cell_result(records: list[Mapping[str, Any]], features: Mapping[str, Any] | None) -> dict[str, Any]:
-    psnr = [min(float(record["psnr"]), PSNR_CAP) for record in records]
-    result: dict[str, Any] = {
-        "n": len(records),
-        "l1": _mean([float(record["l1"]) for record in records]),
-        "psnr": _mean(psnr),
-        "psnr_capped": sum(value >= PSNR_CAP for value in psnr),
-        "ssim": _mean([float(record["ssim"]) for record in records]),
-    }
-    if features is not None:
-        pairs = [int(record["pair"]) for record in records]
-        if len(pairs) >= IS_SPLITS * IS_MIN_SPLIT_SIZE:
-            probs = np.stack([features["probs"][pair] for pair in pairs])
-            result["is"], result["is_std"] = inception_score(probs, min_split_size=IS_MIN_SPLIT_SIZE)
-        else:  # too few pairs for splits that mean anything: shown as "–"
-            result["is"], result["is_std"] = None, None
-        result["fid"] = (
-            fid_from_features(
-                np.stack([features["fake"][pair] for pair in pairs]),
-                np.stack([features["real"][pair] for pair in pairs]),
-            )
-            if len(pairs) >= 2
-            else None
-        )
+def _group_result(
+    records: list[Mapping[str, Any]],
+    pair_metrics: Sequence[PairMetric],
+    distribution: Sequence[DistributionMetric],
+    features: Mapping[str, np.ndarray] | None,
+    min_pairs: int,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"n": len(records)}
+    for metric in pair_metrics:
+        result.update(metric.aggregate([float(record[metric.columns[0].key]) for record in records]))
+    if features is None:
+        return result
+    pairs = [int(record["pair"]) for record in records]
+    rows = np.searchsorted(features["pairs"], pairs)
+    group = FeatureGroup(
+        fake=features["fake"][rows], real=features["real"][rows], logits=features["logits"][rows]
+    )
+    for metric in distribution:
+        if len(pairs) >= min_pairs:
+            result.update(metric.value(group))
+        else:  # too few pairs for a number that means anything: shown as "–"
+            result.update({key: None for column in metric.columns for key in (column.key, column.std) if key})
     return result
 
 
 def aggregate(
     records: Mapping[str, list[Mapping[str, Any]]],
-    cells: Sequence[Cell],
+    groups: Sequence[Group],
     *,
-    features: Mapping[str, Mapping[str, Any]] | None = None,
+    pair_metrics: Sequence[PairMetric],
+    distribution: Sequence[DistributionMetric] = (),
+    features: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    min_pairs: int = 2,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{method: {cell key: {"n", "l1", "psnr", "psnr_capped", "ssim"[, "is", "is_std", "fid"]}}}``.
+    """``{method: {group key: {"n", metric keys ...}}}``.
 
-    ``records``: per method, its per-pair records (``pair``, ``bin``, ``split``, ``l1``, ``psnr``,
-    ``ssim``), in pair order. ``features``: per method ``{"probs": {pair: (K,)}, "fake": {pair: (D,)},
-    "real": {pair: (D,)}}`` or None when there are no Inception features (then no IS/FID keys).
+    ``records``: per method, its per-pair records (``pair``, ``bin``, ``split``, ``hole_ratio`` and each
+    pair metric's key), in pair order. ``features``: per method ``{"pairs", "fake", "real", "logits"}``:
+    the scored pairs ascending and their rows of features, or None without Inception features (then no
+    distribution metric keys).
     """
-    table: dict[str, dict[str, dict[str, Any]]] = {}
-    for method, method_records in records.items():
-        method_features = None if features is None else features[method]
-        table[method] = {
-            cell.key: _cell_result([r for r in method_records if cell.holds(r)], method_features)
-            for cell in cells
+    return {
+        method: {
+            group.key: _group_result(
+                [r for r in method_records if group.holds(r)],
+                pair_metrics,
+                distribution,
+                None if features is None else features[method],
+                min_pairs,
+            )
+            for group in groups
         }
-    return table
+        for method, method_records in records.items()
+    }
 
 
 def _format(value: float | None, decimals: int) -> str:
@@ -125,55 +87,49 @@ def _format(value: float | None, decimals: int) -> str:
 
 
 def render_table1(
-    table: Mapping[str, Mapping[str, Mapping[str, Any]]],
-    cells: Sequence[Cell],
-    *,
-    title: str,
-    notes: Sequence[str],
+    table: Table, groups: Sequence[Group], columns: Sequence[Column], *, title: str, notes: Sequence[str]
 ) -> str:
-    """Markdown: rows metric × method (metric groups in :data:`METRICS` order), columns the cells."""
+    """Markdown: rows metric × method (metric groups in ``columns`` order), columns the groups."""
     methods = list(table)
     first = table[methods[0]] if methods else {}
-    header = "| Metric | Method | " + " | ".join(cell.key for cell in cells) + " |"
-    lines = [f"# {title}", "", header, "|" + "---|" * (len(cells) + 2)]
-    lines.append("| n | | " + " | ".join(str(first.get(cell.key, {}).get("n", 0)) for cell in cells) + " |")
-    for key, label, decimals in METRICS:
-        if not methods or key not in first.get("all", {}):
+    header = "| Metric | Method | " + " | ".join(group.key for group in groups) + " |"
+    lines = [f"# {title}", "", header, "|" + "---|" * (len(groups) + 2)]
+    lines.append("| n | | " + " | ".join(str(first.get(g.key, {}).get("n", 0)) for g in groups) + " |")
+    for column in columns:
+        if not methods or not groups or column.key not in first.get(groups[0].key, {}):
             continue
         for method in methods:
             values = []
-            for cell in cells:
-                result = table[method][cell.key]
-                text = _format(result[key], decimals)
-                if key == "is" and result.get("is_std") is not None:
-                    text += f" ± {result['is_std']:.{decimals}f}"
+            for group in groups:
+                result = table[method][group.key]
+                text = _format(result[column.key], column.decimals)
+                if column.std and result.get(column.std) is not None:
+                    text += f" ± {result[column.std]:.{column.decimals}f}"
                 values.append(text)
-            lines.append(f"| {label} | {method} | " + " | ".join(values) + " |")
+            lines.append(f"| {column.label} | {method} | " + " | ".join(values) + " |")
     lines.append("")
     lines.extend(f"- {note}" for note in notes)
     return "\n".join(lines) + "\n"
 
 
-def render_csv(table: Mapping[str, Mapping[str, Mapping[str, Any]]], cells: Sequence[Cell]) -> str:
-    """Long format, a row per (method, metric, cell): method, metric, bin, bin_label, split, n, value, std."""
+def render_csv(table: Table, groups: Sequence[Group], columns: Sequence[Column]) -> str:
+    """Long format, a row per (method, metric, group): method, metric, grouping, group, n, value, std."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", "metric", "bin", "bin_label", "split", "n", "value", "std"])
+    writer.writerow(["method", "metric", "grouping", "group", "n", "value", "std"])
     for method, results in table.items():
-        for key, _, _ in METRICS:
-            for cell in cells:
-                result = results[cell.key]
-                if key not in result:
+        for column in columns:
+            for group in groups:
+                result = results[group.key]
+                if column.key not in result:
                     continue
-                value = result[key]
-                std = result.get("is_std") if key == "is" else None
+                value, std = result[column.key], result.get(column.std) if column.std else None
                 writer.writerow(
                     [
                         method,
-                        key,
-                        "" if cell.bin is None else cell.bin,
-                        cell.label,
-                        cell.split or "all",
+                        column.key,
+                        group.grouping,
+                        group.key,
                         result["n"],
                         "" if value is None else repr(value),
                         "" if std is None else repr(std),
@@ -182,13 +138,12 @@ def render_csv(table: Mapping[str, Mapping[str, Mapping[str, Any]]], cells: Sequ
     return buffer.getvalue()
 
 
-def render_json(
-    table: Mapping[str, Mapping[str, Mapping[str, Any]]], cells: Sequence[Cell], *, meta: Mapping[str, Any]
-) -> str:
-    """``meta`` (configuration, seeds, versions, settings, notes) plus the cells and the table."""
+def render_json(table: Table, groups: Sequence[Group], *, meta: Mapping[str, Any]) -> str:
+    """``meta`` (the protocol, versions, notes) plus the groups and the table."""
     document = dict(meta)
-    document["cells"] = [
-        {"key": cell.key, "bin": cell.bin, "label": cell.label, "split": cell.split} for cell in cells
+    document["groups"] = [
+        {"key": g.key, "grouping": g.grouping, "label": g.label, "bin": g.bin, "split": g.split}
+        for g in groups
     ]
     document["table"] = table
     return json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"

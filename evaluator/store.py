@@ -83,7 +83,7 @@ def read_metrics(out: Path) -> dict[Key, dict[str, Any]]:
 
 
 def read_features(out: Path) -> dict[Key, dict[str, Any]]:
-    """Every stored feature record (``features``, ``probs`` base64 strings), keyed by (method, pair)."""
+    """Every stored feature record (``features``, ``logits`` base64 strings), keyed by (method, pair)."""
     return _read_all(out, ".features.jsonl")
 
 
@@ -113,12 +113,12 @@ def write_metrics(out: Path, shard: Shard, record: dict[str, Any]) -> None:
 
 
 def write_features(
-    out: Path, shard: Shard, *, method: str, pair: int, features: np.ndarray, probs: np.ndarray
+    out: Path, shard: Shard, *, method: str, pair: int, features: np.ndarray, logits: np.ndarray
 ) -> None:
-    """Append one pair's Inception features ``(D,)`` and class probabilities ``(K,)`` (float32)."""
+    """Append one pair's Inception features ``(D,)`` and logits ``(K,)`` (float32)."""
     path = features_path(out, shard)
     path.parent.mkdir(parents=True, exist_ok=True)
     append_jsonl(
         path,
-        {"method": method, "pair": pair, "features": encode_array(features), "probs": encode_array(probs)},
+        {"method": method, "pair": pair, "features": encode_array(features), "logits": encode_array(logits)},
     )

@@ -102,6 +102,13 @@ def make_checkpoint(path: Path, arch: str, seed: int = 0) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def empty_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No cached weights: every test gives the metric networks' files itself (none are downloaded)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    return tmp_path / "torch-home"
+
+
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
     return make_photos(tmp_path / "photos")
@@ -120,3 +127,33 @@ def checkpoint(tmp_path: Path):
         return make_checkpoint(tmp_path / (f"{arch}.pt" if seed == 0 else f"{arch}-{seed}.pt"), arch, seed)
 
     return write
+
+
+def random_inception_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """torch-fidelity's Inception-v3 architecture with random values (He-scaled, so features vary)."""
+    import math
+    from unittest import mock
+
+    from torch_fidelity import feature_extractor_inceptionv3 as fidelity
+
+    with (
+        mock.patch.object(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: None),
+        mock.patch.object(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None),
+    ):
+        net = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    generator = torch.Generator().manual_seed(seed)
+    state = net.state_dict()
+    for key, value in state.items():
+        if value.dim() == 4:
+            value.copy_(torch.randn(value.shape, generator=generator) * math.sqrt(2 / value[0].numel()))
+        elif key == "fc.weight":
+            value.copy_(torch.randn(value.shape, generator=generator) * 4 / math.sqrt(value.shape[1]))
+    return state
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights file of torch-fidelity's Inception-v3 with random values (made once per test session)."""
+    path = tmp_path_factory.mktemp("weights") / "inception-random.pth"
+    torch.save(random_inception_state(), path)
+    return path

@@ -63,7 +63,8 @@ def test_single_run_writes_table1(photos, bench, tmp_path):
         ("SSIM", "telea"),
         ("SSIM", "ns"),
     ]
-    assert "IS and FID skipped: no Inception-v3 weights" in table
+    assert "IS, FID, KID, P-IDS and U-IDS left out: no Inception weights" in table
+    assert "LPIPS left out: no backbone weights" in table
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["methods"] == ["telea", "ns"] and results["config"]["seed"] == 3
     assert {"torch", "opencv", "pconv-toolkit"} <= set(results["versions"])
@@ -74,7 +75,7 @@ def test_single_run_writes_table1(photos, bench, tmp_path):
     first, last = results["table"]["telea"]["(0.01,0.1] N"], results["table"]["telea"]["(0.5,0.6] N"]
     assert first["l1"] < results["table"]["telea"]["all"]["l1"] < last["l1"]
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert csv_lines[0] == "method,metric,bin,bin_label,split,n,value,std"
+    assert csv_lines[0] == "method,metric,grouping,group,n,value,std"
     assert len(csv_lines) == 1 + 2 * 3 * 13
     assert sorted(p.name for p in (out / "grids").glob("*.png")) == [f"bin{k}.png" for k in range(1, 7)]
     per_pair = store.read_metrics(out)
@@ -135,28 +136,52 @@ def test_shards_and_merge_equal_single_run(photos, bench, tmp_path):
         assert (out / name).read_bytes() == (single / name).read_bytes()
     for k in range(1, 7):
         assert (out / "grids" / f"bin{k}.png").read_bytes() == (single / "grids" / f"bin{k}.png").read_bytes()
+    for metric in ("l1", "psnr", "ssim"):
+        assert (out / "plots" / f"{metric}.png").read_bytes() == (
+            single / "plots" / f"{metric}.png"
+        ).read_bytes()
 
 
-def test_inception_score_only_where_splits_are_large_enough(photos, bench, tmp_path, monkeypatch):
+def test_plots_and_labelled_grids(photos, bench, tmp_path):
+    out = tmp_path / "report"
+    evaluate(config_for(photos, bench, out), progress=False)
+    assert sorted(path.name for path in (out / "plots").iterdir()) == ["l1.png", "psnr.png", "ssim.png"]
+    plot = cv2.imread(str(out / "plots" / "psnr.png"))
+    assert plot.shape == (400, 700, 3) and (plot < 128).any()
+    grid = cv2.imread(str(out / "grids" / "bin1.png"))
+    # title and column names (2 × 28 px), then 4 rows of a 64-px tile with a 28-px PSNR line under it;
+    # a 110-px label column, then input, telea, ns and the ground truth
+    assert grid.shape == (2 * 28 + 4 * (64 + 28), 110 + 4 * 64, 3)
+    assert (grid[:28] < 128).any()  # the title
+    for row in range(4):
+        top = 56 + row * 92
+        assert (grid[top : top + 64, :110] < 128).any()  # pair, split and hole ratio
+        assert (grid[top + 64 : top + 92, 110 + 64 : 110 + 192] < 128).any()  # each method's PSNR
+        assert not (grid[top + 64 : top + 92, 110 : 110 + 64] < 128).any()  # none under the input
+
+
+def test_distribution_metrics_only_for_groups_of_the_minimum_size(photos, bench, tmp_path):
     out = tmp_path / "report"
     table = evaluate(
         config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False
     )
     results = json.loads((out / "results.json").read_text())
-    for cell in results["table"]["telea"].values():  # 2 or 24 pairs: far below 10 splits of 50
-        assert cell["is"] is None and cell["fid"] >= 0
-    assert "| IS | telea | " + " | ".join(["–"] * 13) + " |" in table
-    assert "IS: 10 splits of at least 50 pairs, mean ± std (– in cells of fewer than 500 pairs)" in table
-    monkeypatch.setattr("pconv.evaluator.report.IS_MIN_SPLIT_SIZE", 2)  # the 24-pair "all" cell qualifies
-    results = json.loads(render_only(out))
-    assert results["table"]["telea"]["all"]["is"] == pytest.approx(1.0)  # a uniform classifier scores 1
-    assert results["table"]["telea"]["all"]["is_std"] == pytest.approx(0.0, abs=1e-12)
+    for cell in results["table"]["telea"].values():  # 2 or 24 pairs: below the default 100
+        assert cell["is"] is None and cell["fid"] is None and cell["kid"] is None and cell["pids"] is None
+    for label in ("IS", "FID", "KID", "P-IDS", "U-IDS"):
+        assert f"| {label} | telea | " + " | ".join(["–"] * 13) + " |" in table
+    assert "– for IS, FID, KID, P-IDS and U-IDS: the group has fewer than 100 pairs" in table
+    out = tmp_path / "small"
+    evaluate(
+        config_for(photos, bench, out, methods=["telea"], min_group_pairs=20),
+        extractor=UniformClassifier(),
+        progress=False,
+    )
+    results = json.loads((out / "results.json").read_text())
+    overall = results["table"]["telea"]["all"]  # 24 pairs >= 20
+    assert overall["is"] == pytest.approx(1.0) and overall["is_std"] == pytest.approx(0.0, abs=1e-12)
+    assert overall["fid"] >= 0 and 0 <= overall["pids"] <= 1 and 0 <= overall["uids"] <= 1
     assert results["table"]["telea"]["(0.5,0.6] B"]["is"] is None
-
-
-def render_only(out):
-    write_report(out, progress=False)
-    return (out / "results.json").read_text()
 
 
 def test_growing_grids_on_resume_redraws_only_the_samples(photos, bench, tmp_path):
@@ -179,11 +204,9 @@ def test_resume_refuses_other_inception_weights_or_a_changed_checkpoint(photos, 
         progress=False,
     )
     config = json.loads((out / "config.json").read_text())
-    config["inception"] = "torchvision inception_v3 weights other.pth (sha256 0123…)"
+    config["inception"] = {"network": "inception-v3-compat", "file": "other.pth", "sha256": "0123"}
     (out / "config.json").write_text(json.dumps(config))
-    with pytest.raises(
-        ValueError, match="its Inception features come from torchvision inception_v3 weights other.pth"
-    ):
+    with pytest.raises(ValueError, match="its inception scores come from inception-v3-compat weights other"):
         evaluate(
             config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False
         )
@@ -218,7 +241,7 @@ def test_features_missing_for_some_methods_are_explained(photos, bench, tmp_path
     out = tmp_path / "report"
     evaluate(config_for(photos, bench, out, methods=["telea"]), extractor=UniformClassifier(), progress=False)
     table = evaluate(config_for(photos, bench, out, methods=["ns"]), progress=False)
-    assert "IS and FID skipped: some methods were scored in a run without Inception-v3 weights" in table
+    assert "IS, FID, KID, P-IDS and U-IDS left out: some methods were scored in a run without" in table
 
 
 def test_model_methods(photos, bench, tmp_path, checkpoint):

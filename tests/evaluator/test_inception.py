@@ -1,39 +1,9 @@
 import numpy as np
 import pytest
 import torch
-from pconv.evaluator.inception import (
-    InceptionExtractor,
-    fid_from_features,
-    frechet_distance,
-    inception_score,
-)
-from torch import nn
-from torchvision.models import inception_v3
-
-
-class UniformClassifier(nn.Module):
-    """Always predicts the uniform distribution over 7 classes."""
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        n = images.shape[0]
-        return images.flatten(1)[:, :4], torch.zeros(n, 7)
-
-
-def test_uniform_classifier_scores_one():
-    _, logits = UniformClassifier()(torch.rand(23, 3, 8, 8))
-    mean, std = inception_score(torch.softmax(logits, 1).numpy())
-    assert mean == pytest.approx(1.0, abs=1e-12) and std == pytest.approx(0.0, abs=1e-12)
-
-
-def test_confident_diverse_classifier_scores_class_count():
-    probs = np.tile(np.eye(5), (10, 1))  # 50 one-hot rows; every split of 5 consecutive rows holds each class
-    mean, std = inception_score(probs, splits=10)
-    assert mean == pytest.approx(5.0) and std == pytest.approx(0.0, abs=1e-12)
-
-
-def test_inception_score_bad_input():
-    with pytest.raises(ValueError, match=r"got shape \(0, 3\)"):
-        inception_score(np.zeros((0, 3)))
+from pconv.evaluator.frechet import fid_from_features, frechet_distance
+from pconv.evaluator.inception import INCEPTION, InceptionExtractor
+from pconv.evaluator.weights import resolve_weights
 
 
 def test_fid_identical_sets_is_zero():
@@ -55,25 +25,32 @@ def test_frechet_distance_closed_form():
     assert got == pytest.approx(3 + ((s1 - s2) ** 2).sum(), rel=1e-9)
 
 
-def test_fid_of_samples_approaches_closed_form():
-    rng = np.random.default_rng(2)
-    x = rng.normal(0.0, 1.0, size=(20000, 3))
-    y = rng.normal(1.0, 2.0, size=(20000, 3))
-    assert fid_from_features(x, y) == pytest.approx(3 * 1 + 3 * 1, rel=0.05)
-
-
 def test_fid_bad_input():
     with pytest.raises(ValueError, match=r"got \(1, 4\) and \(5, 4\)"):
         fid_from_features(np.zeros((1, 4)), np.zeros((5, 4)))
 
 
-def test_inception_extractor_from_file(tmp_path):
-    path = tmp_path / "inception.pth"
-    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
-    extractor = InceptionExtractor(weights=path)
+def test_fid_equals_torch_fidelity_on_both_routes():
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    rng = np.random.default_rng(4)
+    for n in (40, 9):  # more samples than dimensions, and fewer (singular covariances)
+        a = rng.normal(size=(n, 8)).astype(np.float32)
+        b = (rng.normal(size=(n, 8)) * 1.5 + 0.3).astype(np.float32)
+        reference = fid_statistics_to_metric(
+            fid_features_to_statistics(torch.from_numpy(a)),
+            fid_features_to_statistics(torch.from_numpy(b)),
+            verbose=False,
+        )["frechet_inception_distance"]
+        assert fid_from_features(a, b) == pytest.approx(reference, rel=1e-6)  # its means are float32
+
+
+def test_inception_extractor_from_file(inception_file):
+    extractor = InceptionExtractor(weights=inception_file)
     features, logits = extractor(torch.rand(2, 3, 64, 80))
-    assert features.shape == (2, 2048) and logits.shape == (2, 1000)
+    assert features.shape == (2, 2048) and logits.shape == (2, 1008)
     assert torch.isfinite(features).all() and torch.isfinite(logits).all()
+    assert features.std(0).mean() > 0  # the images give different features
 
 
 def test_inception_extractor_bad_files(tmp_path):
@@ -81,7 +58,7 @@ def test_inception_extractor_bad_files(tmp_path):
         InceptionExtractor(weights=tmp_path / "absent.pth")
     foreign = tmp_path / "foreign.pth"
     torch.save({"conv.weight": torch.zeros(1)}, foreign)
-    with pytest.raises(ValueError, match="not a torchvision inception_v3 state dict"):
+    with pytest.raises(ValueError, match=r"foreign.pth: not torch-fidelity's Inception-v3 weights"):
         InceptionExtractor(weights=foreign)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
@@ -89,32 +66,17 @@ def test_inception_extractor_bad_files(tmp_path):
         InceptionExtractor(weights=junk)
 
 
-def test_frechet_distance_equals_the_matrix_square_root_route():
-    import scipy.linalg
-
-    rng = np.random.default_rng(4)
-    a, b = rng.normal(size=(40, 8)), rng.normal(size=(40, 8)) * 1.5 + 0.3
-    sigma1, sigma2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    mu1, mu2 = a.mean(0), b.mean(0)
-    reference = float(
-        ((mu1 - mu2) ** 2).sum()
-        + np.trace(sigma1)
-        + np.trace(sigma2)
-        - 2 * np.trace(np.real(scipy.linalg.sqrtm(sigma1 @ sigma2)))
-    )
-    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(reference, rel=1e-9)
-    assert fid_from_features(a, b) == pytest.approx(reference, rel=1e-9)
-
-
-def test_fid_with_fewer_samples_than_dimensions_equals_the_covariance_route():
-    rng = np.random.default_rng(5)
-    a, b = rng.normal(size=(12, 30)), rng.normal(size=(9, 30)) + 0.5  # singular covariances
-    via_covariances = frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
-    assert fid_from_features(a, b) == pytest.approx(via_covariances, rel=1e-8)
-
-
-def test_inception_score_needs_splits_of_the_minimum_size():
-    probs = np.full((19, 3), 1 / 3)
-    with pytest.raises(ValueError, match="10 splits of at least 2 images needs 20 images, got 19"):
-        inception_score(probs, splits=10, min_split_size=2)
-    assert inception_score(probs[:10], splits=10)[0] == pytest.approx(1.0)
+def test_weights_come_from_the_path_the_cache_or_an_announced_download(tmp_path, monkeypatch):
+    source_file = tmp_path / "served.pth"
+    source_file.write_bytes(b"x" * 3 * 2**20)
+    assert resolve_weights(INCEPTION, None) is None  # the test cache is empty and nothing downloads
+    with pytest.raises(FileNotFoundError, match="absent.pth: no such torch-fidelity Inception-v3 weights"):
+        resolve_weights(INCEPTION, tmp_path / "absent.pth")
+    assert resolve_weights(INCEPTION, source_file) == source_file
+    served = type(INCEPTION)(INCEPTION.what, source_file.as_uri())
+    lines: list[str] = []
+    path = resolve_weights(served, None, download=True, echo=lines.append)
+    assert path == served.cached and path.read_bytes() == source_file.read_bytes()
+    assert len(lines) == 1 and "served.pth (3.0 MiB)" in lines[0]
+    assert not list(path.parent.glob(".*tmp*"))
+    assert resolve_weights(served, None, download=True, echo=lines.append) == path and len(lines) == 1
