@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import echo_summary
 
 from .choices import LAYOUT_NAMES
 
@@ -43,7 +42,7 @@ def import_command(fmt: str, src: Path, out: Path) -> None:
     for note in result.notes:
         click.echo(note, err=True)
     steps = "unknown" if result.training_steps is None else f"{result.training_steps:,}"
-    echo_summary(f"wrote {out}: {result.layers}-layer PConv U-Net from {fmt}, {steps} training steps")
+    click.echo(f"wrote {out}: {result.layers}-layer PConv U-Net from {fmt}, {steps} training steps")
 
 
 @model_group.command("info")

@@ -24,9 +24,9 @@ def test_import_info_inpaint_and_eval(tmp_path, monkeypatch):
     src = write_mmagic(tmp_path / "pconv_places.pth", layers=4, seed=0)
     imported = run("model", "import", "--format", "mmagic", src, "--out", tmp_path / "places.pt")
     assert imported.exit_code == 0, imported.output
-    assert imported.output.startswith(
+    assert imported.output == (
         "pconv_places.pth: its metadata holds numpy or datetime values; read allowing only those\n"
-        f"wrote {tmp_path / 'places.pt'}: 4-layer PConv U-Net from mmagic, 500,000 training steps in "
+        f"wrote {tmp_path / 'places.pt'}: 4-layer PConv U-Net from mmagic, 500,000 training steps\n"
     )
 
     info = run("model", "info", tmp_path / "places.pt")
@@ -99,8 +99,9 @@ def test_naoto0804_import_and_errors_are_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("PCONV_DEBUG", raising=False)
     src = write_naoto0804(tmp_path / "1000000.pth", layers=4)
     result = run("model", "import", "--format", "naoto0804", src, "--out", tmp_path / "naoto.pt")
-    assert result.output.startswith(
-        f"wrote {tmp_path / 'naoto.pt'}: 4-layer PConv U-Net from naoto0804, 1,000,000 training steps in "
+    assert (
+        result.output
+        == f"wrote {tmp_path / 'naoto.pt'}: 4-layer PConv U-Net from naoto0804, 1,000,000 training steps\n"
     )
     info = run("model", "info", tmp_path / "naoto.pt").output
     assert "input           RGB, (x − mean) / std with x in [0, 1], mean (0.485, 0.456, 0.406)" in info
