@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ __all__ = [
     "ShardType",
     "compile_choice",
     "compile_option",
+    "echo_summary",
     "seed_option",
     "shard_option",
     "show_progress",
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+START = "pconv.start"
+"""Key of ``ctx.meta`` holding when the root command started (time.monotonic)."""
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -105,6 +109,7 @@ class FriendlyGroup(LazyGroup):
     """A click group that reports library errors and bad option values as one line, exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        ctx.meta.setdefault(START, time.monotonic())
         try:
             with _sigterm_as_interrupt():
                 return super().invoke(ctx)
@@ -128,6 +133,15 @@ class ShardType(click.ParamType):
             return Shard.parse(str(value))
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+def echo_summary(text: str) -> None:
+    """The one line a command ends with: ``text`` (what it wrote, where) and how long the command took."""
+    from pconv.core.progress import format_duration  # tqdm with it: not for `--help`
+
+    ctx = click.get_current_context(silent=True)
+    start = ctx.meta.get(START) if ctx is not None else None
+    click.echo(text if start is None else f"{text} in {format_duration(time.monotonic() - start)}")
 
 
 def show_progress() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import seed_option
+from pconv.core.cli import echo_summary, seed_option
 from pconv.datasets import celeba_hq
 
 __all__ = ["data_group"]
@@ -33,4 +33,6 @@ def celeba_split(root: Path, out: Path | None, seed: int) -> None:
     """
     target = out or Path(root) / celeba_hq.SPLIT_NAME
     split = celeba_hq.write_split(root, target, seed=seed)
-    click.echo(f"{len(split['train'])} train and {len(split['test'])} test images (seed {seed}) -> {target}")
+    echo_summary(
+        f"{len(split['train'])} train and {len(split['test'])} test images (seed {seed}) -> {target}"
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 from pconv import datasets
-from pconv.core.cli import compile_choice, compile_option, seed_option, show_progress
+from pconv.core.cli import compile_choice, compile_option, echo_summary, seed_option, show_progress
 
 from .choices import AMP_MODES, ARCH_NAMES, MAX_LAYERS, MAX_WIDTH, PHASE_LR
 
@@ -204,7 +204,7 @@ def train_command(
     result = train(config, resume=resume, progress=show_progress())
     if dist_env().is_main:
         state = "interrupted; continue with --resume" if result.interrupted else "done"
-        click.echo(f"step {result.step} of {config.iterations} ({state}); checkpoint {result.checkpoint}")
+        echo_summary(f"step {result.step} of {config.iterations} ({state}); checkpoint {result.checkpoint}")
     if result.interrupted:  # a scheduler must not take a stopped run for a finished one: 128 + signal
         click.get_current_context().exit(128 + (result.signal or signal.SIGTERM))
 
@@ -247,4 +247,4 @@ def inpaint_command(
     written = inpaint_files(
         inpainter, image=image, mask=mask, out=out, hole_value=int(hole_value), progress=show_progress()
     )
-    click.echo(f"wrote {len(written)} image(s) to {out}")
+    echo_summary(f"wrote {len(written)} image(s) to {out}")

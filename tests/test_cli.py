@@ -124,3 +124,13 @@ def test_every_option_of_every_command_says_what_it_does():
             group = command if isinstance(command, click.Group) else group
         bare = [p.name for p in command.params if isinstance(p, click.Option) and not p.help]
         assert not bare, (path, bare)
+
+
+def test_the_masks_table_lists_every_command_the_modules_define():
+    """A command added to a module's tuple but not to cli.MASK_COMMANDS would be unreachable."""
+    from pconv.maskgen.raw.commands import RAW_COMMANDS
+    from pconv.maskgen.release.commands import RELEASE_COMMANDS
+    from pconv.maskgen.sets.commands import SET_COMMANDS
+
+    defined = {command.name for command in (*RAW_COMMANDS, *SET_COMMANDS, *RELEASE_COMMANDS)}
+    assert defined == set(cli.MASK_COMMANDS)

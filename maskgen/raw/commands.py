@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pconv.core.cli import F, out_folder_option, seed_option, shard_option, show_progress, workers_option
+from pconv.core.cli import (
+    F,
+    echo_summary,
+    out_folder_option,
+    seed_option,
+    shard_option,
+    show_progress,
+    workers_option,
+)
 from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
@@ -218,7 +226,7 @@ def synth(out: Path, scenes: int, frames: int, size: tuple[int, int], seed: int,
         folders = render_scenes(
             out, scenes=scenes, frames=frames, size=size, seed=seed, progress=show_progress(), workers=workers
         )
-    click.echo(f"{len(folders)} scenes of {frames} frames at {size[0]}x{size[1]} in {out}")
+    echo_summary(f"{len(folders)} scenes of {frames} frames at {size[0]}x{size[1]} in {out}")
 
 
 @click.command()
@@ -289,7 +297,7 @@ def extract(
         warn=progress_message,
     )
     bad_pairs = f" ({report.skipped_bad} pairs)" if report.skipped_bad else ""
-    click.echo(
+    echo_summary(
         f"{report.pairs} pairs: {report.masks_written} masks written, {report.skipped_static} static, "
         f"{report.skipped_cut} scene cuts, {report.resumed} done before; "
         f"{len(report.bad_sources)} bad sources{bad_pairs} -> {out}"
@@ -356,7 +364,7 @@ def validate(
 def merge(shards: tuple[Path, ...], out: Path) -> None:
     """Join the outputs of `extract --shard K/N` (all N) into the pool a single run writes."""
     count = merge_pools(list(shards), out)
-    click.echo(f"merged {len(shards)} shards: {count} masks -> {out}")
+    echo_summary(f"merged {len(shards)} shards: {count} masks -> {out}")
 
 
 @click.command()
@@ -373,7 +381,7 @@ def split(raw: Path, test_fraction: float, seed: int) -> None:
     """Assign whole sources of a raw pool to train or test (RAW/split.json)."""
     sides = split_pool(raw, test_fraction=test_fraction, seed=seed)
     test = sum(1 for side in sides.values() if side == "test")
-    click.echo(f"{len(sides) - test} train and {test} test sources -> {raw / 'split.json'}")
+    echo_summary(f"{len(sides) - test} train and {test} test sources -> {raw / 'split.json'}")
 
 
 @click.command()
@@ -420,11 +428,12 @@ def accumulate(
         )
     config = AccumulateConfig(density=density, gap=gap, max_members=max_members, seed=seed)
     report = accumulate_pool(raw, out, config, workers=workers, progress=show_progress())
-    click.echo(
+    echo_summary(
         f"{report.starts} raw masks: {report.masks_written} unions written, {report.skipped_short} "
         f"too short, {report.resumed} done before -> {out}"
     )
 
 
 RAW_COMMANDS = (synth, extract, validate, merge, split, accumulate)
-"""The commands of this module, in help order, for ``cli.py`` to add to the ``masks`` group."""
+"""The commands of this module, in help order (``cli.py`` lists them by name and imports this module
+only when one of them runs or shows its help)."""

@@ -6,14 +6,12 @@ OSError into a one-line ``Error: ...`` (see pconv.core.cli).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
-from pconv.core.cli import show_progress, workers_option
+from pconv.core.cli import echo_summary, show_progress, workers_option
 from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
-from pconv.core.progress import format_duration
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE, SHARD_MASKS, WEBDATASET
 
 __all__ = ["RELEASE_COMMANDS"]
@@ -72,7 +70,6 @@ def publish_command(
     from pconv.maskgen.release.publish import publish_benchmark
     from pconv.maskgen.release.publish_binned import is_binned, publish_binned
 
-    start = time.monotonic()
     options = {
         "license_name": license_name,
         "webdataset": webdataset,
@@ -99,10 +96,9 @@ def publish_command(
     if webdataset:
         formats.append("WebDataset shards")
     size = sum(path.stat().st_size for path in files) / 1e6
-    took = format_duration(time.monotonic() - start)
-    click.echo(
+    echo_summary(
         f"release of {masks:,} masks ({', '.join(formats)}; README.md dataset card, index.html, SHA256SUMS, "
-        f"contact sheets, histogram) in {out}: {len(files):,} files, {size:,.1f} MB, in {took}"
+        f"contact sheets, histogram) in {out}: {len(files):,} files, {size:,.1f} MB,"
     )
 
 
@@ -112,7 +108,6 @@ def verify_command(folder: Path) -> None:
     """Recompute checksums and every invariant of a benchmark or release; exit 1 listing violations."""
     from pconv.maskgen.release.verify import checks_made, verify_benchmark
 
-    start = time.monotonic()
     problems = verify_benchmark(folder, progress=show_progress())
     for problem in problems:
         click.echo(problem)
@@ -120,7 +115,7 @@ def verify_command(folder: Path) -> None:
         raise click.ClickException(f"{len(problems)} violation{'s' if len(problems) > 1 else ''} in {folder}")
     for line in checks_made(folder):
         click.echo(f"  ok  {line}")
-    click.echo(f"{folder}: every check passed in {format_duration(time.monotonic() - start)}")
+    echo_summary(f"{folder}: every check passed")
 
 
 @click.command("stats")
@@ -202,7 +197,9 @@ def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:
     with locked_beside(out):
         measures = bin_masks(folder, out, hole_value=int(hole_value), border=border, progress=show_progress())
     inside = sum(1 for item in measures if item.bin is not None)
-    click.echo(f"{len(measures)} masks sorted into {out}: {inside} in bins, {len(measures) - inside} outside")
+    echo_summary(
+        f"{len(measures)} masks sorted into {out}: {inside} in bins, {len(measures) - inside} outside"
+    )
 
 
 RELEASE_COMMANDS = (publish_command, verify_command, stats_command, bin_command)

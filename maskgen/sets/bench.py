@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pconv.core.files import inside
 from pconv.core.masks import read_mask_png
+from pconv.core.progress import progress_message
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import Split
 from pconv.maskgen.sets.augment import AugmentConfig, magnification, raw_limit, sample_in_range
@@ -40,7 +41,15 @@ from pconv.maskgen.sets.bins import (
     check_edges,
     mask_stats,
 )
-from pconv.maskgen.sets.maskset import CSV_NAME, DRAWN_COLUMNS, Made, RawSource, drawn_row, write_mask_set
+from pconv.maskgen.sets.maskset import (
+    CSV_NAME,
+    DRAWN_COLUMNS,
+    Made,
+    RawSource,
+    drawn_row,
+    finished_set,
+    write_mask_set,
+)
 
 __all__ = [
     "BENCH_COLUMNS",
@@ -262,9 +271,14 @@ def build_benchmark(
 ) -> Path:
     """Build the benchmark from the test split of the raw pool ``raw`` into ``out``; return ``out``.
 
-    ``workers`` processes (None = all cores) give byte-identical files whatever their number.
+    ``workers`` processes (None = all cores) give byte-identical files whatever their number. A
+    benchmark already complete in ``out`` is said to be (with ``progress``) and left as it is.
     """
     recipe = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed, augment=augment)
+    if not overwrite and finished_set(Path(raw), Path(out), recipe):  # said, not silently redone
+        if progress:
+            progress_message(f"{out} already holds this benchmark, complete: nothing to do")
+        return Path(out)
     return write_mask_set(
         Path(raw),
         Path(out),

@@ -6,13 +6,11 @@ OSError into a one-line ``Error: ...`` (see pconv.core.cli).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
-from pconv.core.cli import seed_option, show_progress, workers_option
+from pconv.core.cli import echo_summary, seed_option, show_progress, workers_option
 from pconv.core.locks import locked_folder
-from pconv.core.progress import format_duration
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
 from pconv.maskgen.sets.bins import DEFAULT_BORDER, MAX_PER_BIN, MAX_SET_SIZE
 
@@ -109,7 +107,6 @@ def benchmark_command(
     Without --raw the built-in default input is generated first, scaled to what --per-bin needs (a few
     scenes for a small benchmark, 120 for the full one); its raw pool stays in OUT/default-input/.
     """
-    start = time.monotonic()
     options = {
         "per_bin": per_bin,
         "size": size,
@@ -123,7 +120,7 @@ def benchmark_command(
     if raw is None:
         from pconv.maskgen.sets.default_input import default_input_benchmark, default_input_folder
 
-        where = f"; raw pool {default_input_folder(out, seed=seed, count=12 * per_bin) / 'raw'}"
+        where = f" (raw pool {default_input_folder(out, seed=seed, count=12 * per_bin) / 'raw'})"
         with locked_folder(out):  # the default input's scenes and raw pool live inside out
             default_input_benchmark(
                 out, augment=_augment(dilation, kernel), keep_scenes=keep_scenes, **options
@@ -132,9 +129,7 @@ def benchmark_command(
         from pconv.maskgen.sets.bench import build_benchmark
 
         build_benchmark(raw, out, augment=_augment(dilation, kernel) or AugmentConfig(), **options)
-    took = format_duration(time.monotonic() - start)
-    wrote = f"benchmark of {12 * per_bin:,} masks (masks/, manifest.csv, masks.h5)"
-    click.echo(f"{wrote} in {out} in {took}{where}")
+    echo_summary(f"benchmark of {12 * per_bin:,} masks (masks/, manifest.csv, masks.h5) in {out}{where}")
 
 
 @click.command("export-train")
@@ -183,7 +178,7 @@ def export_train_command(
     if webdataset:
         shards = write_shards(out, manifest_samples(out), per_shard=shard_masks)
         click.echo(f"{len(shards)} WebDataset shards in {out / 'webdataset'}")
-    click.echo(f"{count} training masks in {out}")
+    echo_summary(f"{count} training masks in {out}")
 
 
 SET_COMMANDS = (benchmark_command, export_train_command)

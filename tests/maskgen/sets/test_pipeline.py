@@ -1,13 +1,18 @@
 import json
+import re
 
 import pconv.maskgen.sets.default_input
 import pytest
 from click.testing import CliRunner
 from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
+from pconv.maskgen.raw.split import split_sources
 from pconv.maskgen.sets.augment import AugmentConfig
+from pconv.maskgen.sets.bench import build_benchmark
 from pconv.maskgen.sets.default_input import (
+    DEFAULT_FRAMES,
     DEFAULT_SCENES,
+    DEFAULT_TEST_FRACTION,
     MIN_SCENES,
     default_input_benchmark,
     default_input_folder,
@@ -65,9 +70,9 @@ def test_the_command_without_raw_runs_the_default_input(monkeypatch, tmp_path):
     )
     raw = tmp_path / "b" / "default-input" / "seed-0-scenes-12" / "raw"
     assert result.exit_code == 0 and result.output.startswith(
-        f"benchmark of 60 masks (masks/, manifest.csv, masks.h5) in {tmp_path / 'b'} in "
+        f"benchmark of 60 masks (masks/, manifest.csv, masks.h5) in {tmp_path / 'b'} (raw pool "
     )
-    assert result.output.endswith(f" s; raw pool {raw}\n")
+    assert re.search(rf" \(raw pool {re.escape(str(raw))}\) in \d+ s\n$", result.output)
     assert seen["out"] == tmp_path / "b" and seen["per_bin"] == 5 and seen["augment"] is None
     assert seen["keep_scenes"] is False
 
@@ -91,10 +96,14 @@ def test_bad_options_and_other_benchmarks_are_refused_before_any_scene_is_render
 
 def test_the_input_is_scaled_to_the_masks_asked_for_and_the_full_default_keeps_its_folder(tmp_path):
     assert scenes_for(60) == MIN_SCENES == 12  # --per-bin 5
-    assert scenes_for(12 * 20) == 17 and scenes_for(12 * 100) == 84
-    assert scenes_for(12 * 142) == 119 and scenes_for(12 * 143) == scenes_for(12_000) == DEFAULT_SCENES
+    assert scenes_for(12 * 20) == 18 and scenes_for(12 * 100) == 89
+    assert scenes_for(12 * 133) == 119 and scenes_for(12 * 134) == scenes_for(12_000) == DEFAULT_SCENES
     counts = [scenes_for(12 * per_bin) for per_bin in range(1, 1001)]
     assert counts == sorted(counts)
+    for per_bin, scenes in zip(range(1, 134), counts, strict=False):  # the split rounds to whole scenes
+        sides = split_sources([f"s{n}" for n in range(scenes)], test_fraction=DEFAULT_TEST_FRACTION, seed=0)
+        test_masks = (DEFAULT_FRAMES - 1) * sum(side == "test" for side in sides.values())
+        assert test_masks >= 12 * per_bin + 12, per_bin  # a scene's worth of static pairs to spare
     assert default_input_folder(tmp_path, seed=3, count=60) == tmp_path / "default-input" / "seed-3-scenes-12"
     assert default_input_folder(tmp_path, seed=3) == tmp_path / "default-input" / "seed-3"
 
@@ -139,3 +148,25 @@ def test_a_small_benchmark_from_the_real_default_input(tmp_path, capsys):
     assert len(rows) == 60
     default_input_benchmark(bench, per_bin=5, workers=2, progress=True)
     assert capsys.readouterr().err == f"{bench} already holds this benchmark, complete: nothing to do\n"
+
+
+def test_a_small_benchmark_built_from_the_full_input_before_scaling_is_still_found_complete(
+    monkeypatch, tmp_path, capsys
+):
+    """Before scaling, `--per-bin 5` used the full default input in seed-0/: a re-run must not render a
+    scaled input and then refuse the folder for its other pool digest."""
+    for name, value in (("DEFAULT_SCENES", 3), ("MIN_SCENES", 1), ("DEFAULT_FRAMES", 4)):
+        monkeypatch.setattr(pconv.maskgen.sets.default_input, name, value)
+    monkeypatch.setattr(pconv.maskgen.sets.default_input, "DEFAULT_SCENE_SIZE", (160, 120))
+    small = {"per_bin": 1, "size": 64, "border": 4, "augment": AugmentConfig(dilation=(1, 16))}
+    bench = tmp_path / "bench"
+    assert scenes_for(12) == 1 and default_input_folder(bench, count=12).name == "seed-0-scenes-1"
+    raw = pconv.maskgen.sets.default_input.default_input_pool(bench / "default-input" / "seed-0", workers=1)
+    build_benchmark(raw, bench, workers=1, **small)  # what the earlier version did
+    for stage in ("render_scenes", "extract_pool", "split_pool"):
+        monkeypatch.setattr(
+            pconv.maskgen.sets.default_input, stage, lambda *a, name=stage, **k: pytest.fail(name)
+        )
+    default_input_benchmark(bench, workers=1, progress=True, **small)
+    assert capsys.readouterr().err == f"{bench} already holds this benchmark, complete: nothing to do\n"
+    assert not (bench / "default-input" / "seed-0-scenes-1").exists()
