@@ -15,7 +15,8 @@ from pconv.core.cli import (
 )
 from pconv.core.sharding import Shard
 from pconv.evaluator.compare import compare_reports
-from pconv.evaluator.evaluate import MIN_GROUP_PAIRS, EvalConfig, evaluate, write_report
+from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
+from pconv.evaluator.folder import MIN_GROUP_PAIRS
 from pconv.evaluator.groups import DEFAULT_GROUPINGS, GROUPINGS
 from pconv.evaluator.inputs import export_inputs
 
