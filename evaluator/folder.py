@@ -106,7 +106,11 @@ def _check_resumable(
             )
 
 
-def _weights_text(record: dict[str, Any]) -> str:
+def _weights_text(record: dict[str, Any] | str) -> str:
+    if isinstance(record, str):  # an evaluation folder of an earlier version: torchvision's Inception
+        return record
+    if "file" not in record:  # an injected extractor
+        return str(record.get("network"))
     digest = str(record.get("sha256"))[:16]
     return f"{record.get('network', '?')} weights {record.get('file', '?')} (sha256 {digest}…)"
 

@@ -60,8 +60,8 @@ def _feature_sets(
     of features (the ground truth's are ``real``); None if any method or the ground truth lacks a pair.
     ``records``: ``store.read_features``."""
     needed = [*methods, store.REAL]
-    if any((name, pair) not in records for name in needed for pair in scored):
-        return None
+    if any("logits" not in records.get((name, pair), {}) for name in needed for pair in scored):
+        return None  # missing, or class probabilities of an earlier version's torchvision Inception
 
     def stacked(name: str, field: str) -> np.ndarray:
         return np.stack([store.decode_array(records[(name, pair)][field]) for pair in scored])
