@@ -23,7 +23,7 @@ from pconv.evaluator.notes import PAIRS_NAME, report_notes
 from pconv.evaluator.plots import write_plots
 from pconv.evaluator.protocol import protocol_record
 from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
-from pconv.evaluator.scores import DISTRIBUTION_METRICS, PAIR_METRICS
+from pconv.evaluator.scores import DISTRIBUTION_METRICS, LPIPS, PAIR_METRICS
 
 __all__ = ["write_report"]
 
@@ -117,7 +117,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     )
     partial = features is None and bool(stored_features)
     notes = report_notes(
-        document, len(scored), features is not None, partial_features=partial, lpips=len(metrics) > 3
+        document, len(scored), features is not None, partial_features=partial, lpips=LPIPS in metrics
     )
     title = (
         f"Table 1: {document['images']} × {document['masks']} ({_pair_count(document, len(scored))}, "
