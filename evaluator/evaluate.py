@@ -113,17 +113,17 @@ def _evaluate(
     document, pairs, masks, scored = prepare_folder(config, shard, methods, nets.records)
     _, root, _ = parse_spec(config.images)
     run = Run(
-        Path(config.out),
-        shard,
-        root,
-        Path(config.masks),
-        document["size"],
-        pairs,
-        masks,
-        device,
-        nets.extractor,
-        tuple(pair_metrics(nets.lpips)),
-        scored,
+        out=Path(config.out),
+        shard=shard,
+        root=root,
+        bench=Path(config.masks),
+        size=document["size"],
+        pairs=pairs,
+        masks=masks,
+        device=device,
+        extractor=nets.extractor,
+        metrics=tuple(pair_metrics(nets.lpips)),
+        scored=scored,
     )
     with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
         score_pairs(config, run, methods, progress=progress and shard.index == 1)

@@ -30,7 +30,8 @@ __all__ = ["Run", "score_pairs"]
 
 @dataclass(frozen=True)
 class Run:
-    """What loading, running and recording share: the folder, shard, photos, pairs, device and extractor."""
+    """What loading, running and recording share: the folder, shard, photos, pairs, device, the Inception
+    extractor, the per-pair metrics and the pairs to score (all, or the --max-pairs subset)."""
 
     out: Path
     shard: Shard
