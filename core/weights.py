@@ -1,8 +1,9 @@
-"""Pretrained ImageNet networks' weight files: read safely, found in torchvision's cache, fed the right input.
+"""Pretrained networks' weight files: read safely, found in the torch hub cache, fed the right input.
 
-VGG16 (the losses) and Inception-v3 (IS and FID) both come from torchvision: their files sit in the torch hub
-cache when a user once downloaded them, they are read with the safe unpickler (``weights_only=True``:
-nothing in a file can run code when loaded), and both expect RGB normalized with ImageNet's statistics.
+VGG16 (the losses, LPIPS's backbone) comes from torchvision and the scoring Inception-v3 from torch-fidelity:
+their files sit in the torch hub cache when a user once downloaded them, and they are read with the safe
+unpickler (``weights_only=True``: nothing in a file can run code when loaded). torchvision's networks expect
+RGB normalized with ImageNet's statistics.
 """
 
 from __future__ import annotations

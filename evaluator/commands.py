@@ -157,6 +157,7 @@ def eval_command(
     pconv eval ... --shard 2/4      (one of 4 jobs; then: pconv eval merge report)
     torchrun --nproc-per-node 2 $(which pconv) eval ...   (ranks split the pairs; rank 0 writes the report)
     pconv eval inputs --images folder:photos --masks bench --out inputs   (for an external model)
+    pconv eval compare report-a report-b [--csv]   (side by side, protocol differences named)
     """
     if ctx.invoked_subcommand is not None:
         return

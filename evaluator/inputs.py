@@ -23,8 +23,8 @@ from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_image_png, valid_from_hole, white_holes, write_mask_png
 from pconv.core.progress import progress_bar
 from pconv.datasets import load_image
-from pconv.evaluator.evaluate import EvalPairs, eval_inputs, eval_pairs, keep_pairs
 from pconv.evaluator.methods import folder_output_name
+from pconv.evaluator.pairs import EvalPairs, eval_inputs, eval_pairs, keep_pairs
 from pconv.maskgen.sets.bench import load_benchmark_hole
 
 __all__ = ["export_inputs"]

@@ -14,13 +14,14 @@ plus the pairs' indices, to raw outputs ``(B, 3, H, W)`` in [0, 1]; the evaluato
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
+from pconv.core.files import sha256_file
 from pconv.core.masks import hole_from_valid, image_from_uint8, image_to_uint8
 from pconv.datasets.images import read_rgb
 from torch import Tensor
@@ -50,12 +51,29 @@ PATCHMATCH_INSTALL = "pip install 'pconv-toolkit[baselines]'"
 _OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
-class Method(Protocol):
-    """One inpainting method: ``spec`` names it in every report."""
+class Method:
+    """One inpainting method: ``spec`` names it in every report; calling it fills a batch. The evaluator
+    drives every method through these hooks alone, whatever its kind."""
 
     spec: str
 
-    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor: ...
+    def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
+        """Raw outputs ``(B, 3, H, W)`` in [0, 1] for the pairs' photos and masks (every subclass fills)."""
+        raise NotImplementedError
+
+    def prepare(self, pairs: Sequence[int]) -> None:
+        """Raise before anything is written if the method cannot fill ``pairs`` (e.g. missing outputs)."""
+
+    def warm_up(self, batch: int, size: int, announce: Callable[[str], None]) -> None:
+        """Do slow one-off work (compiling) before the progress bar, for batches of ``batch`` ``size``²."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What must not change between runs that add to one evaluation (a checkpoint's SHA-256)."""
+        return {}
+
+    def note(self) -> str | None:
+        """The report's note on how this method ran, or None."""
+        return None
 
 
 def folder_output_name(pair: int) -> str:
@@ -68,7 +86,7 @@ def method_slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", spec).strip("_") or "method"
 
 
-class OpenCVMethod:
+class OpenCVMethod(Method):
     """``telea`` or ``ns``: cv2.inpaint on the 8-bit image with radius :data:`OPENCV_RADIUS`."""
 
     def __init__(self, *, name: str) -> None:
@@ -76,6 +94,9 @@ class OpenCVMethod:
             raise ValueError(f"unknown OpenCV method {name!r}; choose telea or ns")
         self.spec = name
         self.flag = _OPENCV_FLAGS[name]
+
+    def note(self) -> str:
+        return f"{self.spec}: OpenCV cv2.inpaint (radius {OPENCV_RADIUS}) on the 8-bit image."
 
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
         pixels = image_to_uint8(images)
@@ -89,7 +110,7 @@ class OpenCVMethod:
         return image_from_uint8(filled).to(images.device)
 
 
-class PatchMatchMethod:
+class PatchMatchMethod(Method):
     """``patchmatch``: PyPatchMatch's inpainting (Barnes et al. 2009) with patch radius
     :data:`PATCHMATCH_RADIUS`, its random search seeded by the pair index so a rerun gives the same fill."""
 
@@ -109,6 +130,13 @@ class PatchMatchMethod:
             )
         self.library = patchmatch
 
+    def note(self) -> str:
+        side = 2 * PATCHMATCH_RADIUS + 1
+        return (
+            f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "
+            f"{PATCHMATCH_RADIUS} ({side}×{side} patches), random search seeded by the pair index."
+        )
+
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:
         pixels = image_to_uint8(images)
         holes = hole_from_valid(masks).view(np.uint8) * np.uint8(255)
@@ -119,7 +147,7 @@ class PatchMatchMethod:
         return image_from_uint8(np.stack(filled)).to(images.device)
 
 
-class FolderMethod:
+class FolderMethod(Method):
     """``folder:DIR``: precomputed outputs ``DIR/{pair:05d}.png`` (8-bit RGB, the benchmark's size)."""
 
     def __init__(self, *, root: str | Path, spec: str | None = None) -> None:
@@ -128,8 +156,8 @@ class FolderMethod:
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.spec}: no such folder of outputs")
 
-    def check(self, pairs: Sequence[int]) -> None:
-        """FileNotFoundError naming how many of ``pairs`` lack an output and the first; run before scoring."""
+    def prepare(self, pairs: Sequence[int]) -> None:
+        """FileNotFoundError naming how many of ``pairs`` lack an output and the first."""
         lacking = [pair for pair in pairs if not (self.root / folder_output_name(pair)).is_file()]
         if lacking:
             raise FileNotFoundError(
@@ -157,7 +185,7 @@ class FolderMethod:
         return image_from_uint8(np.stack(outputs)).to(images.device)
 
 
-class ModelMethod:
+class ModelMethod(Method):
     """``pconv:CK`` / ``conv:CK``: a trained PConvUNet or ConvUNet (``pconv.pconv_model.inpaint``)."""
 
     def __init__(
@@ -182,9 +210,18 @@ class ModelMethod:
     def compiled(self) -> bool:
         return self.inpainter.compiled
 
-    def warm_up(self, batch: int, size: int) -> None:
-        """Compile for batches of ``batch`` ``size``² pairs now (see Inpainter.warm_up)."""
-        self.inpainter.warm_up(batch, size, size)
+    def warm_up(self, batch: int, size: int, announce: Callable[[str], None]) -> None:
+        """Compile for batches of ``batch`` ``size``² pairs now (see Inpainter.warm_up), if compiled."""
+        if self.compiled:
+            announce(f"compiling {self.spec} for batches of {size}x{size} pairs")
+            self.inpainter.warm_up(batch, size, size)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"checkpoint_sha256": sha256_file(self.checkpoint)}
+
+    def note(self) -> str:
+        how = "through torch.compile" if self.compiled else "eagerly"
+        return f"{self.spec}: {self.inpainter.arch} checkpoint, run {how}."
 
     @torch.no_grad()
     def __call__(self, images: Tensor, masks: Tensor, pairs: Sequence[int]) -> Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pconv.core.metrics import PSNR_CAP
-from pconv.evaluator.methods import PATCHMATCH_RADIUS
 
 __all__ = ["PAIRS_NAME", "report_notes"]
 
@@ -26,7 +25,6 @@ def report_notes(
         f"counts as {PSNR_CAP:g} dB.",
         "SSIM (Wang et al. 2004): 11×11 Gaussian window σ 1.5, K1 0.01, K2 0.03, data range 1, population "
         "variances, valid filtering (no padding), no downsampling, mean per RGB channel then averaged.",
-        "telea / ns: OpenCV cv2.inpaint (radius 3) on the 8-bit image.",
     ]
     subset = document.get("subset")
     if subset:
@@ -34,12 +32,8 @@ def report_notes(
             f"A subset: {subset['pairs']} of the {subset['of']} pairs (--max-pairs {subset['max_pairs']}, "
             f"stratified over bin × N/B, seed {subset['seed']}); not the whole benchmark's numbers."
         )
-    if "patchmatch" in document["methods"]:
-        notes.append(
-            f"patchmatch: PyPatchMatch (Barnes et al. 2009) on the 8-bit image, patch radius "
-            f"{PATCHMATCH_RADIUS} ({2 * PATCHMATCH_RADIUS + 1}×{2 * PATCHMATCH_RADIUS + 1} patches), "
-            "random search seeded by the pair index."
-        )
+    method_notes = document.get("method_notes", {})
+    notes += [method_notes[m] for m in document["methods"] if method_notes.get(m)]
     skipped = document.get("skipped_photos") or []
     if skipped:
         notes.append(

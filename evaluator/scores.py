@@ -220,8 +220,9 @@ PAIR_METRICS: tuple[type[MeanOfPairs], ...] = (L1, PSNR, SSIM, LPIPS)
 
 
 def pair_metrics(lpips: LPIPS | None = None) -> list[PairMetric]:
-    """The per-pair metric objects of a run: ℓ1, PSNR and SSIM, and LPIPS when its network is loaded."""
-    return [L1(), PSNR(), SSIM(), *([lpips] if lpips is not None else [])]
+    """The per-pair metric objects of a run in :data:`PAIR_METRICS` order: every one that needs no network,
+    and LPIPS when its network is loaded."""
+    return [lpips if kind is LPIPS else kind() for kind in PAIR_METRICS if kind is not LPIPS or lpips]
 
 
 class FID:

@@ -213,8 +213,8 @@ def test_resume_refuses_other_inception_weights_or_a_changed_checkpoint(photos, 
     model = checkpoint("pconv")
     scored = tmp_path / "scored"
     evaluate(config_for(photos, bench, scored, methods=[f"pconv:{model}"]), progress=False)
-    assert json.loads((scored / "config.json").read_text())["checkpoints"] == {
-        f"pconv:{model}": sha256_file(model)
+    assert json.loads((scored / "config.json").read_text())["fingerprints"] == {
+        f"pconv:{model}": {"checkpoint_sha256": sha256_file(model)}
     }
     retrained = checkpoint("pconv", seed=1)
     model.write_bytes(retrained.read_bytes())

@@ -92,7 +92,9 @@ def test_import_info_inpaint_and_eval(tmp_path, monkeypatch):
     table = (tmp_path / "report" / "table1.md").read_text()
     assert f"pconv:{tmp_path / 'places.pt'}" in table and "telea" in table
     config = json.loads((tmp_path / "report" / "config.json").read_text())
-    assert list(config["checkpoints"]) == [f"pconv:{tmp_path / 'places.pt'}"]
+    fingerprints = config["fingerprints"]  # a resumed run must score the same checkpoint file
+    assert set(fingerprints[f"pconv:{tmp_path / 'places.pt'}"]) == {"checkpoint_sha256"}
+    assert fingerprints["telea"] == {}
 
 
 def test_naoto0804_import_and_errors_are_one_line(tmp_path, monkeypatch):
