@@ -49,9 +49,8 @@ MASK_COMMANDS = {
     ),
     "publish": (
         f"{_RELEASE}:publish_command",
-        "Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card "
-        "(loadable with Hugging Face `datasets`), index.html, SHA256SUMS, contact sheets, histogram, one "
-        "copy of the masks (PNGs, and masks.h5 for a benchmark); --archive adds masks.zip (benchmarks), "
+        "Release BENCH (a benchmark or a `pconv masks bin` folder): PNGs (and masks.h5), a dataset card "
+        "that Hugging Face `datasets` loads, index.html, SHA256SUMS, pictures; --archive adds masks.zip, "
         "--webdataset tar shards.",
     ),
     "verify": (

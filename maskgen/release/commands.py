@@ -64,9 +64,8 @@ def publish_command(
     compare_hole_value: str,
     overwrite: bool,
 ) -> None:
-    """Prepare BENCH (a benchmark, or a folder made by `pconv masks bin`) for release: dataset card
-    (loadable with Hugging Face `datasets`), index.html, SHA256SUMS, contact sheets, histogram, one copy
-    of the masks (PNGs, and masks.h5 for a benchmark); --archive adds masks.zip (benchmarks),
+    """Release BENCH (a benchmark or a `pconv masks bin` folder): PNGs (and masks.h5), a dataset card
+    that Hugging Face `datasets` loads, index.html, SHA256SUMS, pictures; --archive adds masks.zip,
     --webdataset tar shards."""
     from pconv.maskgen.release.publish import publish_benchmark
     from pconv.maskgen.release.publish_binned import is_binned, publish_binned
