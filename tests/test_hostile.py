@@ -519,3 +519,76 @@ def test_a_legal_long_output_name_keeps_its_lock_and_temporary(tmp_path):
     with locked_beside(release):
         atomic_write_text(release, "x")
     assert release.read_text() == "x" and sorted(tmp_path.iterdir()) == [release]
+
+
+# issue 23. 4. memory bounded for every format, from headers
+
+
+def test_an_unidentified_format_with_an_image_name_is_refused(tmp_path):
+    import cv2
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    assert cv2.imwrite(str(tmp_path / "x.hdr"), np.ones((40, 40, 3), np.float32))
+    (tmp_path / "x.hdr").rename(folder / "00000.png")
+    one_error_line(run("masks", "stats", folder), "00000.png", "not a readable image (no PNG, JPEG")
+
+
+def test_opencv_gets_our_pixel_limit(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.png"
+    write_mask_png(path, np.zeros((40, 50), bool))
+    code = (
+        "import pconv.core, cv2\n"
+        "try:\n"
+        f"    image = cv2.imread({str(path)!r}, cv2.IMREAD_UNCHANGED)\n"
+        "except cv2.error:\n"
+        "    image = None\n"
+        "print('decoded' if image is not None else 'refused')"
+    )
+    env = {**__import__("os").environ, "PCONV_MAX_PIXELS": "1999"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "refused"
+    env["PCONV_MAX_PIXELS"] = "2000"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "decoded"
+
+
+def test_a_checkpoint_that_inflates_is_refused_before_loading(tmp_path):
+    import zipfile
+
+    path = small_checkpoint(tmp_path / "ck.pt")
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(bomb, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        prefix = source.infolist()[0].filename.split("/")[0]
+        target.writestr(f"{prefix}/data/999", bytes(80 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 1 << 20
+    one_error_line(run("model", "info", bomb), "bomb.pt", "inflate to 83,9")
+
+
+def test_a_checkpoint_with_an_unknown_entry_is_refused(tmp_path):
+    path = tmp_path / "ck.pt"
+    small_checkpoint(path)
+    document = torch.load(path, weights_only=True)
+    torch.save({**document, "payload": torch.zeros(4)}, path)
+    one_error_line(run("model", "info", path), "ck.pt", "unknown checkpoint entry payload")
+
+
+# issue 23. 7. numbers that are not numbers
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, photo_and_mask, value):
+    path = small_checkpoint(tmp_path / "ck.pt")
+    document = torch.load(path, weights_only=True)
+    document["model"]["decoder.0.conv.weight"].view(-1)[3] = value
+    torch.save(document, path)
+    photo, mask = photo_and_mask
+    out = tmp_path / "out.png"
+    result = run("inpaint", "--checkpoint", path, "--image", photo, "--mask", mask, "--out", out)
+    one_error_line(result, "ck.pt", "decoder.0.conv.weight", "NaN or infinite")
+    assert not out.exists()

@@ -157,7 +157,8 @@ def test_skip_bad_covers_a_source_that_breaks_mid_way(sources, tmp_path, workers
     (folder / "000002.png").write_bytes(b"broken")
     raw = tmp_path / "raw"
     report = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
-    assert report.bad_sources == (f"{folder / '000002.png'}: not a readable image (corrupt frame?)",)
+    broken = f"{folder / '000002.png'}: not a readable image (no PNG, JPEG, BMP, WebP, TIFF or PPM header)"
+    assert report.bad_sources == (broken,)
     assert report.pairs == 6 and report.skipped_bad == 2  # pair (0, 1) came before the broken frame
     bad = [record for record in read_jsonl(raw / "skipped.jsonl") if record["reason"] == "bad"]
     assert {record["source"] for record in bad} == {"../clip"} and len(bad) == report.skipped_bad
