@@ -11,6 +11,7 @@ removes temporary files the way Ctrl-C does instead of leaving the process's wor
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import signal
 import threading
@@ -65,7 +66,10 @@ class FriendlyGroup(click.Group):
                 return super().invoke(ctx)
         except click.UsageError as error:  # a bad option value or a missing argument, as one line
             raise click.ClickException((error.format_message().splitlines() or ["bad usage"])[0]) from None
-        except (ValueError, OSError, cv2.error) as error:  # cv2.error: OpenCV refusing an input
+        # cv2.error: OpenCV refusing an input; the last three: crafted text (a csv field over the csv
+        # module's limit, JSON nested thousands deep, an infinite number where a count belongs) that a
+        # reader did not name itself
+        except (ValueError, OSError, cv2.error, csv.Error, RecursionError, OverflowError) as error:
             if os.environ.get("PCONV_DEBUG"):
                 raise
             raise click.ClickException(first_line(error)) from None

@@ -669,6 +669,16 @@ def write_report(out: Path, *, progress: bool = True) -> str:
         return _write_report(out, config_path, progress=progress)
 
 
+def _bins(value: list[Any], config_path: Path) -> list[tuple[int, str]]:
+    """config.json's ``bins``: ``[index, label]`` pairs; anything else is one line naming the file."""
+    if not all(
+        isinstance(item, list) and len(item) == 2 and type(item[0]) is int and isinstance(item[1], str)
+        for item in value
+    ):
+        raise ValueError(f"{config_path}: 'bins' should be a list of [index, label] pairs")
+    return [(index, label) for index, label in value]
+
+
 def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
@@ -683,7 +693,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
                 f"pair {lacking[0]}); run the missing shards before merging"
             )
         records[method] = [done[(method, pair)] for pair in range(len(pairs))]
-    cells = cells_of([(int(index), str(label)) for index, label in document["bins"]])
+    cells = cells_of(_bins(document["bins"], config_path))
     stored_features = store.read_features(out)
     features = _feature_sets(stored_features, document["methods"], len(pairs))
     table = aggregate(records, cells, features=features)
@@ -708,7 +718,7 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         out,
         records[document["methods"][0]],
         document["methods"],
-        bins=[int(index) for index, _ in document["bins"]],
+        bins=[index for index, _ in _bins(document["bins"], config_path)],
         per_cell=document["grid_pairs"],
         progress=progress,
     )

@@ -592,3 +592,63 @@ def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, photo_and_ma
     result = run("inpaint", "--checkpoint", path, "--image", photo, "--mask", mask, "--out", out)
     one_error_line(result, "ck.pt", "decoder.0.conv.weight", "NaN or infinite")
     assert not out.exists()
+
+
+# issue 23. 6. one line instead of a traceback; 7. numbers that are not numbers
+
+
+def test_a_manifest_header_over_the_csv_field_limit_is_one_line(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    (bench / "manifest.csv").write_text("x" * 200_000 + "\n")
+    one_error_line(run("masks", "verify", bench), "manifest.csv", "field larger than field limit")
+
+
+@pytest.mark.parametrize("name", ["split.json", "manifest.jsonl"])
+def test_deeply_nested_json_is_one_line(tmp_path, name):
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    deep = "[" * 100_000 + "]" * 100_000
+    if name == "manifest.jsonl":
+        with open(raw / name, "a") as handle:
+            handle.write(deep + "\n")
+    else:
+        (raw / name).write_text(deep)
+    one_error_line(run("masks", "accumulate", raw, "--out", tmp_path / "acc"), name, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ('"id": Infinity', "manifest.jsonl:2: cannot convert float infinity"),
+        ('"hole_ratio": NaN', "manifest.jsonl:2: hole_ratio nan is not a share in [0, 1]"),
+        ('"hole_ratio": 1.5', "manifest.jsonl:2: hole_ratio 1.5 is not a share"),
+    ],
+)
+def test_a_raw_row_that_is_not_a_number_names_its_line(tmp_path, row, needle):
+    raw = tmp_path / "raw"
+    write_mask_png(raw / "masks" / "000000.png", np.eye(32, dtype=bool))
+    line = '{"file": "masks/000000.png", "source": "c0", "t": 0, "height": 32, "width": 32, "id": 0, '
+    line += '"hole_ratio": 0.03, ' + row + "}"
+    (raw / "manifest.jsonl").write_text("\n" + line + "\n")
+    one_error_line(run("masks", "split", raw), needle)
+
+
+@pytest.mark.parametrize("bins", ['[["x", "1-10%"]]', "[[0]]", "[5]"])
+def test_eval_merge_names_malformed_bins(tmp_path, bins):
+    out = eval_folder(tmp_path, bins=json.loads(bins))
+    append_jsonl(out / "per_pair" / "shard-1-of-1.jsonl", {"method": "telea", "pair": 0, "psnr": 1.0})
+    one_error_line(run("eval", "merge", out), "config.json", "'bins'")
+
+
+def test_a_benchmark_mask_above_the_pixel_limit_is_a_bad_mask(tmp_path):
+    from pconv.evaluator.checks import bad_masks
+
+    bench = tmp_path / "bench"
+    (bench / "masks").mkdir(parents=True)
+    write_mask_png(bench / "masks" / "00000.png", np.eye(8, dtype=bool))
+    huge_png_header(bench / "masks" / "00001.png", 12000, 12000)
+    huge_png_header(bench / "masks" / "00002.png", 60000, 60000)
+    bad, _ = bad_masks(bench, ["masks/00000.png", "masks/00001.png", "masks/00002.png", "../x.png"])
+    reasons = dict(bad)
+    assert "above the limit" in reasons["masks/00001.png"]
+    assert reasons["masks/00002.png"] == "unreadable, DecompressionBombError"
+    assert "refusing the path" in reasons["../x.png"]

@@ -103,6 +103,8 @@ def _raw_ids(folder: Path) -> dict[str, str]:
             rows = list(csv.DictReader(handle))
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as error:
+        raise ValueError(f"{path}: not a readable manifest ({error})") from None
     if rows and not {"file", "raw_id"} <= set(rows[0]):
         raise ValueError(f"{path}: not a benchmark manifest (lacks file or raw_id)")
     return {row["file"]: row["raw_id"] for row in rows}

@@ -326,6 +326,8 @@ def read_benchmark(bench: Path) -> list[BenchRecord]:
                 raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as error:  # e.g. a header field over the csv module's field size limit
+        raise ValueError(f"{path}: not a readable manifest ({error})") from None
 
 
 def load_benchmark_hole(bench: Path, record: BenchRecord) -> np.ndarray:

@@ -228,21 +228,6 @@ def test_compile_without_a_compiler_is_one_line(photos, bench, checkpoint, tmp_p
     assert not (tmp_path / "report").exists()
 
 
-def _eval(photos, bench, out, *extra):
-    return run(
-        "eval",
-        "--images",
-        f"folder:{photos}",
-        "--masks",
-        str(bench),
-        "--method",
-        "telea",
-        "--out",
-        str(out),
-        *extra,
-    )
-
-
 def _snapshot(folder):
     return {
         path.relative_to(folder).as_posix(): path.read_bytes()
