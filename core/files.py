@@ -278,6 +278,8 @@ def read_jsonl_lines(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, 
             raise ValueError(f"{path}:{number}: not a JSON object ({error.msg})") from None
         except RecursionError:
             raise ValueError(f"{path}:{number}: JSON nested too deeply") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise ValueError(f"{path}:{number}: not valid JSON ({str(error).split(';')[0]})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
         records.append((number, record))
@@ -298,6 +300,8 @@ def read_json_object(
         raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"{path}: not valid JSON ({str(error).split(';')[0]})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(data, dict):

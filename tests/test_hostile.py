@@ -652,3 +652,22 @@ def test_a_benchmark_mask_above_the_pixel_limit_is_a_bad_mask(tmp_path):
     assert "above the limit" in reasons["masks/00001.png"]
     assert reasons["masks/00002.png"] == "unreadable, DecompressionBombError"
     assert "refusing the path" in reasons["../x.png"]
+
+
+# issue 23, minor: errors name their file; nothing prints above the Error: line
+
+
+def test_a_huge_integer_in_build_json_names_the_file(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    text = (bench / "build.json").read_text().replace('"per_bin": 1', '"per_bin": 1' + "0" * 5000)
+    (bench / "build.json").write_text(text)
+    one_error_line(run("masks", "verify", bench), "build.json", "not valid JSON")
+
+
+def test_opencv_warnings_stay_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"import pconv.core, cv2; cv2.imread({str(tmp_path / 'missing.png')!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
