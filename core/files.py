@@ -59,11 +59,15 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_dir():
+                try:
+                    kind = "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+                except OSError:  # a symlink loop, say
+                    kind = "other"
+                if kind == "dir":
                     if recursive:
                         stack.append(Path(entry.path))
                 elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-                    if entry.is_file():
+                    if kind == "file":
                         found.append(Path(entry.path))
                     else:
                         print(f"skipped {entry.path}: not a regular file", file=sys.stderr)

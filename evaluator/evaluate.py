@@ -45,6 +45,7 @@ import torch
 from pconv.core import __version__
 from pconv.core.compiling import COMPILE_CHOICES, resolve_compile
 from pconv.core.distributed import barrier, dist_env, pick_device
+from pconv.core.errors import first_line
 from pconv.core.files import atomic_write_text, read_json_object, refuse_overlap, relative_path, sha256_file
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, valid_from_hole, white_holes
@@ -696,7 +697,13 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     cells = cells_of(_bins(document["bins"], config_path))
     stored_features = store.read_features(out)
     features = _feature_sets(stored_features, document["methods"], len(pairs))
-    table = aggregate(records, cells, features=features)
+    try:
+        table = aggregate(records, cells, features=features)
+    except (KeyError, TypeError, ValueError) as error:  # a per-pair record without bin, split or a metric
+        raise ValueError(
+            f"{out / store.PER_PAIR_DIR}: a record is not a pconv eval result ({type(error).__name__}: "
+            f"{first_line(error)})"
+        ) from None
     partial = features is None and bool(stored_features)
     notes = _notes(document, len(pairs), features is not None, partial_features=partial)
     title = (

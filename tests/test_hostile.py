@@ -671,3 +671,23 @@ def test_opencv_warnings_stay_quiet(tmp_path):
     code = f"import pconv.core, cv2; cv2.imread({str(tmp_path / 'missing.png')!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr == ""
+
+
+# issue 23, found by the fresh pass: stats lists regular files only; a per-pair record lacking fields
+
+
+def test_stats_skips_and_names_a_fifo_and_a_symlink_loop(tmp_path):
+    import os
+
+    folder = mask_folder(tmp_path / "masks")
+    os.mkfifo(folder / "f.png")
+    os.symlink(folder / "loop.png", folder / "loop.png")
+    result = CliRunner().invoke(cli.main, ["-q", "masks", "stats", str(folder), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "f.png: not a regular file" in result.stderr and "loop.png: not a regular file" in result.stderr
+
+
+def test_eval_merge_names_a_record_without_its_bin(tmp_path):
+    out = eval_folder(tmp_path)
+    append_jsonl(out / "per_pair" / "shard-1-of-1.jsonl", {"method": "telea", "pair": 0, "psnr": 1.0})
+    one_error_line(run("eval", "merge", out), "per_pair", "not a pconv eval result")

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text, refuse_overlap, temporary_name
+from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text, list_images, refuse_overlap, temporary_name
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
@@ -121,9 +121,7 @@ def find_masks(folder: Path) -> list[Path]:
         raise FileNotFoundError(f"{folder}: no such mask folder")
     if _is_benchmark(folder):
         return find_masks(folder / BENCH_MASKS)
-    files = sorted(
-        path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = sorted(list_images(folder))
     if not files:
         raise ValueError(f"{folder}: no mask images ({' '.join(sorted(IMAGE_SUFFIXES))}) in it or below it")
     folders = sorted({parent for path in files for parent in path.relative_to(folder).parents} - {Path(".")})
