@@ -691,3 +691,15 @@ def test_eval_merge_names_a_record_without_its_bin(tmp_path):
     out = eval_folder(tmp_path)
     append_jsonl(out / "per_pair" / "shard-1-of-1.jsonl", {"method": "telea", "pair": 0, "psnr": 1.0})
     one_error_line(run("eval", "merge", out), "per_pair", "not a pconv eval result")
+
+
+def test_accumulate_and_train_never_write_around_their_inputs(tmp_path):
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    before = sorted(path.name for path in tmp_path.iterdir())
+    one_error_line(run("masks", "accumulate", raw, "--out", tmp_path), "the output contains the input RAW")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    args = ["train", "--dataset", "folder", "--data", photos, "--masks", raw, "--iterations", 1]
+    one_error_line(run(*args, "--out", photos / "run"), "the output lies inside the input --data")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*before, "photos"])
+    assert list(photos.iterdir()) == []
