@@ -4,8 +4,9 @@ Library code raises ValueError / OSError with a message that names the bad value
 those, and bad option values, into a single ``Error: ...`` line and exit status 1, so users never see a
 traceback or a usage block for bad input. Set ``PCONV_DEBUG=1`` to get the traceback back.
 
-SIGTERM (a job scheduler's stop, ``kill``) is turned into KeyboardInterrupt, so it stops workers and
-removes temporary files the way Ctrl-C does instead of leaving the process's workers behind.
+SIGTERM (a job scheduler's stop, ``kill``) and SIGHUP (a closed terminal) are turned into
+KeyboardInterrupt, so they stop workers and remove temporary files the way Ctrl-C does instead of leaving
+the process's workers behind.
 """
 
 from __future__ import annotations
@@ -38,23 +39,29 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_STOPS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt during the block, unless someone already handles SIGTERM."""
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
+    """SIGTERM and SIGHUP (a closed terminal or SSH session) raise KeyboardInterrupt during the block,
+    each unless someone already handles or ignores it (``nohup``): the run then stops its workers and
+    removes its temporary files instead of dying in the middle."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.signal(signal.SIGTERM, _interrupt)
+    taken = [signum for signum in _STOPS if signal.getsignal(signum) is signal.SIG_DFL]
+    for signum in taken:
+        signal.signal(signum, _interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum in taken:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 class FriendlyGroup(click.Group):
