@@ -703,3 +703,30 @@ def test_accumulate_and_train_never_write_around_their_inputs(tmp_path):
     one_error_line(run(*args, "--out", photos / "run"), "the output lies inside the input --data")
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*before, "photos"])
     assert list(photos.iterdir()) == []
+
+
+def test_split_takes_the_pool_lock_before_reading_the_manifest(tmp_path):
+    """Issue 23, item 2 audit: a pool still being written (its manifest half-made) is refused as in use,
+    not read."""
+    import subprocess
+    import sys
+
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    with open(raw / "manifest.jsonl", "a") as handle:
+        handle.write('{"id": 5}\n')  # a writer's line in progress
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pconv.core.locks import locked_folder\n"
+            f"with locked_folder({str(raw)!r}):\n    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        one_error_line(run("masks", "split", raw), "in use by another writer")
+    finally:
+        holder.communicate("")
