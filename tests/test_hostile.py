@@ -730,3 +730,10 @@ def test_split_takes_the_pool_lock_before_reading_the_manifest(tmp_path):
         one_error_line(run("masks", "split", raw), "in use by another writer")
     finally:
         holder.communicate("")
+
+
+def test_a_short_benchmark_row_says_so(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    with open(bench / "manifest.csv", "a") as handle:
+        handle.write("masks/00000.png,1\x00\n")
+    one_error_line(run("masks", "verify", bench), "manifest.csv:2: bad manifest row", "fewer fields")

@@ -304,6 +304,13 @@ _PARSERS = {
 }
 
 
+def _record(row: dict[str | None, Any]) -> BenchRecord:
+    short = [name for name in _PARSERS if row.get(name) is None]
+    if short:  # csv fills a short row with None
+        raise ValueError(f"the row has no {short[0]} field: fewer fields than the header")
+    return BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
+
+
 def read_benchmark(bench: Path) -> list[BenchRecord]:
     """The benchmark's manifest rows in file order."""
     path = Path(bench) / CSV_NAME
@@ -318,10 +325,7 @@ def read_benchmark(bench: Path) -> list[BenchRecord]:
             if missing:
                 raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
             try:
-                return [
-                    BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
-                    for row in reader
-                ]
+                return [_record(row) for row in reader]
             except (TypeError, ValueError, csv.Error) as error:
                 raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
     except UnicodeDecodeError:
