@@ -4,13 +4,15 @@ Library code raises ValueError / OSError with a message that names the bad value
 those, and bad option values, into a single ``Error: ...`` line and exit status 1, so users never see a
 traceback or a usage block for bad input. Set ``PCONV_DEBUG=1`` to get the traceback back.
 
-SIGTERM (a job scheduler's stop, ``kill``) is turned into KeyboardInterrupt, so it stops workers and
-removes temporary files the way Ctrl-C does instead of leaving the process's workers behind.
+SIGTERM (a job scheduler's stop, ``kill``) and SIGHUP (a closed terminal) are turned into
+KeyboardInterrupt, so they stop workers and remove temporary files the way Ctrl-C does instead of leaving
+the process's workers behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib
 import os
 import signal
@@ -43,30 +45,39 @@ START = "pconv.start"
 """Key of ``ctx.meta`` holding when the root command started (time.monotonic)."""
 
 
+_STOPS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt during the block, unless someone already handles SIGTERM."""
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
+    """SIGTERM and SIGHUP (a closed terminal or SSH session) raise KeyboardInterrupt during the block,
+    each unless someone already handles or ignores it (``nohup``): the run then stops its workers and
+    removes its temporary files instead of dying in the middle."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.signal(signal.SIGTERM, _interrupt)
+    taken = [signum for signum in _STOPS if signal.getsignal(signum) is signal.SIG_DFL]
+    for signum in taken:
+        signal.signal(signum, _interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum in taken:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    """ValueError, OSError and, once a command has loaded OpenCV, ``cv2.error`` (OpenCV refusing an
-    input): looked up, not imported, so that ``--help`` never pays for OpenCV."""
+    """ValueError, OSError, crafted text that a reader did not name itself (a csv field over the csv
+    module's limit, JSON nested thousands deep, an infinite number where a count belongs) and, once a
+    command has loaded OpenCV, ``cv2.error`` (OpenCV refusing an input): looked up, not imported, so that
+    ``--help`` never pays for OpenCV."""
+    errors = (ValueError, OSError, csv.Error, RecursionError, OverflowError)
     cv2 = sys.modules.get("cv2")
-    return (ValueError, OSError) if cv2 is None else (ValueError, OSError, cv2.error)
+    return errors if cv2 is None else (*errors, cv2.error)
 
 
 class LazyGroup(click.Group):

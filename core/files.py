@@ -30,6 +30,7 @@ __all__ = [
     "list_images",
     "read_json_object",
     "read_jsonl",
+    "read_jsonl_lines",
     "refuse_overlap",
     "relative_path",
     "remove_stale_temporaries",
@@ -58,11 +59,15 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_dir():
+                try:
+                    kind = "dir" if entry.is_dir() else "file" if entry.is_file() else "other"
+                except OSError:  # a symlink loop, say
+                    kind = "other"
+                if kind == "dir":
                     if recursive:
                         stack.append(Path(entry.path))
                 elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-                    if entry.is_file():
+                    if kind == "file":
                         found.append(Path(entry.path))
                     else:
                         print(f"skipped {entry.path}: not a regular file", file=sys.stderr)
@@ -259,6 +264,11 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Read a JSON-lines file, ignoring a trailing line cut short by an interrupted writer."""
+    return [record for _, record in read_jsonl_lines(path)]
+
+
+def read_jsonl_lines(path: str | os.PathLike[str]) -> list[tuple[int, dict[str, Any]]]:
+    """:func:`read_jsonl` with each record's line number, for errors that point at the right line."""
     text = Path(path).read_text(encoding="utf-8")
     lines = text.split("\n")
     complete = lines[:-1]  # whatever follows the last newline was never finished
@@ -270,9 +280,13 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}:{number}: not a JSON object ({error.msg})") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{number}: JSON nested too deeply") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise ValueError(f"{path}:{number}: not valid JSON ({str(error).split(';')[0]})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
-        records.append(record)
+        records.append((number, record))
     return records
 
 
@@ -288,6 +302,10 @@ def read_json_object(
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"{path}: not valid JSON ({str(error).split(';')[0]})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(data, dict):

@@ -58,7 +58,9 @@ INPAINT_LIMIT = PixelLimit("PCONV_MAX_INPAINT_PIXELS", 2048 * 2048)
 def check_image_header(path: str | os.PathLike[str], limit: PixelLimit = IMAGE_LIMIT) -> None:
     """Read ``path``'s header only and refuse it when it claims more pixels than ``limit``.
 
-    Files PIL cannot identify pass: the decoder that follows reports them (or reads a format PIL lacks).
+    Files PIL cannot identify are refused (a Radiance HDR renamed ``.png`` would otherwise reach OpenCV,
+    which decodes 9000×9000 float pixels from 5 MB); damaged headers of known formats pass, for the
+    decoder that follows to report. OpenCV's own limit is ours too (see ``pconv.core``).
     PIL's own bomb limit is raised to ``limit`` where the user asked for more.
     """
     allowed = limit.value()
@@ -74,6 +76,10 @@ def check_image_header(path: str | os.PathLike[str], limit: PixelLimit = IMAGE_L
             f"{path}: claims more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels, above the limit of "
             f"{allowed:,} (set {limit.env} to allow more)"
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except UnidentifiedImageError:
+        raise ValueError(
+            f"{path}: not a readable image (no PNG, JPEG, BMP, WebP, TIFF or PPM header)"
+        ) from None
+    except (OSError, SyntaxError, ValueError):
         return
     limit.check(path, width, height)

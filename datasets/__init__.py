@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import pconv.core  # noqa: F401  (first: it sets OpenCV's pixel limit before any cv2 import)
 from pconv.datasets import celeba_hq, folder, imagenet, places2
 from pconv.datasets.images import BadImageError, check_image, load_image
 

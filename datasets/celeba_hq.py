@@ -62,6 +62,8 @@ def read_split(path: Path) -> dict[str, Any]:
         split = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a CelebA-HQ split file ({error.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a CelebA-HQ split file (JSON nested too deeply)") from None
     if not isinstance(split, dict) or not all(isinstance(split.get(part), list) for part in SPLITS):
         raise ValueError(f"{path}: not a CelebA-HQ split file (needs 'train' and 'test' lists)")
     return split

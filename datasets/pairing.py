@@ -78,6 +78,8 @@ def load_assignment(path: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not an assignment file ({error.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not an assignment file (JSON nested too deeply)") from None
     if not isinstance(document, dict) or document.get("format") != ASSIGNMENT_FORMAT:
         raise ValueError(f"{path}: not an assignment file of format {ASSIGNMENT_FORMAT}")
     pairs = document.get("pairs")

@@ -8,10 +8,13 @@ read, the pixels are not), and all bad files are named in one line. Photos can b
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from pconv.core.errors import first_line
+from pconv.core.files import inside
+from pconv.core.limits import IMAGE_LIMIT
 from pconv.datasets.images import BadImageError, check_image
 from PIL import Image, UnidentifiedImageError
 
@@ -42,15 +45,21 @@ def bad_masks(bench: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]],
     or not of the benchmark's size, the size (width, height) most of its masks have, which it returns too."""
     bad, sizes = [], {}
     for name in names:
-        path = Path(bench) / name
         try:
-            with Image.open(path) as image:
-                mode, (width, height) = image.mode, image.size
+            path = inside(Path(bench), name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    mode, (width, height) = image.mode, image.size
+            IMAGE_LIMIT.check(name, width, height)
         except FileNotFoundError:
             bad.append((name, "missing"))
             continue
-        except (UnidentifiedImageError, OSError) as error:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             bad.append((name, f"unreadable, {error.__class__.__name__}"))
+            continue
+        except ValueError as error:  # leads outside the benchmark, or above the pixel limit
+            bad.append((name, first_line(error).removeprefix(f"{name}: ")))
             continue
         if mode not in _MASK_MODES:
             bad.append((name, f"mode {mode}, single-channel 8-bit expected"))

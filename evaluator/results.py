@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from pconv.core import __version__
+from pconv.core.errors import first_line
 from pconv.core.files import atomic_write_text, read_json_object
 from pconv.core.locks import locked_folder
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS
@@ -93,6 +94,16 @@ def write_report(out: Path, *, progress: bool = True) -> str:
         return _write_report(out, config_path, progress=progress)
 
 
+def _bins(value: list[Any], config_path: Path) -> list[tuple[int, str]]:
+    """config.json's ``bins``: ``[index, label]`` pairs; anything else is one line naming the file."""
+    if not all(
+        isinstance(item, list) and len(item) == 2 and type(item[0]) is int and isinstance(item[1], str)
+        for item in value
+    ):
+        raise ValueError(f"{config_path}: 'bins' should be a list of [index, label] pairs")
+    return [(index, label) for index, label in value]
+
+
 def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
@@ -101,21 +112,27 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     records = _complete_records(out, document["methods"], scored)
     every = [record for method_records in records.values() for record in method_records]
     metrics = [m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)]
-    bins = [(int(index), str(label)) for index, label in document["bins"]]
-    groups = groups_of(
-        document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
-    )
+    bins = _bins(document["bins"], config_path)
     stored_features = store.read_features(out)
     features = _feature_sets(stored_features, document["methods"], scored)
     min_pairs = int(document.get("min_group_pairs", MIN_GROUP_PAIRS))
-    table = aggregate(
-        records,
-        groups,
-        pair_metrics=metrics,
-        distribution=DISTRIBUTION_METRICS if features is not None else (),
-        features=features,
-        min_pairs=min_pairs,
-    )
+    try:
+        groups = groups_of(
+            document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
+        )
+        table = aggregate(
+            records,
+            groups,
+            pair_metrics=metrics,
+            distribution=DISTRIBUTION_METRICS if features is not None else (),
+            features=features,
+            min_pairs=min_pairs,
+        )
+    except (KeyError, TypeError, ValueError) as error:  # a per-pair record without bin, split or a metric
+        raise ValueError(
+            f"{out / store.PER_PAIR_DIR}: a record is not a pconv eval result ({type(error).__name__}: "
+            f"{first_line(error)})"
+        ) from None
     partial = features is None and bool(stored_features)
     notes = report_notes(
         document, len(scored), features is not None, partial_features=partial, lpips=LPIPS in metrics

@@ -36,10 +36,12 @@ from .unet import ConvUNet, PConvUNet, unet_specs
 __all__ = [
     "ARCHS",
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_KEYS",
     "MAX_LAYERS",
     "MAX_WIDTH",
     "build_model",
     "capture_rng",
+    "check_finite",
     "load_checkpoint",
     "model_from_checkpoint",
     "restore_rng",
@@ -92,6 +94,27 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+CHECKPOINT_KEYS = frozenset(
+    {
+        "format",
+        "arch",
+        "phase",
+        "step",
+        "config",
+        "model",
+        "optimizer",
+        "scaler",
+        "rng",
+        "counters",
+        "input",
+        "source",
+        "phases",
+    }
+)
+"""Every top-level entry a checkpoint may hold: those :func:`save_checkpoint` and ``pconv model import``
+write. Anything else (a crafted 512 MiB tensor under a new name) is refused rather than carried along."""
+
+
 def save_checkpoint(
     path: Path,
     *,
@@ -137,6 +160,11 @@ def load_checkpoint(path: Path, *, arch: str | None = None) -> dict[str, Any]:
     for key, kind in (("arch", str), ("config", dict), ("model", dict)):
         if not isinstance(document.get(key), kind):
             raise ValueError(f"{path}: not a complete pconv checkpoint ({key!r} should be {kind.__name__})")
+    unknown = sorted(str(key) for key in document if key not in CHECKPOINT_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown checkpoint entr{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}"
+        )
     if document["arch"] not in ARCHS:
         raise ValueError(f"{path}: unknown architecture {document['arch']!r}")
     if arch is not None and document["arch"] != arch:
@@ -172,9 +200,24 @@ def _checked_shape(document: dict[str, Any], path: Path) -> tuple[int, float]:
     return layers, float(width)
 
 
+def check_finite(weights: dict[str, Any], path: Path) -> None:
+    """Refuse weights holding NaN or infinity: such a model fills every hole with black (exit 0 from
+    ``inpaint``) or fails an evaluation after scoring every pair; one line names the file and tensor."""
+    for name, tensor in weights.items():
+        if (
+            isinstance(tensor, torch.Tensor)
+            and tensor.is_floating_point()
+            and not torch.isfinite(tensor).all()
+        ):
+            raise ValueError(
+                f"{path}: weight {name} holds NaN or infinite values; the checkpoint is unusable"
+            )
+
+
 def model_from_checkpoint(document: dict[str, Any], path: Path) -> PConvUNet | ConvUNet:
     """The checkpoint's model, built from its recorded arch, layers and width, with its weights loaded."""
     layers, width = _checked_shape(document, path)
+    check_finite(document["model"], path)
     model = build_model(document["arch"], layers=layers, width=width)
     try:
         model.load_state_dict(document["model"])

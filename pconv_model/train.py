@@ -49,7 +49,7 @@ from pconv.core import __version__, distributed
 from pconv.core.compiling import COMPILE_CHOICES, compile_network, resolve_compile
 from pconv.core.distributed import DistEnv
 from pconv.core.drawing import column_header
-from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl
+from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl, refuse_overlap
 from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
 from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
@@ -405,6 +405,8 @@ def train(
     ``vgg`` replaces the VGG16 feature extractor loaded from ``config.vgg_weights`` (tests pass a small
     one). Under torchrun this joins the process group and leaves it before returning.
     """
+    # checkpoints and samples/*.png inside the photo folder would be read back as photos
+    refuse_overlap(config.out, {"--data": config.data, "--masks": config.masks, "--init": config.init})
     env = distributed.dist_env()
     device = distributed.pick_device(config.device, env)
     config = dataclasses.replace(config, amp=resolve_amp(config.amp, device))  # what runs is recorded

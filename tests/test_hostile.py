@@ -519,3 +519,221 @@ def test_a_legal_long_output_name_keeps_its_lock_and_temporary(tmp_path):
     with locked_beside(release):
         atomic_write_text(release, "x")
     assert release.read_text() == "x" and sorted(tmp_path.iterdir()) == [release]
+
+
+# issue 23. 4. memory bounded for every format, from headers
+
+
+def test_an_unidentified_format_with_an_image_name_is_refused(tmp_path):
+    import cv2
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    assert cv2.imwrite(str(tmp_path / "x.hdr"), np.ones((40, 40, 3), np.float32))
+    (tmp_path / "x.hdr").rename(folder / "00000.png")
+    one_error_line(run("masks", "stats", folder), "00000.png", "not a readable image (no PNG, JPEG")
+
+
+def test_opencv_gets_our_pixel_limit(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.png"
+    write_mask_png(path, np.zeros((40, 50), bool))
+    code = (
+        "import pconv.core, cv2\n"
+        "try:\n"
+        f"    image = cv2.imread({str(path)!r}, cv2.IMREAD_UNCHANGED)\n"
+        "except cv2.error:\n"
+        "    image = None\n"
+        "print('decoded' if image is not None else 'refused')"
+    )
+    env = {**__import__("os").environ, "PCONV_MAX_PIXELS": "1999"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "refused"
+    env["PCONV_MAX_PIXELS"] = "2000"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == "decoded"
+
+
+def test_a_checkpoint_that_inflates_is_refused_before_loading(tmp_path):
+    import zipfile
+
+    path = small_checkpoint(tmp_path / "ck.pt")
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(bomb, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        prefix = source.infolist()[0].filename.split("/")[0]
+        target.writestr(f"{prefix}/data/999", bytes(80 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 1 << 20
+    one_error_line(run("model", "info", bomb), "bomb.pt", "inflate to 83,9")
+
+
+def test_a_checkpoint_with_an_unknown_entry_is_refused(tmp_path):
+    path = tmp_path / "ck.pt"
+    small_checkpoint(path)
+    document = torch.load(path, weights_only=True)
+    torch.save({**document, "payload": torch.zeros(4)}, path)
+    one_error_line(run("model", "info", path), "ck.pt", "unknown checkpoint entry payload")
+
+
+# issue 23. 7. numbers that are not numbers
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, photo_and_mask, value):
+    path = small_checkpoint(tmp_path / "ck.pt")
+    document = torch.load(path, weights_only=True)
+    document["model"]["decoder.0.conv.weight"].view(-1)[3] = value
+    torch.save(document, path)
+    photo, mask = photo_and_mask
+    out = tmp_path / "out.png"
+    result = run("inpaint", "--checkpoint", path, "--image", photo, "--mask", mask, "--out", out)
+    one_error_line(result, "ck.pt", "decoder.0.conv.weight", "NaN or infinite")
+    assert not out.exists()
+
+
+# issue 23. 6. one line instead of a traceback; 7. numbers that are not numbers
+
+
+def test_a_manifest_header_over_the_csv_field_limit_is_one_line(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    (bench / "manifest.csv").write_text("x" * 200_000 + "\n")
+    one_error_line(run("masks", "verify", bench), "manifest.csv", "field larger than field limit")
+
+
+@pytest.mark.parametrize("name", ["split.json", "manifest.jsonl"])
+def test_deeply_nested_json_is_one_line(tmp_path, name):
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    deep = "[" * 100_000 + "]" * 100_000
+    if name == "manifest.jsonl":
+        with open(raw / name, "a") as handle:
+            handle.write(deep + "\n")
+    else:
+        (raw / name).write_text(deep)
+    one_error_line(run("masks", "accumulate", raw, "--out", tmp_path / "acc"), name, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ('"id": Infinity', "manifest.jsonl:2: cannot convert float infinity"),
+        ('"hole_ratio": NaN', "manifest.jsonl:2: hole_ratio nan is not a share in [0, 1]"),
+        ('"hole_ratio": 1.5', "manifest.jsonl:2: hole_ratio 1.5 is not a share"),
+    ],
+)
+def test_a_raw_row_that_is_not_a_number_names_its_line(tmp_path, row, needle):
+    raw = tmp_path / "raw"
+    write_mask_png(raw / "masks" / "000000.png", np.eye(32, dtype=bool))
+    line = '{"file": "masks/000000.png", "source": "c0", "t": 0, "height": 32, "width": 32, "id": 0, '
+    line += '"hole_ratio": 0.03, ' + row + "}"
+    (raw / "manifest.jsonl").write_text("\n" + line + "\n")
+    one_error_line(run("masks", "split", raw), needle)
+
+
+@pytest.mark.parametrize("bins", ['[["x", "1-10%"]]', "[[0]]", "[5]"])
+def test_eval_merge_names_malformed_bins(tmp_path, bins):
+    out = eval_folder(tmp_path, bins=json.loads(bins))
+    append_jsonl(out / "per_pair" / "shard-1-of-1.jsonl", {"method": "telea", "pair": 0, "psnr": 1.0})
+    one_error_line(run("eval", "merge", out), "config.json", "'bins'")
+
+
+def test_a_benchmark_mask_above_the_pixel_limit_is_a_bad_mask(tmp_path):
+    from pconv.evaluator.checks import bad_masks
+
+    bench = tmp_path / "bench"
+    (bench / "masks").mkdir(parents=True)
+    write_mask_png(bench / "masks" / "00000.png", np.eye(8, dtype=bool))
+    huge_png_header(bench / "masks" / "00001.png", 12000, 12000)
+    huge_png_header(bench / "masks" / "00002.png", 60000, 60000)
+    bad, _ = bad_masks(bench, ["masks/00000.png", "masks/00001.png", "masks/00002.png", "../x.png"])
+    reasons = dict(bad)
+    assert "above the limit" in reasons["masks/00001.png"]
+    assert reasons["masks/00002.png"] == "unreadable, DecompressionBombError"
+    assert "refusing the path" in reasons["../x.png"]
+
+
+# issue 23, minor: errors name their file; nothing prints above the Error: line
+
+
+def test_a_huge_integer_in_build_json_names_the_file(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    text = (bench / "build.json").read_text().replace('"per_bin": 1', '"per_bin": 1' + "0" * 5000)
+    (bench / "build.json").write_text(text)
+    one_error_line(run("masks", "verify", bench), "build.json", "not valid JSON")
+
+
+def test_opencv_warnings_stay_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"import pconv.core, cv2; cv2.imread({str(tmp_path / 'missing.png')!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""
+
+
+# issue 23, found by the fresh pass: stats lists regular files only; a per-pair record lacking fields
+
+
+def test_stats_skips_and_names_a_fifo_and_a_symlink_loop(tmp_path):
+    import os
+
+    folder = mask_folder(tmp_path / "masks")
+    os.mkfifo(folder / "f.png")
+    os.symlink(folder / "loop.png", folder / "loop.png")
+    result = CliRunner().invoke(cli.main, ["-q", "masks", "stats", str(folder), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "f.png: not a regular file" in result.stderr and "loop.png: not a regular file" in result.stderr
+
+
+def test_eval_merge_names_a_record_without_its_bin(tmp_path):
+    out = eval_folder(tmp_path)
+    append_jsonl(out / "per_pair" / "shard-1-of-1.jsonl", {"method": "telea", "pair": 0, "psnr": 1.0})
+    one_error_line(run("eval", "merge", out), "per_pair", "not a pconv eval result")
+
+
+def test_accumulate_and_train_never_write_around_their_inputs(tmp_path):
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    before = sorted(path.name for path in tmp_path.iterdir())
+    one_error_line(run("masks", "accumulate", raw, "--out", tmp_path), "the output contains the input RAW")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    args = ["train", "--dataset", "folder", "--data", photos, "--masks", raw, "--iterations", 1]
+    one_error_line(run(*args, "--out", photos / "run"), "the output lies inside the input --data")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*before, "photos"])
+    assert list(photos.iterdir()) == []
+
+
+def test_split_takes_the_pool_lock_before_reading_the_manifest(tmp_path):
+    """Issue 23, item 2 audit: a pool still being written (its manifest half-made) is refused as in use,
+    not read."""
+    import subprocess
+    import sys
+
+    raw = write_pool(tmp_path / "raw", [{}, {}])
+    with open(raw / "manifest.jsonl", "a") as handle:
+        handle.write('{"id": 5}\n')  # a writer's line in progress
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pconv.core.locks import locked_folder\n"
+            f"with locked_folder({str(raw)!r}):\n    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        one_error_line(run("masks", "split", raw), "in use by another writer")
+    finally:
+        holder.communicate("")
+
+
+def test_a_short_benchmark_row_says_so(tmp_path):
+    bench = bench_folder(tmp_path, {"per_bin": 1})
+    with open(bench / "manifest.csv", "a") as handle:
+        handle.write("masks/00000.png,1\x00\n")
+    one_error_line(run("masks", "verify", bench), "manifest.csv:2: bad manifest row", "fewer fields")

@@ -52,6 +52,7 @@ from pconv.core.files import (
     atomic_write_text,
     read_json_object,
     read_jsonl,
+    refuse_overlap,
     relative_path,
 )
 from pconv.core.locks import locked_folder
@@ -300,8 +301,7 @@ def accumulate_pool(
     holds another pool, ``out`` inside ``raw``, and an input that is itself accumulated."""
     raw, out = Path(raw), Path(out)
     pool = RawPool(raw)  # first: a missing or broken input fails before OUT is created
-    if out.resolve() == raw.resolve() or raw.resolve() in out.resolve().parents:
-        raise ValueError(f"{out}: write the accumulated pool beside {raw}, not into it")
+    refuse_overlap(out, {"RAW": raw})
     if read_accumulation(raw) is not None:
         raise ValueError(f"{raw}: already accumulated; accumulate the pool of single pairs it was made from")
     split = read_json_object(raw / SPLIT_NAME) if pool.split is not None else None

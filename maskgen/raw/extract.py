@@ -21,6 +21,7 @@ pool's bytes do not depend on how ``--out`` or the sources were spelled, and no 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -41,6 +42,7 @@ from pconv.core.files import (
     read_json_object,
     read_jsonl,
     relative_path,
+    sha256_file,
 )
 from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png
@@ -50,7 +52,7 @@ from pconv.core.workers import default_workers, worker_context, worker_processes
 from pconv.maskgen.raw.flow import flow_size_problem
 from pconv.maskgen.raw.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
 from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR
-from pconv.maskgen.raw.video import SourceInfo, probe_source, read_pairs
+from pconv.maskgen.raw.video import SourceInfo, frame_files, probe_source, read_pairs
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -249,6 +251,21 @@ def _iter_results(
         yield result
 
 
+def source_digest(source: Path) -> str:
+    """SHA-256 of a video file, or of a frame folder's frame names and contents: what a resume checks, so
+    that frames replaced at the same paths never mix with masks made from the old ones. A content digest
+    rather than sizes and times, so that shards on machines holding their own copies still merge."""
+    if source.is_dir():
+        digest = hashlib.sha256()
+        for frame in frame_files(source):
+            digest.update(f"{frame.name}\0{sha256_file(frame)}\n".encode())
+        return digest.hexdigest()
+    try:
+        return sha256_file(source)
+    except OSError:
+        return "unreadable"
+
+
 def _check_run(raw: Path, run: dict[str, Any]) -> None:
     found = read_run(raw)
     if found is None:
@@ -257,6 +274,19 @@ def _check_run(raw: Path, run: dict[str, Any]) -> None:
         atomic_write_text(raw / RUN_NAME, json.dumps(run, indent=1, sort_keys=True) + "\n")
     elif found != run:
         differing = sorted(key for key in run.keys() | found.keys() if run.get(key) != found.get(key))
+        if differing == ["source_sha256"] and len(found["source_sha256"]) == len(run["sources"]):
+            changed = [
+                name
+                for name, old, new in zip(
+                    run["sources"], found["source_sha256"], run["source_sha256"], strict=True
+                )
+                if old != new
+            ]
+            raise ValueError(
+                f"{raw}: {len(changed)} source(s) changed since this pool was started (first: {changed[0]}, "
+                "relative to the pool); resuming would mix masks of old and new frames: restore them, "
+                "or choose a new --out"
+            )
         raise ValueError(
             f"{raw}: holds a pool made with other {', '.join(differing)}; "
             "re-run with the same sources and settings to resume, or choose a new --out"
@@ -341,6 +371,7 @@ def extract_pool(
             if isinstance(item, str)
         ]
         run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
+        run["source_sha256"] = [source_digest(Path(name)) for name in names]
         out.mkdir(parents=True, exist_ok=True)
         _check_run(out, run)
         for leftover in (out / MASK_DIR).glob(".*.pconv-tmp-*"):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pconv.core.files import inside, read_json_object, read_jsonl
+from pconv.core.files import inside, read_json_object, read_jsonl_lines
 from pconv.core.masks import read_mask_png
 
 __all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split", "pool_digest"]
@@ -61,6 +61,9 @@ class RawMaskRecord:
         ]
         if missing:
             raise ValueError(f"lacks {', '.join(missing)}: {json.dumps(data)[:200]}")
+        ratio = float(data["hole_ratio"])
+        if not 0 <= ratio <= 1:  # NaN fails too: it would sort into no bin, or silently into one
+            raise ValueError(f"hole_ratio {data['hole_ratio']!r} is not a share in [0, 1]")
         return cls(
             id=int(data["id"]),
             file=str(data["file"]),
@@ -68,7 +71,7 @@ class RawMaskRecord:
             t=int(data["t"]),
             step=int(data.get("step", 1)),
             method=str(data.get("method", "")),
-            hole_ratio=float(data["hole_ratio"]),
+            hole_ratio=ratio,
             height=int(data["height"]),
             width=int(data["width"]),
             params=dict(data.get("params", {})),
@@ -89,11 +92,11 @@ class RawPool:
                 f"{self.root}: not a raw mask pool (no {MANIFEST_NAME}; make one with `pconv masks extract`)"
             )
         records = []
-        for number, item in enumerate(read_jsonl(manifest), start=1):
+        for number, item in read_jsonl_lines(manifest):
             try:
                 records.append(RawMaskRecord.from_json(item))
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"{manifest}: record {number}: {error}") from None
+            except (TypeError, ValueError, OverflowError) as error:  # OverflowError: int(Infinity)
+                raise ValueError(f"{manifest}:{number}: {error}") from None
         if not records:
             raise ValueError(f"{self.root}: the raw mask pool is empty ({MANIFEST_NAME} has no masks)")
         self.records: list[RawMaskRecord] = sorted(records, key=lambda record: record.id)

@@ -45,9 +45,10 @@ def split_pool(raw: Path, *, test_fraction: float = 0.3, seed: int = 0) -> dict[
     ``split.json``: ``{"seed", "test_fraction", "sources": {source: side}, "masks": {side: count},
     "version"}``. Returns the ``sources`` mapping.
     """
-    pool = RawPool(raw)  # first: the lock would create a missing folder
-    with locked_folder(raw):
-        return _split(pool, test_fraction=test_fraction, seed=seed)
+    if not Path(raw).is_dir():
+        RawPool(raw)  # its one-line error; the lock would create the missing folder
+    with locked_folder(raw):  # before the manifest is read: a writer still adding masks refuses this
+        return _split(RawPool(raw), test_fraction=test_fraction, seed=seed)
 
 
 def _split(pool: RawPool, *, test_fraction: float, seed: int) -> dict[str, str]:

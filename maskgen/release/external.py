@@ -35,7 +35,14 @@ from pathlib import Path
 
 import numpy as np
 from pconv.core import __version__
-from pconv.core.files import IMAGE_SUFFIXES, atomic_write_text, refuse_overlap, relative_path, temporary_name
+from pconv.core.files import (
+    IMAGE_SUFFIXES,
+    atomic_write_text,
+    list_images,
+    refuse_overlap,
+    relative_path,
+    temporary_name,
+)
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
@@ -110,6 +117,8 @@ def _raw_ids(folder: Path) -> dict[str, str]:
             rows = list(csv.DictReader(handle))
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as error:
+        raise ValueError(f"{path}: not a readable manifest ({error})") from None
     if rows and not {"file", "raw_id"} <= set(rows[0]):
         raise ValueError(f"{path}: not a benchmark manifest (lacks file or raw_id)")
     return {row["file"]: row["raw_id"] for row in rows}
@@ -126,9 +135,7 @@ def find_masks(folder: Path) -> list[Path]:
         raise FileNotFoundError(f"{folder}: no such mask folder")
     if _is_benchmark(folder):
         return find_masks(folder / BENCH_MASKS)
-    files = sorted(
-        path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-    )
+    files = sorted(list_images(folder))
     if not files:
         raise ValueError(f"{folder}: no mask images ({' '.join(sorted(IMAGE_SUFFIXES))}) in it or below it")
     folders = sorted({parent for path in files for parent in path.relative_to(folder).parents} - {Path(".")})

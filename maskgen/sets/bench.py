@@ -318,6 +318,13 @@ _PARSERS = {
 }
 
 
+def _record(row: dict[str | None, Any]) -> BenchRecord:
+    short = [name for name in _PARSERS if row.get(name) is None]
+    if short:  # csv fills a short row with None
+        raise ValueError(f"the row has no {short[0]} field: fewer fields than the header")
+    return BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
+
+
 def read_benchmark(bench: Path) -> list[BenchRecord]:
     """The benchmark's manifest rows in file order."""
     path = Path(bench) / CSV_NAME
@@ -332,14 +339,13 @@ def read_benchmark(bench: Path) -> list[BenchRecord]:
             if missing:
                 raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
             try:
-                return [
-                    BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
-                    for row in reader
-                ]
+                return [_record(row) for row in reader]
             except (TypeError, ValueError, csv.Error) as error:
                 raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as error:  # e.g. a header field over the csv module's field size limit
+        raise ValueError(f"{path}: not a readable manifest ({error})") from None
 
 
 def load_benchmark_hole(bench: Path, record: BenchRecord) -> np.ndarray:

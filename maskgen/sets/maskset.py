@@ -26,6 +26,7 @@ PNGs were renamed into place before being listed), a different one is refused un
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -42,6 +43,7 @@ import h5py
 import numpy as np
 from pconv.core import __version__
 from pconv.core.cache import ArrayCache
+from pconv.core.errors import first_line
 from pconv.core.files import (
     append_jsonl,
     atomic_output,
@@ -391,6 +393,28 @@ def write_mask_set(
         )
 
 
+@contextlib.contextmanager
+def _new_hdf5(path: Path, final: Path) -> Iterator[h5py.File]:
+    """``h5py.File(path, "w")`` whose failures read as one OSError naming ``final``: on a full disk the
+    write fails first and the close then fails too, with a RuntimeError that would bury the reason."""
+    h5 = h5py.File(path, "w")
+    try:
+        yield h5
+    except OSError as error:
+        with contextlib.suppress(Exception):
+            h5.close()
+        reason = os.strerror(error.errno) if error.errno else first_line(error)
+        raise OSError(f"{final}: could not be written ({reason})") from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            h5.close()
+        raise
+    try:
+        h5.close()
+    except RuntimeError as error:
+        raise OSError(f"{final}: could not be written ({first_line(error)})") from None
+
+
 def _build(
     raw: Path, out: Path, recipe: Recipe, *, workers: int, overwrite: bool, existed: bool, progress: bool
 ) -> Path:
@@ -454,7 +478,7 @@ def _write(
     size = recipe.size
     digests: dict[int, str] = {}
     rows: dict[int, dict[str, Any]] = {}
-    with atomic_output(out / HDF5_NAME) as temp, h5py.File(temp, "w") as h5:
+    with atomic_output(out / HDF5_NAME) as temp, _new_hdf5(temp, out / HDF5_NAME) as h5:
         masks = h5.create_dataset(
             "masks",
             shape=(recipe.count, size, size),

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from pconv.core.files import atomic_output, refuse_overlap, sha256_file
 
-from ..checkpoint import CHECKPOINT_FORMAT, load_checkpoint, model_from_checkpoint
+from ..checkpoint import CHECKPOINT_FORMAT, check_finite, load_checkpoint, model_from_checkpoint
 from ..normalization import Normalization
 from .layouts import LAYOUTS, convert_generator, generator_weights
 from .safe_load import load_weights_only
@@ -60,6 +60,7 @@ def import_checkpoint(src: Path, out: Path, *, fmt: str) -> ImportResult:
     refuse_overlap(out, {"SRC": src})
     document, note = load_weights_only(src)
     model = convert_generator(generator_weights(document, layout, src), layout, src)
+    check_finite(model.state_dict(), src)
     steps = _training_steps(document, layout.steps)
     checkpoint = {
         "format": CHECKPOINT_FORMAT,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pconv.core.weights import check_torch_archive
 
 __all__ = ["SAFE_TYPES", "load_weights_only"]
 
@@ -57,6 +58,7 @@ def load_weights_only(path: Path) -> tuple[Any, str | None]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
+    check_torch_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True), None
     except Exception as error:  # the unpickler raises many types; a refused type is retried below

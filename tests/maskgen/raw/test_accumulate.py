@@ -225,4 +225,4 @@ def test_cli_summary_and_one_line_errors(tmp_path, make_raw_pool):
         and "no such raw mask pool" in missing.output
     )
     inside = run("accumulate", str(raw), "--out", str(raw / "sub"))
-    assert inside.exit_code == 1 and "not into it" in inside.output
+    assert inside.exit_code == 1 and "the output lies inside the input RAW" in inside.output

@@ -144,10 +144,11 @@ def test_a_frame_failing_mid_run_is_named_and_the_rest_resumes(sources, tmp_path
         extract_pool([folder], tmp_path / "raw2", config=CONFIG, workers=2)
     with pytest.raises(ValueError, match="000002.png: not a readable image"):
         extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
-    (folder / "000002.png").write_bytes(good)
-    report = extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
-    assert report.resumed == 1  # pair (0, 1) was written before frame 2 failed
-    assert report.resumed + report.masks_written + report.skipped_static == 3
+    (folder / "000002.png").write_bytes(good)  # a changed source: its pool cannot resume (issue 23, item 8)
+    with pytest.raises(ValueError, match="1 source"):
+        extract_pool([folder], tmp_path / "raw", config=CONFIG, workers=1)
+    report = extract_pool([folder], tmp_path / "raw3", config=CONFIG, workers=1)
+    assert report.masks_written + report.skipped_static == 3
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -157,7 +158,8 @@ def test_skip_bad_covers_a_source_that_breaks_mid_way(sources, tmp_path, workers
     (folder / "000002.png").write_bytes(b"broken")
     raw = tmp_path / "raw"
     report = extract_pool([folder, sources[1]], raw, config=CONFIG, workers=workers, skip_bad=True)
-    assert report.bad_sources == (f"{folder / '000002.png'}: not a readable image (corrupt frame?)",)
+    broken = f"{folder / '000002.png'}: not a readable image (no PNG, JPEG, BMP, WebP, TIFF or PPM header)"
+    assert report.bad_sources == (broken,)
     assert report.pairs == 6 and report.skipped_bad == 2  # pair (0, 1) came before the broken frame
     bad = [record for record in read_jsonl(raw / "skipped.jsonl") if record["reason"] == "bad"]
     assert {record["source"] for record in bad} == {"../clip"} and len(bad) == report.skipped_bad
@@ -262,3 +264,19 @@ def test_warnings_come_before_the_first_mask(sources, tmp_path, workers):
 
     report = extract_pool([broken, *sources], raw, config=CONFIG, workers=workers, skip_bad=True, warn=warn)
     assert heard == [(f"skipped bad source: {report.bad_sources[0]}", False)]
+
+
+def test_a_resume_after_frames_were_replaced_is_refused(sources, tmp_path):
+    """Issue 23, item 8: frames replaced at the same paths between a kill and a resume must not mix."""
+    folder = tmp_path / "clip"
+    shutil.copytree(sources[0], folder)
+    raw = tmp_path / "raw"
+    extract_pool([folder], raw, config=CONFIG, workers=1, shard=Shard(1, 2))  # an unfinished pool
+    before = digest(raw)
+    frame = folder / "000002.png"
+    assert cv2.imwrite(str(frame), cv2.imread(str(Path(sources[1]) / "000002.png")))
+    with pytest.raises(
+        ValueError, match=r"1 source\(s\) changed since this pool was started \(first: \.\./clip"
+    ):
+        extract_pool([folder], raw, config=CONFIG, workers=1, shard=Shard(1, 2))
+    assert digest(raw) == before

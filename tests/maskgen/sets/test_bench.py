@@ -315,3 +315,26 @@ def test_n_masks_first_try_raw_masks_denser_by_the_frame_area():
     start = round(1.5 / 6 * 100 * factor - width / 2)  # bin 1 of 6: rank 0.25 × 1.54
     assert set(_first_choices(0, 1, 6, 0, ranked, factor).tolist()) == set(ranked[start : start + width])
     assert set(_first_choices(0, 5, 6, 0, ranked, factor).tolist()) == set(range(1, width + 1))  # capped
+
+
+def test_a_full_disk_during_benchmark_is_one_line(raw_pool, tmp_path):
+    """Issue 23, item 6: h5py's failing close must not bury the OSError saying why (as a traceback)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000))\n"
+        "from pconv.cli import main\n"
+        "main(sys.argv[1:])"
+    )
+    args = ["-q", "masks", "benchmark", "--raw", raw_pool, "--out", tmp_path / "bench", "--per-bin", 3]
+    args += ["--size", 128, "--border", 12, "--workers", 1]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr[-3000:]
+    assert (
+        done.stderr.startswith("Error: ") and "masks.h5: could not be written (File too large)" in done.stderr
+    )

@@ -105,7 +105,11 @@ def test_a_non_binary_raw_mask_is_binarized_and_an_unreadable_one_is_named(raw_p
     assert _run("benchmark", "--raw", raw_pool, "--out", tmp_path / "ok", *SMALL).exit_code == 0
     path.write_bytes(b"broken")
     result = _run("benchmark", "--raw", raw_pool, "--out", tmp_path / "bad", *SMALL)
-    assert result.exit_code == 1 and result.output == f"Error: {path}: not a readable image\n"
+    assert (
+        result.exit_code == 1
+        and result.output
+        == f"Error: {path}: not a readable image (no PNG, JPEG, BMP, WebP, TIFF or PPM header)\n"
+    )
 
 
 def test_stats_and_bin_read_either_convention(tmp_path):

@@ -1,4 +1,4 @@
-"""A SIGTERM or kill -9 of a multi-worker build leaves no process of it behind (issue 11)."""
+"""A SIGTERM, SIGHUP or kill -9 of a multi-worker build leaves no process of it behind (issues 11, 23)."""
 
 import os
 import signal
@@ -38,7 +38,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_stopping_a_two_worker_build_leaves_no_process(make_raw_pool, tmp_path, signum):
     raw = make_raw_pool("raw", sources=6, per_source=8)
     pconv = Path(sys.executable).with_name("pconv")
@@ -55,7 +55,7 @@ def test_stopping_a_two_worker_build_leaves_no_process(make_raw_pool, tmp_path, 
         process.wait(timeout=5)
         time.sleep(5)
         assert [pid for pid in family if _alive(pid)] == []
-        assert process.returncode == (1 if signum == signal.SIGTERM else -signal.SIGKILL)  # 1: as Ctrl-C
+        assert process.returncode == (-signal.SIGKILL if signum == signal.SIGKILL else 1)  # 1: as Ctrl-C
     finally:
         process.kill()
         process.wait()
