@@ -27,7 +27,7 @@ from typing import Any
 
 import cv2
 
-__all__ = ["default_workers", "die_with_parent", "worker_context", "worker_processes"]
+__all__ = ["default_workers", "die_with_parent", "process_alive", "worker_context", "worker_processes"]
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -41,12 +41,19 @@ def default_workers() -> int:
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
-    """The start method of :func:`worker_processes`; a queue shared with its workers must come from it."""
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+    """The start method of :func:`worker_processes`; a queue shared with its workers must come from it.
+
+    The forkserver also imports :mod:`pconv.core.forkserver_boot`, which keeps a worker caught starting by
+    the run's end from printing a traceback under the run's one-line message.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "pconv.core.forkserver_boot"])
+    return context
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether ``pid`` runs; a zombie (dead, not yet reaped by its parent) counts as dead."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
@@ -62,7 +69,7 @@ def _alive(pid: int) -> bool:
 
 
 def _watch(pid: int, interval: float) -> None:
-    while _alive(pid):
+    while process_alive(pid):
         time.sleep(interval)
     os._exit(1)  # no clean-up: the files this worker was writing are temporary ones
 
@@ -72,7 +79,7 @@ def die_with_parent(owner: int, *, interval: float = 0.5) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if not _alive(owner):  # died before the signal was armed
+    if not process_alive(owner):  # died before the signal was armed
         os._exit(1)
     threading.Thread(target=_watch, args=(owner, interval), daemon=True, name="pconv-parent-watch").start()
 

@@ -171,3 +171,11 @@ def test_a_manifest_column_that_is_a_group_is_one_violation(dist):
         del h5["hole_ratio"]
         h5.create_group("hole_ratio")
     assert "masks.h5: hole_ratio is a group, expected one value per manifest row" in verify_benchmark(dist)
+
+
+def test_a_non_json_attribute_is_a_violation_naming_masks_h5(dist):
+    import h5py
+
+    with h5py.File(dist / "masks.h5", "a") as h5:
+        h5.attrs["raw_pool"] = "{not json"
+    assert any(p.startswith("masks.h5: attribute raw_pool is '{not json'") for p in verify_benchmark(dist))
