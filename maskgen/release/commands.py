@@ -139,7 +139,8 @@ def verify_command(folder: Path) -> None:
     "other",
     type=click.Path(path_type=Path),
     default=None,
-    help="Another mask folder (e.g. NVIDIA's test set) to show side by side.",
+    help="Another mask folder (e.g. NVIDIA's test set) to show side by side, with each group's medians "
+    "over its and how many cells lie within the shape targets.",
 )
 @click.option(
     "--compare-hole-value",
@@ -163,6 +164,8 @@ def stats_command(
         compare_table,
         mask_set_stats,
         measure_masks,
+        medians_by_group,
+        ratio_table,
         stats_table,
         write_measures_csv,
     )
@@ -184,8 +187,11 @@ def stats_command(
             workers=workers,
             progress=show_progress(),
         )
+        other_stats = mask_set_stats(str(other), other_measures, other_thumbnails)
         click.echo("")
-        click.echo(compare_table(stats, mask_set_stats(str(other), other_measures, other_thumbnails)))
+        click.echo(compare_table(stats, other_stats))
+        click.echo("")
+        click.echo(ratio_table(stats, str(other), medians_by_group(other_stats)))
 
 
 @click.command("bin")

@@ -40,10 +40,15 @@ from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
 from pconv.maskgen.release.shapes import (
+    SHAPE_FIELDS,
     SHAPE_RATIO_RANGE,
+    SHAPE_TOLERANCES,
     THUMBNAIL_SIDE,
     GroupSummary,
+    Medians,
     ShapeMeasures,
+    inside_targets,
+    median_ratios,
     near_duplicate_flags,
     shape_measures,
     summarize,
@@ -61,6 +66,8 @@ __all__ = [
     "find_masks",
     "mask_set_stats",
     "measure_masks",
+    "medians_by_group",
+    "ratio_table",
     "stats_table",
     "write_measures_csv",
 ]
@@ -317,6 +324,47 @@ def compare_table(first: MaskSetStats, second: MaskSetStats, *, edges: Sequence[
         for stats in (first, second):
             summary = stats.headline if key is None else stats.cells[key]
             lines.append(f"{stats.name:<{width}}  {_shape_row(label, summary)}")
+    return "\n".join(lines)
+
+
+def medians_by_group(stats: MaskSetStats) -> dict[tuple[int, str] | None, GroupSummary | None]:
+    """A set's summaries keyed as NVIDIA_TEST_MEDIANS is: (bin, split) per cell, None for ratio 0.1-0.6."""
+    return {**stats.cells, None: stats.headline}
+
+
+def _targets_text() -> str:
+    return ", ".join(f"{name.split('_')[0]} ±{SHAPE_TOLERANCES[name]:.0%}" for name in SHAPE_FIELDS)
+
+
+def ratio_table(
+    stats: MaskSetStats,
+    reference_name: str,
+    reference: dict[tuple[int, str] | None, Medians | None],
+    *,
+    edges: Sequence[float] = BIN_EDGES,
+) -> str:
+    """Each cell's four medians over the reference's, ``*`` marking a ratio outside SHAPE_TOLERANCES, then
+    how many of the bin × split cells lie inside on all four (a cell empty in either set never does)."""
+    lines = [
+        f"ratios of the medians, {stats.name} / {reference_name} (* outside the targets: {_targets_text()})",
+        f"{'group':<22}{'thick px':>10}{'bound/100':>11}{'comps':>7}{'rough':>7}  inside",
+    ]
+    ours = medians_by_group(stats)
+    keys = [(index, split) for index in range(len(edges) - 1) for split in SPLITS]
+    inside_count = 0
+    for key in [*keys, None]:
+        label = "ratio 0.1-0.6" if key is None else f"{bin_label(key[0], edges)} {key[1]}"
+        summary, base = ours.get(key), reference.get(key)
+        if summary is None or base is None:
+            lines.append(f"{label:<22}{'-':>10}{'-':>11}{'-':>7}{'-':>7}  no")
+            continue
+        ratios = median_ratios(summary, base)
+        inside = inside_targets(ratios)
+        cells = [f"{ratios[name]:.2f}{'' if inside[name] else '*'}" for name in SHAPE_FIELDS]
+        verdict = "yes" if all(inside.values()) else "no"
+        lines.append(f"{label:<22}{cells[0]:>10}{cells[1]:>11}{cells[2]:>7}{cells[3]:>7}  {verdict}")
+        inside_count += key is not None and all(inside.values())
+    lines.append(f"cells inside the targets: {inside_count} of {len(keys)}")
     return "\n".join(lines)
 
 

@@ -33,7 +33,8 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         "dilated with a square kernel of radius 2 to 12 px",
         "## Shapes and diversity",
         "ratio 0.1-0.6",
-        "NVIDIA's released test masks: thickness 11.0 px",
+        "each group's medians over those of NVIDIA's whole released test set",
+        "ratios of the medians, benchmark / NVIDIA test set (* outside the targets: thickness ±15%",
     ):
         assert needed in card, needed
     sums = (dist / "SHA256SUMS").read_text().splitlines()
@@ -113,6 +114,9 @@ def test_a_compare_folder_puts_its_shape_rows_beside_ours_on_the_card_and_page(b
     assert len(rows) == 2 * 13 and [row[0] for row in rows[:2]] == ["benchmark", "masks"]
     for ours, theirs in zip(rows[::2], rows[1::2], strict=True):  # the same masks, measured the same way
         assert ours[1:-2] == theirs[1:-2] and theirs[-2:] == ["-", "-"]  # a bare folder: raw masks unknown
+    ratios = card.split("ratios of the medians, benchmark / masks")[1].split("```")[0].splitlines()[2:]
+    assert [line[22:].split() for line in ratios[:-1]] == [["1.00", "1.00", "1.00", "1.00", "yes"]] * 13
+    assert ratios[-1] == "cells inside the targets: 12 of 12"
     assert "Side by side with <code>masks</code>" in (dist / "index.html").read_text()
     with pytest.raises(FileNotFoundError, match="no such mask folder"):
         publish_benchmark(bench, tmp_path / "other", compare=tmp_path / "missing")
