@@ -54,6 +54,7 @@ from pconv.maskgen.release.shapes import (
     summarize,
     thumbnail,
 )
+from pconv.maskgen.sets.augment import magnification_summary
 from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label, mask_stats
 
 __all__ = [
@@ -97,6 +98,7 @@ class MaskMeasure:
     components: int
     roughness: float
     raw_id: str
+    magnification: float | None = None
 
     @property
     def shape(self) -> ShapeMeasures:
@@ -107,8 +109,9 @@ def _is_benchmark(folder: Path) -> bool:
     return (folder / BENCH_MANIFEST).is_file() and (folder / BENCH_MASKS).is_dir()
 
 
-def _raw_ids(folder: Path) -> dict[str, str]:
-    """File (relative to ``folder``) -> raw mask id, from a benchmark's manifest; {} for other folders."""
+def _manifest_columns(folder: Path) -> dict[str, tuple[str, float | None]]:
+    """File (relative to ``folder``) -> (raw mask id, magnification), from a benchmark's manifest; {} for
+    other folders. The magnification (``scale``) is None in a manifest without that column."""
     if not _is_benchmark(folder):
         return {}
     path = folder / BENCH_MANIFEST
@@ -119,7 +122,12 @@ def _raw_ids(folder: Path) -> dict[str, str]:
         raise ValueError(f"{path}: not a UTF-8 text file") from None
     if rows and not {"file", "raw_id"} <= set(rows[0]):
         raise ValueError(f"{path}: not a benchmark manifest (lacks file or raw_id)")
-    return {row["file"]: row["raw_id"] for row in rows}
+    try:
+        return {
+            row["file"]: (row["raw_id"], float(row["scale"]) if row.get("scale") else None) for row in rows
+        }
+    except ValueError:
+        raise ValueError(f"{path}: a scale that is not a number") from None
 
 
 def find_masks(folder: Path) -> list[Path]:
@@ -183,7 +191,7 @@ def measure_masks(
     """
     folder = Path(folder)
     names = [path.relative_to(folder).as_posix() for path in find_masks(folder)]
-    raw_ids = _raw_ids(folder)
+    manifest = _manifest_columns(folder)
     chunks = [names[start : start + CHUNK] for start in range(0, len(names), CHUNK)]
     measures, thumbnails = [], []
     bar = progress_bar(total=len(names), desc="measure masks", enabled=progress, unit="mask")
@@ -193,7 +201,8 @@ def measure_masks(
         )
         for chunk in map(measure, chunks) if pool is None else pool.map(measure, chunks):
             for fields_, packed in chunk:
-                measures.append(MaskMeasure(**fields_, raw_id=raw_ids.get(fields_["file"], "")))
+                raw_id, scale = manifest.get(fields_["file"], ("", None))
+                measures.append(MaskMeasure(**fields_, raw_id=raw_id, magnification=scale))
                 thumbnails.append(np.unpackbits(packed).astype(bool).reshape(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
             bar.update(len(chunk))
     return measures, thumbnails
@@ -290,6 +299,13 @@ def stats_table(stats: MaskSetStats, *, edges: Sequence[float] = BIN_EDGES) -> s
         + ", ".join(f"{width}x{height}" for width, height in sizes[:8])
         + (f" and {len(sizes) - 8} more" if len(sizes) > 8 else "")
     )
+    scales = [item.magnification for item in measures]
+    if scales and None not in scales:
+        summary = magnification_summary(scales)
+        lines.append(
+            "magnification (output px per source px, the manifest's scale): "
+            f"median {summary['median']:.2f}, {summary['min']:.2f} to {summary['max']:.2f}"
+        )
     return "\n".join(lines)
 
 

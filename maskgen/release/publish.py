@@ -55,6 +55,7 @@ from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, load
 from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
 from pconv.maskgen.release.shapes import NVIDIA_TEST_MEDIANS
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
+from pconv.maskgen.sets.augment import magnification_summary
 from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
 from pconv.maskgen.sets.bins import bin_folder_name, bin_label
 from pconv.maskgen.sets.default_input import INPUT_DIR
@@ -123,6 +124,7 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     for record in records:
         uses[record.raw_id] = uses.get(record.raw_id, 0) + 1
     low, high = params["dilation"]
+    scales = magnification_summary([record.scale for record in records])
     origin = (
         f"**generated scenes**, not real video: the {len(sources)} scenes of the toolkit's built-in default "
         "input (`pconv masks synth`: textured layers moving over each other), whose occlusions were "
@@ -144,7 +146,9 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
         f"The masks come from {origin}. They use {len(uses)} distinct raw masks ({raw}); the most used one "
         f"makes {max(uses.values())} masks. Each was dilated with a "
         f"{params['kernel']} kernel of radius {low} to {high} px, rotated by at most {params['max_angle']} "
-        "degrees, scaled and cropped.",
+        f"degrees, magnified {scales['min']:g} to {scales['max']:g} times (median {scales['median']:g}; "
+        "nearest neighbour, which widens every stroke as much) so the crop fits inside the source frame, "
+        "and cropped.",
     ]
 
 

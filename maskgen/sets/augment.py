@@ -28,6 +28,8 @@ through :func:`random_params` and :func:`sample_in_range`, which take a ``numpy.
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -41,6 +43,7 @@ __all__ = [
     "Window",
     "augment_hole",
     "magnification",
+    "magnification_summary",
     "random_params",
     "random_window",
     "raw_distance",
@@ -174,6 +177,18 @@ def warp_distance(distance: np.ndarray, window: Window, size: int) -> np.ndarray
 def magnification(raw_shape: tuple[int, int], size: int, angle: float = 0.0) -> float:
     """Output px per raw px of a ``size``-px window rotated by ``angle`` in a raw mask of ``raw_shape``."""
     return _fit(angle, raw_shape, size)[0]
+
+
+def magnification_summary(scales: Sequence[float]) -> dict[str, float]:
+    """Median, smallest and largest magnification of a set's masks (``scale`` of each one's window): how far
+    the footage was blown up to fill the crop, which widens every stroke as much. Empty for no masks."""
+    if not scales:
+        return {}
+    return {
+        "median": round(float(statistics.median(scales)), 4),
+        "min": round(float(min(scales)), 4),
+        "max": round(float(max(scales)), 4),
+    }
 
 
 def raw_limit(dilation: int, scale: float) -> int:

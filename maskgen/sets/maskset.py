@@ -7,7 +7,8 @@ Layout of a mask set folder ``OUT``::
     OUT/masks.h5              dataset ``masks`` (N, H, W) uint8 (255 = hole), chunked one mask per chunk
                               and gzip-compressed; every manifest column as a dataset; parameters, seed,
                               bin edges and tool version as attributes
-    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version
+    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version; once
+                              finished also the masks' ``magnification`` (median, min, max of ``scale``)
 
 The ``source`` column is relative to ``OUT`` (the pool records it relative to itself): a benchmark built
 from its default input records ``default-input/seed-0/scenes/scene_003/frames``, one from videos beside it
@@ -19,7 +20,8 @@ the recipe's seed and ``i``, never from a worker), so any ``workers`` gives the 
 (equal PNG bytes, i.e. equal masks: the encoder is deterministic) are resolved after all masks exist, in
 file order: a mask equal to an earlier one is drawn again with its next attempt number.
 
-``build.json`` is written first; ``manifest.csv`` last. A folder with ``build.json`` and no manifest is
+``build.json`` is written first (and again, with the magnification, just after the manifest); ``manifest.csv``
+last of the masks' files. A folder with ``build.json`` and no manifest is
 an interrupted run: the same request resumes it (``.progress.jsonl`` lists the finished masks, their
 PNGs were renamed into place before being listed), a different one is refused unless ``overwrite``.
 """
@@ -58,7 +60,13 @@ from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
 from pconv.maskgen.raw.accumulate import accumulation_summary
 from pconv.maskgen.raw.pool import RawMaskRecord, RawPool, Split, pool_digest
-from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, raw_distance, screening_map
+from pconv.maskgen.sets.augment import (
+    AugmentConfig,
+    AugmentParams,
+    magnification_summary,
+    raw_distance,
+    screening_map,
+)
 from pconv.maskgen.sets.bins import MaskStats
 
 __all__ = [
@@ -509,6 +517,8 @@ def _write(
             if value is not None:  # HDF5 has no null: a pool of single pairs has no such attribute
                 h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
+    built = {**identity, "magnification": magnification_summary([row["scale"] for row in table])}
+    atomic_write_text(out / BUILD_NAME, json.dumps(built, indent=1, sort_keys=True) + "\n")
     (out / PROGRESS_NAME).unlink(missing_ok=True)
 
 

@@ -1,8 +1,11 @@
 import hashlib
+import json
 import zipfile
 
 import cv2
 import pytest
+from click.testing import CliRunner
+from pconv.cli import main
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark, read_benchmark
@@ -121,3 +124,26 @@ def test_a_compare_folder_puts_its_shape_rows_beside_ours_on_the_card_and_page(b
     with pytest.raises(FileNotFoundError, match="no such mask folder"):
         publish_benchmark(bench, tmp_path / "other", compare=tmp_path / "missing")
     assert not (tmp_path / "other").exists()
+
+
+def test_build_json_stats_and_card_report_the_magnification(bench, tmp_path):
+    scales = sorted(record.scale for record in read_benchmark(bench))
+    middle = (scales[17] + scales[18]) / 2  # 36 masks
+    build = json.loads((bench / "build.json").read_text())
+    assert build["magnification"] == {
+        "median": round(middle, 4),
+        "min": round(scales[0], 4),
+        "max": round(scales[-1], 4),
+    }
+    assert scales[-1] > 1  # the test pool's frames are smaller than a rotated 128-px crop needs
+    result = CliRunner().invoke(main, ["-q", "masks", "stats", str(bench), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "magnification (output px per source px, the manifest's scale): "
+        f"median {middle:.2f}, {scales[0]:.2f} to {scales[-1]:.2f}"
+    )
+    card = (publish_benchmark(bench, tmp_path / "dist") / "README.md").read_text()
+    assert (
+        f"magnified {round(scales[0], 4):g} to {round(scales[-1], 4):g} times (median {round(middle, 4):g}; "
+        in card
+    )
