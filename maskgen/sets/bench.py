@@ -152,6 +152,7 @@ class BenchRecipe:
             "dilation": list(self.augment.dilation),
             "max_angle": self.augment.max_angle,
             "kernel": self.augment.kernel,
+            "source_width": self.augment.source_width,
             "attempts": self.attempts,
             "density_window": DENSITY_WINDOW,
             "n_density_factor": round(self.frame_factor, 6),

@@ -66,6 +66,7 @@ from pconv.maskgen.sets.augment import (
     magnification_summary,
     raw_distance,
     screening_map,
+    source_width,
 )
 from pconv.maskgen.sets.bins import MaskStats
 
@@ -142,9 +143,11 @@ class RawSource:
     Which raw mask a random draw picks depends only on the sorted records, never on the cache.
     """
 
-    def __init__(self, raw: Path, part: Split, kernel: str = "disc") -> None:
+    def __init__(self, raw: Path, part: Split, kernel: str = "disc", *, thin_for: int | None = None) -> None:
         self.pool = RawPool(raw)
         self.kernel = kernel
+        self.thin_for = thin_for
+        """Crop side (px) raw masks are thinned for (augment.source_width), or None to use them as read."""
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
         self.ranked_by_ratio = tuple(
             sorted(range(len(self.records)), key=lambda i: (self.records[i].hole_ratio, i))
@@ -160,7 +163,10 @@ class RawSource:
         return self._cache.get(index)
 
     def _distance(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        distance = raw_distance(self.pool.load_hole(self.records[index]), self.kernel)
+        hole = self.pool.load_hole(self.records[index])
+        if self.thin_for is not None:
+            hole, _ = source_width(hole, self.thin_for)
+        distance = raw_distance(hole, self.kernel)
         return distance, screening_map(distance)
 
 
@@ -205,8 +211,14 @@ class Recipe(Protocol):
 _WORKER: dict[str, Any] = {}
 
 
+def recipe_source(raw: Path, recipe: Recipe) -> RawSource:
+    """The raw masks of ``recipe``'s part, thinned for its crop size when its augmentation asks for it."""
+    augment = recipe.augment
+    return RawSource(raw, recipe.part, augment.kernel, thin_for=recipe.size if augment.source_width else None)
+
+
 def _init_worker(raw: Path, recipe: Recipe) -> None:
-    _WORKER["source"] = RawSource(raw, recipe.part, recipe.augment.kernel)
+    _WORKER["source"] = recipe_source(raw, recipe)
     _WORKER["recipe"] = recipe
 
 
@@ -403,9 +415,7 @@ def _build(
     raw: Path, out: Path, recipe: Recipe, *, workers: int, overwrite: bool, existed: bool, progress: bool
 ) -> Path:
     """:func:`write_mask_set` once ``out`` is locked; ``existed``: whether ``out`` was there before."""
-    main_source = RawSource(
-        raw, recipe.part, recipe.augment.kernel
-    )  # checks the pool up front: missing, empty, foreign, no split
+    main_source = recipe_source(raw, recipe)  # checks the pool up front: missing, empty, foreign, no split
     identity = _identity(raw, recipe)
     state = _held_state(out, identity, overwrite)
     if state == "complete":
