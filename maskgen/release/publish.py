@@ -147,8 +147,13 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
         f"makes {max(uses.values())} masks. Each was dilated with a "
         f"{params['kernel']} kernel of radius {low} to {high} px, rotated by at most {params['max_angle']} "
         f"degrees, magnified {scales['min']:g} to {scales['max']:g} times (median {scales['median']:g}; "
-        "nearest neighbour, which widens every stroke as much) so the crop fits inside the source frame, "
-        "and cropped.",
+        "nearest neighbour) so the crop fits inside the source frame, and cropped. "
+        + (
+            "Raw masks that had to be magnified were thinned first by what the magnification adds, so "
+            "strokes keep their width in the source."
+            if params.get("source_width")
+            else "Magnifying widens every stroke as much."
+        ),
     ]
 
 

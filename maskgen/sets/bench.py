@@ -196,6 +196,13 @@ class BenchRecipe:
             else:
                 number = int(rng.integers(len(source)))
             distance, screen = source.load(number)
+            low_radius, high_radius = self.augment.dilation
+            extra = round(source.peeled(number))
+            config = (
+                dataclasses.replace(self.augment, dilation=(low_radius, high_radius + extra))
+                if extra
+                else self.augment
+            )
             found = sample_in_range(
                 distance,
                 screen,
@@ -205,7 +212,7 @@ class BenchRecipe:
                 high=high,
                 clip=clip,
                 border=self.border,
-                config=self.augment,
+                config=config,
             )
             if found is None:
                 continue

@@ -63,6 +63,7 @@ from pconv.maskgen.raw.pool import RawMaskRecord, RawPool, Split, pool_digest
 from pconv.maskgen.sets.augment import (
     AugmentConfig,
     AugmentParams,
+    magnification,
     magnification_summary,
     raw_distance,
     screening_map,
@@ -148,6 +149,7 @@ class RawSource:
         self.kernel = kernel
         self.thin_for = thin_for
         """Crop side (px) raw masks are thinned for (augment.source_width), or None to use them as read."""
+        self._peeled: dict[int, int] = {}
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
         self.ranked_by_ratio = tuple(
             sorted(range(len(self.records)), key=lambda i: (self.records[i].hole_ratio, i))
@@ -162,10 +164,19 @@ class RawSource:
         """``(distance, screen)`` of record ``index``: see augment.raw_distance and screening_map."""
         return self._cache.get(index)
 
+    def peeled(self, index: int) -> float:
+        """Output px thinning took off each side of record ``index``'s strokes (0 when not thinned): the
+        dilation may add that much beyond its range, so bins the magnified strokes reached stay reachable."""
+        if self.thin_for is None:
+            return 0.0
+        self.load(index)  # thins it in this process if not yet done
+        shape = (self.records[index].height, self.records[index].width)
+        return self._peeled[index] * magnification(shape, self.thin_for)
+
     def _distance(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         hole = self.pool.load_hole(self.records[index])
         if self.thin_for is not None:
-            hole, _ = source_width(hole, self.thin_for)
+            hole, self._peeled[index] = source_width(hole, self.thin_for)
         distance = raw_distance(hole, self.kernel)
         return distance, screening_map(distance)
 

@@ -145,5 +145,6 @@ def test_build_json_stats_and_card_report_the_magnification(bench, tmp_path):
     card = (publish_benchmark(bench, tmp_path / "dist") / "README.md").read_text()
     assert (
         f"magnified {round(scales[0], 4):g} to {round(scales[-1], 4):g} times (median {round(middle, 4):g}; "
-        in card
+        "nearest neighbour) so the crop fits inside the source frame, and cropped. Raw masks that had to be "
+        "magnified were thinned first" in card
     )

@@ -18,6 +18,7 @@ from pconv.maskgen.sets.bench import (
     read_benchmark,
 )
 from pconv.maskgen.sets.bins import mask_stats
+from pconv.maskgen.sets.maskset import RawSource
 from pconv.maskgen.sets.maskset import _finish as REAL_FINISH
 
 SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
@@ -315,3 +316,20 @@ def test_n_masks_first_try_raw_masks_denser_by_the_frame_area():
     start = round(1.5 / 6 * 100 * factor - width / 2)  # bin 1 of 6: rank 0.25 × 1.54
     assert set(_first_choices(0, 1, 6, 0, ranked, factor).tolist()) == set(ranked[start : start + width])
     assert set(_first_choices(0, 5, 6, 0, ranked, factor).tolist()) == set(range(1, width + 1))  # capped
+
+
+def test_magnified_raw_masks_are_thinned_and_may_dilate_back_what_was_peeled(raw_mask_writer, tmp_path):
+    raw = tmp_path / "raw"
+    band = np.zeros((64, 160), bool)  # magnified 2 times for a 128-px crop
+    band[20:28, 10:150] = True  # 8 rows: source_width peels 2 raw px, 4 output px, off each side
+    raw_mask_writer(raw, 0, band, source="clip.mp4", t=0)
+    (raw / "split.json").write_text(json.dumps({"sources": {"clip.mp4": "test"}}))
+    thinned = RawSource(raw, "test", "square", thin_for=128)
+    assert thinned.peeled(0) == 4.0
+    distance, _ = thinned.load(0)
+    assert (distance[:, 80] == 0).nonzero()[0].tolist() == [22, 23, 24, 25]
+    as_read = RawSource(raw, "test", "square")
+    assert as_read.peeled(0) == 0.0 and (as_read.load(0)[0][:, 80] == 0).sum() == 8
+    recipe = BenchRecipe(per_bin=1, size=128, border=12, augment=AugmentConfig(dilation=(2, 12)))
+    assert recipe.describe()["source_width"] is True
+    assert BenchRecipe(augment=AugmentConfig(source_width=False)).describe()["source_width"] is False
