@@ -62,6 +62,10 @@ MASK_COMMANDS = {
         "Ratios, border distances, bin counts, shapes and diversity of any mask folder (searched "
         "recursively; a benchmark's masks/ only).",
     ),
+    "sheets": (
+        f"{_RELEASE}:sheets_command",
+        "Contact sheets per bin × split of FOLDER's masks and --compare's, one row each, into OUT.",
+    ),
     "bin": (
         f"{_RELEASE}:bin_command",
         "Copy any mask folder's masks into OUT/binK_LOW-HIGH/N|B/ (and OUT/outside/), with OUT/bins.csv.",

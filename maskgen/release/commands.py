@@ -1,4 +1,4 @@
-"""`pconv masks publish | verify | stats | bin`: commands that check, measure and publish mask sets.
+"""`pconv masks publish | verify | stats | sheets | bin`: commands that check, measure and publish mask sets.
 
 Each command parses its options, calls one library function and lets the root group turn ValueError /
 OSError into a one-line ``Error: ...`` (see pconv.core.cli).
@@ -134,7 +134,8 @@ def verify_command(folder: Path) -> None:
     "other",
     type=click.Path(path_type=Path),
     default=None,
-    help="Another mask folder (e.g. NVIDIA's test set) to show side by side.",
+    help="Another mask folder (e.g. NVIDIA's test set) to show side by side, with each group's medians "
+    "over its and how many cells lie within the shape targets.",
 )
 @click.option(
     "--compare-hole-value",
@@ -158,6 +159,8 @@ def stats_command(
         compare_table,
         mask_set_stats,
         measure_masks,
+        medians_by_group,
+        ratio_table,
         stats_table,
         write_measures_csv,
     )
@@ -179,8 +182,61 @@ def stats_command(
             workers=workers,
             progress=show_progress(),
         )
+        other_stats = mask_set_stats(str(other), other_measures, other_thumbnails)
         click.echo("")
-        click.echo(compare_table(stats, mask_set_stats(str(other), other_measures, other_thumbnails)))
+        click.echo(compare_table(stats, other_stats))
+        click.echo("")
+        click.echo(ratio_table(stats, str(other), medians_by_group(other_stats)))
+
+
+@click.command("sheets")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A reference mask folder (e.g. NVIDIA's test set) whose sample is drawn below ours in every cell.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New folder for the pictures.")
+@click.option("--per-cell", type=int, default=8, show_default=True, help="Masks per set and cell.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random sample.")
+@HOLE_VALUE
+@click.option(
+    "--compare-hole-value",
+    type=click.Choice(["255", "0"]),
+    default=None,
+    help="--hole-value of the --compare folder (default: the same as FOLDER's).",
+)
+@BORDER
+@workers_option
+def sheets_command(
+    folder: Path,
+    other: Path | None,
+    out: Path,
+    per_cell: int,
+    seed: int,
+    hole_value: str,
+    compare_hole_value: str | None,
+    border: int,
+    workers: int | None,
+) -> None:
+    """Contact sheets per bin × split of FOLDER's masks and --compare's, one row each, into OUT."""
+    from pconv.maskgen.release.sheets import compare_sheets, load_set
+
+    refuse_overlap(out, {"FOLDER": folder, "--compare": other})  # before the minutes spent measuring
+    folders = [(folder, int(hole_value))]
+    if other is not None:
+        folders.append((other, int(compare_hole_value or hole_value)))
+    sets = [
+        load_set(
+            path, name=path.name, hole_value=value, border=border, workers=workers, progress=show_progress()
+        )
+        for path, value in folders
+    ]
+    with locked_beside(out):
+        files = compare_sheets(sets, out, per_cell=per_cell, seed=seed)
+    click.echo(f"{len(files) - 1} cells drawn into {out}, with {files[-1].name}")
 
 
 @click.command("bin")
@@ -202,4 +258,4 @@ def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:
     )
 
 
-RELEASE_COMMANDS = (publish_command, verify_command, stats_command, bin_command)
+RELEASE_COMMANDS = (publish_command, verify_command, stats_command, sheets_command, bin_command)

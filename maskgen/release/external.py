@@ -47,15 +47,21 @@ from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.core.workers import default_workers, worker_processes
 from pconv.maskgen.release.shapes import (
+    SHAPE_FIELDS,
     SHAPE_RATIO_RANGE,
+    SHAPE_TOLERANCES,
     THUMBNAIL_SIDE,
     GroupSummary,
+    Medians,
     ShapeMeasures,
+    inside_targets,
+    median_ratios,
     near_duplicate_flags,
     shape_measures,
     summarize,
     thumbnail,
 )
+from pconv.maskgen.sets.augment import magnification_summary
 from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label, mask_stats
 
 __all__ = [
@@ -68,6 +74,8 @@ __all__ = [
     "find_masks",
     "mask_set_stats",
     "measure_masks",
+    "medians_by_group",
+    "ratio_table",
     "stats_table",
     "write_measures_csv",
 ]
@@ -97,6 +105,7 @@ class MaskMeasure:
     components: int
     roughness: float
     raw_id: str
+    magnification: float | None = None
 
     @property
     def shape(self) -> ShapeMeasures:
@@ -107,8 +116,9 @@ def _is_benchmark(folder: Path) -> bool:
     return (folder / BENCH_MANIFEST).is_file() and (folder / BENCH_MASKS).is_dir()
 
 
-def _raw_ids(folder: Path) -> dict[str, str]:
-    """File (relative to ``folder``) -> raw mask id, from a benchmark's manifest; {} for other folders."""
+def _manifest_columns(folder: Path) -> dict[str, tuple[str, float | None]]:
+    """File (relative to ``folder``) -> (raw mask id, magnification), from a benchmark's manifest; {} for
+    other folders. The magnification (``scale``) is None in a manifest without that column."""
     if not _is_benchmark(folder):
         return {}
     path = folder / BENCH_MANIFEST
@@ -121,7 +131,12 @@ def _raw_ids(folder: Path) -> dict[str, str]:
         raise ValueError(f"{path}: not a readable manifest ({error})") from None
     if rows and not {"file", "raw_id"} <= set(rows[0]):
         raise ValueError(f"{path}: not a benchmark manifest (lacks file or raw_id)")
-    return {row["file"]: row["raw_id"] for row in rows}
+    try:
+        return {
+            row["file"]: (row["raw_id"], float(row["scale"]) if row.get("scale") else None) for row in rows
+        }
+    except ValueError:
+        raise ValueError(f"{path}: a scale that is not a number") from None
 
 
 def find_masks(folder: Path) -> list[Path]:
@@ -183,7 +198,7 @@ def measure_masks(
     """
     folder = Path(folder)
     names = [path.relative_to(folder).as_posix() for path in find_masks(folder)]
-    raw_ids = _raw_ids(folder)
+    manifest = _manifest_columns(folder)
     chunks = [names[start : start + CHUNK] for start in range(0, len(names), CHUNK)]
     measures, thumbnails = [], []
     bar = progress_bar(total=len(names), desc="measure masks", enabled=progress, unit="mask")
@@ -193,7 +208,8 @@ def measure_masks(
         )
         for chunk in map(measure, chunks) if pool is None else pool.map(measure, chunks):
             for fields_, packed in chunk:
-                measures.append(MaskMeasure(**fields_, raw_id=raw_ids.get(fields_["file"], "")))
+                raw_id, scale = manifest.get(fields_["file"], ("", None))
+                measures.append(MaskMeasure(**fields_, raw_id=raw_id, magnification=scale))
                 thumbnails.append(np.unpackbits(packed).astype(bool).reshape(THUMBNAIL_SIDE, THUMBNAIL_SIDE))
             bar.update(len(chunk))
     return measures, thumbnails
@@ -290,6 +306,13 @@ def stats_table(stats: MaskSetStats, *, edges: Sequence[float] = BIN_EDGES) -> s
         + ", ".join(f"{width}x{height}" for width, height in sizes[:8])
         + (f" and {len(sizes) - 8} more" if len(sizes) > 8 else "")
     )
+    scales = [item.magnification for item in measures]
+    if scales and None not in scales:
+        summary = magnification_summary(scales)
+        lines.append(
+            "magnification (output px per source px, the manifest's scale): "
+            f"median {summary['median']:.2f}, {summary['min']:.2f} to {summary['max']:.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -324,6 +347,47 @@ def compare_table(first: MaskSetStats, second: MaskSetStats, *, edges: Sequence[
         for stats in (first, second):
             summary = stats.headline if key is None else stats.cells[key]
             lines.append(f"{stats.name:<{width}}  {_shape_row(label, summary)}")
+    return "\n".join(lines)
+
+
+def medians_by_group(stats: MaskSetStats) -> dict[tuple[int, str] | None, GroupSummary | None]:
+    """A set's summaries keyed as NVIDIA_TEST_MEDIANS is: (bin, split) per cell, None for ratio 0.1-0.6."""
+    return {**stats.cells, None: stats.headline}
+
+
+def _targets_text() -> str:
+    return ", ".join(f"{name.split('_')[0]} ±{SHAPE_TOLERANCES[name]:.0%}" for name in SHAPE_FIELDS)
+
+
+def ratio_table(
+    stats: MaskSetStats,
+    reference_name: str,
+    reference: dict[tuple[int, str] | None, Medians | None],
+    *,
+    edges: Sequence[float] = BIN_EDGES,
+) -> str:
+    """Each cell's four medians over the reference's, ``*`` marking a ratio outside SHAPE_TOLERANCES, then
+    how many of the bin × split cells lie inside on all four (a cell empty in either set never does)."""
+    lines = [
+        f"ratios of the medians, {stats.name} / {reference_name} (* outside the targets: {_targets_text()})",
+        f"{'group':<22}{'thick px':>10}{'bound/100':>11}{'comps':>7}{'rough':>7}  inside",
+    ]
+    ours = medians_by_group(stats)
+    keys = [(index, split) for index in range(len(edges) - 1) for split in SPLITS]
+    inside_count = 0
+    for key in [*keys, None]:
+        label = "ratio 0.1-0.6" if key is None else f"{bin_label(key[0], edges)} {key[1]}"
+        summary, base = ours.get(key), reference.get(key)
+        if summary is None or base is None:
+            lines.append(f"{label:<22}{'-':>10}{'-':>11}{'-':>7}{'-':>7}  no")
+            continue
+        ratios = median_ratios(summary, base)
+        inside = inside_targets(ratios)
+        cells = [f"{ratios[name]:.2f}{'' if inside[name] else '*'}" for name in SHAPE_FIELDS]
+        verdict = "yes" if all(inside.values()) else "no"
+        lines.append(f"{label:<22}{cells[0]:>10}{cells[1]:>11}{cells[2]:>7}{cells[3]:>7}  {verdict}")
+        inside_count += key is not None and all(inside.values())
+    lines.append(f"cells inside the targets: {inside_count} of {len(keys)}")
     return "\n".join(lines)
 
 

@@ -46,12 +46,16 @@ from pconv.maskgen.release.external import (
     compare_table,
     mask_set_stats,
     measure_masks,
+    medians_by_group,
+    ratio_table,
     stats_table,
 )
 from pconv.maskgen.release.figures import contact_sheet, ratio_histogram, side_by_side
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section, metadata_jsonl
 from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
+from pconv.maskgen.release.shapes import NVIDIA_TEST_MEDIANS
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
+from pconv.maskgen.sets.augment import magnification_summary
 from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
 from pconv.maskgen.sets.bins import bin_folder_name, bin_label
 from pconv.maskgen.sets.default_input import INPUT_DIR
@@ -87,8 +91,6 @@ CITATION = """@inproceedings{liu2018partialinpainting,
   booktitle = {European Conference on Computer Vision (ECCV)},
   year      = {2018}
 }"""
-NVIDIA_SHAPES = "thickness 11.0 px, boundary 13.6 per 100 hole px, 8 components, roughness 1.73"
-"""Shape medians of NVIDIA's released test masks (ratio 0.1-0.6, a sample; see the README), for comparison."""
 HUB_SPLIT = "test"
 BENCH_FEATURES = (
     Feature("file", "string", "the mask's path in the release (`masks/00042.png`)"),
@@ -122,6 +124,7 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     for record in records:
         uses[record.raw_id] = uses.get(record.raw_id, 0) + 1
     low, high = params["dilation"]
+    scales = magnification_summary([record.scale for record in records])
     origin = (
         f"**generated scenes**, not real video: the {len(sources)} scenes of the toolkit's built-in default "
         "input (`pconv masks synth`: textured layers moving over each other), whose occlusions were "
@@ -143,7 +146,14 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
         f"The masks come from {origin}. They use {len(uses)} distinct raw masks ({raw}); the most used one "
         f"makes {max(uses.values())} masks. Each was dilated with a "
         f"{params['kernel']} kernel of radius {low} to {high} px, rotated by at most {params['max_angle']} "
-        "degrees, scaled and cropped.",
+        f"degrees, magnified {scales['min']:g} to {scales['max']:g} times (median {scales['median']:g}; "
+        "nearest neighbour) so the crop fits inside the source frame, and cropped. "
+        + (
+            "Raw masks that had to be magnified were thinned first by what the magnification adds, so "
+            "strokes keep their width in the source."
+            if params.get("source_width")
+            else "Magnifying widens every stroke as much."
+        ),
     ]
 
 
@@ -169,6 +179,8 @@ def comparison_section(stats: MaskSetStats, other: MaskSetStats | None, edges: S
         "",
         "```text",
         compare_table(stats, other, edges=edges),
+        "",
+        ratio_table(stats, other.name, medians_by_group(other), edges=edges),
         "```",
         "",
     ]
@@ -183,10 +195,13 @@ def _shape_section(stats: MaskSetStats, edges: list[float], other: MaskSetStats 
         "side (thickness: 2 × the mean distance of hole pixels to a valid one; boundary: hole pixels "
         "touching a valid one per 100; components: 8-connected holes; roughness: contour length / convex "
         "hull perimeter), the near-duplicate rate (best IoU with another mask of the cell > 0.9 at 64×64) "
-        f"and the raw masks used. For comparison, NVIDIA's released test masks: {NVIDIA_SHAPES}.",
+        "and the raw masks used. Below it, each group's medians over those of NVIDIA's whole released test "
+        "set (12,000 masks, measured the same way), which this benchmark aims at.",
         "",
         "```text",
         stats_table(stats, edges=edges),
+        "",
+        ratio_table(stats, "NVIDIA test set", dict(NVIDIA_TEST_MEDIANS), edges=edges),
         "```",
         "",
         *comparison_section(stats, other, edges),

@@ -21,20 +21,28 @@ one half): a mask is a near-duplicate when its best IoU with another mask of the
 from __future__ import annotations
 
 import collections
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 __all__ = [
     "NEAR_DUPLICATE_IOU",
+    "NVIDIA_TEST_MEDIANS",
+    "SHAPE_FIELDS",
     "SHAPE_RATIO_RANGE",
     "SHAPE_SIDE",
+    "SHAPE_TOLERANCES",
     "THUMBNAIL_SIDE",
     "GroupSummary",
+    "Medians",
     "ShapeMeasures",
+    "inside_targets",
+    "median_ratios",
     "near_duplicate_flags",
     "shape_measures",
     "summarize",
@@ -46,6 +54,11 @@ SHAPE_RATIO_RANGE = (0.1, 0.6)
 THUMBNAIL_SIDE = 64
 NEAR_DUPLICATE_IOU = 0.9
 LOW_TENTH = 0.1
+SHAPE_FIELDS = ("thickness", "boundary_density", "components", "roughness")
+SHAPE_TOLERANCES = {"thickness": 0.15, "boundary_density": 0.15, "components": 0.40, "roughness": 0.10}
+"""How far a cell's median may lie from the reference's (as a fraction of it) and still count as alike:
+components vary most from mask to mask, roughness least."""
+_ROUNDING = 1e-9  # a ratio of exactly 1.15 is inside ±15 % whatever the float rounding
 
 
 @dataclass(frozen=True)
@@ -161,3 +174,46 @@ def summarize(
             float(np.mean(np.asarray(ratio_positions) <= LOW_TENTH)) if ratio_positions is not None else None
         ),
     )
+
+
+class Medians(Protocol):
+    """Anything with the four shape medians: a GroupSummary, or ShapeMeasures holding published figures."""
+
+    thickness: float
+    boundary_density: float
+    components: float
+    roughness: float
+
+
+def median_ratios(ours: Medians, reference: Medians) -> dict[str, float]:
+    """Each of the four medians of ``ours`` over the reference's (SHAPE_FIELDS order); nan where the
+    reference's is 0 (no ratio to speak of)."""
+    ratios = {}
+    for name in SHAPE_FIELDS:
+        base = float(getattr(reference, name))
+        ratios[name] = float(getattr(ours, name)) / base if base != 0 else math.nan
+    return ratios
+
+
+def inside_targets(ratios: dict[str, float]) -> dict[str, bool]:
+    """Per measure, whether its ratio lies within SHAPE_TOLERANCES of 1 (nan is never inside)."""
+    return {name: abs(ratios[name] - 1.0) <= SHAPE_TOLERANCES[name] + _ROUNDING for name in SHAPE_FIELDS}
+
+
+NVIDIA_TEST_MEDIANS: dict[tuple[int, str] | None, ShapeMeasures] = {
+    (0, "N"): ShapeMeasures(5.8, 28.1, 6, 1.19),
+    (0, "B"): ShapeMeasures(5.6, 29.2, 8, 1.16),
+    (1, "N"): ShapeMeasures(7.9, 20.4, 9, 1.36),
+    (1, "B"): ShapeMeasures(7.2, 22.2, 12, 1.32),
+    (2, "N"): ShapeMeasures(10.3, 14.8, 7, 1.54),
+    (2, "B"): ShapeMeasures(9.5, 17.1, 11, 1.44),
+    (3, "N"): ShapeMeasures(13.6, 10.8, 5, 1.66),
+    (3, "B"): ShapeMeasures(11.8, 12.8, 9, 1.56),
+    (4, "N"): ShapeMeasures(16.1, 8.8, 3, 1.72),
+    (4, "B"): ShapeMeasures(14.0, 10.4, 7, 1.64),
+    (5, "N"): ShapeMeasures(29.4, 4.6, 1, 1.39),
+    (5, "B"): ShapeMeasures(23.7, 5.7, 4, 1.53),
+    None: ShapeMeasures(13.1, 11.2, 6, 1.51),
+}
+"""The medians of NVIDIA's whole released test set (12,000 masks), per (bin, split) of the paper's six bins
+and (key None) over ratio 0.1-0.6, measured as above: the reference our masks aim at."""

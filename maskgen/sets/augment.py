@@ -28,6 +28,8 @@ through :func:`random_params` and :func:`sample_in_range`, which take a ``numpy.
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -41,12 +43,14 @@ __all__ = [
     "Window",
     "augment_hole",
     "magnification",
+    "magnification_summary",
     "random_params",
     "random_window",
     "raw_distance",
     "raw_limit",
     "sample_in_range",
     "screening_map",
+    "source_width",
     "threshold_distance",
     "warp_distance",
 ]
@@ -63,12 +67,15 @@ class AugmentConfig:
     ``dilation`` is the inclusive range of hole dilation radii in output px (NVIDIA's 9-49 px kernels);
     ``kernel`` their shape, "square" (a ``2r+1`` square) or "disc";
     ``max_angle`` bounds the rotation, drawn uniformly from [-max_angle, max_angle]
-    degrees (180 = any angle).
+    degrees (180 = any angle);
+    ``source_width``: thin raw masks that must be magnified (:func:`source_width`) so that strokes are as
+    wide whatever the footage's resolution.
     """
 
     dilation: tuple[int, int] = (4, 24)
     max_angle: float = 180.0
     kernel: str = "square"
+    source_width: bool = True
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
@@ -174,6 +181,47 @@ def warp_distance(distance: np.ndarray, window: Window, size: int) -> np.ndarray
 def magnification(raw_shape: tuple[int, int], size: int, angle: float = 0.0) -> float:
     """Output px per raw px of a ``size``-px window rotated by ``angle`` in a raw mask of ``raw_shape``."""
     return _fit(angle, raw_shape, size)[0]
+
+
+def magnification_summary(scales: Sequence[float]) -> dict[str, float]:
+    """Median, smallest and largest magnification of a set's masks (``scale`` of each one's window): how far
+    the footage was blown up to fill the crop, which widens every stroke as much. Empty for no masks."""
+    if not scales:
+        return {}
+    return {
+        "median": round(float(statistics.median(scales)), 4),
+        "min": round(float(min(scales)), 4),
+        "max": round(float(max(scales)), 4),
+    }
+
+
+def source_width(raw_hole: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """The raw mask thinned so that its strokes, once magnified to fill a ``size``-px crop, are about as
+    wide as they were in the source: what the footage's resolution adds is taken off before dilation.
+
+    A raw mask of short side ``H < size`` is magnified at least ``m = size / H`` times (nearest neighbour),
+    so a stroke ``w`` raw px wide becomes ``m·w`` output px, and 240-px footage gives strokes twice as wide
+    as 480-px footage of the same scene. Peeling ``k = round(h·(m − 1)/m)`` raw px off every side, ``h`` the
+    mask's typical half-width (``2 × mean − 1`` of the chessboard distance of its hole pixels to a valid
+    pixel, exact for a straight band), leaves strokes of ``m·(w − 2k) ≈ w`` output px. The ridge of every
+    stroke (hole pixels whose distance is a 3×3 local maximum) is kept, so thin strokes narrow to their
+    centre line instead of vanishing. Masks needing no magnification, or whose ``k`` rounds to 0, are
+    returned unchanged: footage of 480 px and more on its short side keeps its raw masks bit for bit.
+
+    Shape: ``raw_hole`` ``(H, W)`` bool or uint8 (non-zero = hole). Returns ``(H, W)`` bool and ``k``.
+    """
+    hole = raw_hole.astype(bool) if raw_hole.dtype != np.bool_ else raw_hole
+    factor = magnification(hole.shape, size)
+    if factor <= 1.0 or not hole.any():
+        return hole, 0
+    padded = np.pad(hole.view(np.uint8), 1)  # outside the frame counts as valid, as NVIDIA's crops see it
+    inner = cv2.distanceTransform(padded, cv2.DIST_C, 3)[1:-1, 1:-1]
+    half = 2.0 * float(inner[hole].mean()) - 1.0
+    peel = round(half * (factor - 1.0) / factor)
+    if peel <= 0:
+        return hole, 0
+    ridge = hole & (inner >= cv2.dilate(inner, np.ones((3, 3), np.uint8)))
+    return (inner > peel) | ridge, peel
 
 
 def raw_limit(dilation: int, scale: float) -> int:

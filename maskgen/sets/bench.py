@@ -161,6 +161,7 @@ class BenchRecipe:
             "dilation": list(self.augment.dilation),
             "max_angle": self.augment.max_angle,
             "kernel": self.augment.kernel,
+            "source_width": self.augment.source_width,
             "attempts": self.attempts,
             "density_window": DENSITY_WINDOW,
             "n_density_factor": round(self.frame_factor, 6),
@@ -204,6 +205,13 @@ class BenchRecipe:
             else:
                 number = int(rng.integers(len(source)))
             distance, screen = source.load(number)
+            low_radius, high_radius = self.augment.dilation
+            extra = round(source.peeled(number))
+            config = (
+                dataclasses.replace(self.augment, dilation=(low_radius, high_radius + extra))
+                if extra
+                else self.augment
+            )
             found = sample_in_range(
                 distance,
                 screen,
@@ -213,7 +221,7 @@ class BenchRecipe:
                 high=high,
                 clip=clip,
                 border=self.border,
-                config=self.augment,
+                config=config,
             )
             if found is None:
                 continue

@@ -37,6 +37,12 @@ KERNEL = click.option(
     help="Dilation kernel: a (2r+1)-px square (blocky edges, like NVIDIA's masks) or a disc of radius r "
     "(default: square).",
 )
+SOURCE_WIDTH = click.option(
+    "--source-width/--magnified-width",
+    default=None,
+    help="Thin raw masks that must be magnified to fill the crop, so strokes keep their source width "
+    "whatever the footage's resolution (default), or keep them as magnified.",
+)
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
 WEBDATASET = click.option(
     "--webdataset",
@@ -52,11 +58,17 @@ SHARD_MASKS = click.option(
 )
 
 
-def _augment(dilation: tuple[int, int] | None, kernel: str | None) -> AugmentConfig | None:
-    """The augmentation asked for, or None when neither option was given (each input's own default)."""
-    if dilation is None and kernel is None:
+def _augment(
+    dilation: tuple[int, int] | None, kernel: str | None, source_width: bool | None
+) -> AugmentConfig | None:
+    """The augmentation asked for, or None when no option was given (each input's own default)."""
+    if dilation is None and kernel is None and source_width is None:
         return None
-    return AugmentConfig(dilation=dilation or AugmentConfig.dilation, kernel=kernel or AugmentConfig.kernel)
+    return AugmentConfig(
+        dilation=dilation or AugmentConfig.dilation,
+        kernel=kernel or AugmentConfig.kernel,
+        source_width=AugmentConfig.source_width if source_width is None else source_width,
+    )
 
 
 @click.command("benchmark")
@@ -80,6 +92,7 @@ def _augment(dilation: tuple[int, int] | None, kernel: str | None) -> AugmentCon
 @BORDER
 @DILATION
 @KERNEL
+@SOURCE_WIDTH
 @seed_option()
 @workers_option
 @OVERWRITE
@@ -97,6 +110,7 @@ def benchmark_command(
     border: int,
     dilation: tuple[int, int] | None,
     kernel: str | None,
+    source_width: bool | None,
     seed: int,
     workers: int | None,
     overwrite: bool,
@@ -123,12 +137,13 @@ def benchmark_command(
         where = f" (raw pool {default_input_folder(out, seed=seed, count=12 * per_bin) / 'raw'})"
         with locked_folder(out):  # the default input's scenes and raw pool live inside out
             default_input_benchmark(
-                out, augment=_augment(dilation, kernel), keep_scenes=keep_scenes, **options
+                out, augment=_augment(dilation, kernel, source_width), keep_scenes=keep_scenes, **options
             )
     else:
         from pconv.maskgen.sets.bench import build_benchmark
 
-        build_benchmark(raw, out, augment=_augment(dilation, kernel) or AugmentConfig(), **options)
+        augment = _augment(dilation, kernel, source_width) or AugmentConfig()
+        build_benchmark(raw, out, augment=augment, **options)
     echo_summary(f"benchmark of {12 * per_bin:,} masks (masks/, manifest.csv, masks.h5) in {out}{where}")
 
 
@@ -141,6 +156,7 @@ def benchmark_command(
 )
 @DILATION
 @KERNEL
+@SOURCE_WIDTH
 @seed_option()
 @workers_option
 @WEBDATASET
@@ -153,6 +169,7 @@ def export_train_command(
     size: int,
     dilation: tuple[int, int] | None,
     kernel: str | None,
+    source_width: bool | None,
     seed: int,
     workers: int | None,
     webdataset: bool,
@@ -170,7 +187,7 @@ def export_train_command(
         count=count,
         size=size,
         seed=seed,
-        augment=_augment(dilation, kernel) or AugmentConfig(),
+        augment=_augment(dilation, kernel, source_width) or AugmentConfig(),
         workers=workers,
         overwrite=overwrite,
         progress=show_progress(),

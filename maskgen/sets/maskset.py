@@ -7,7 +7,8 @@ Layout of a mask set folder ``OUT``::
     OUT/masks.h5              dataset ``masks`` (N, H, W) uint8 (255 = hole), chunked one mask per chunk
                               and gzip-compressed; every manifest column as a dataset; parameters, seed,
                               bin edges and tool version as attributes
-    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version
+    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version; once
+                              finished also the masks' ``magnification`` (median, min, max of ``scale``)
 
 The ``source`` column is relative to ``OUT`` (the pool records it relative to itself): a benchmark built
 from its default input records ``default-input/seed-0/scenes/scene_003/frames``, one from videos beside it
@@ -19,7 +20,8 @@ the recipe's seed and ``i``, never from a worker), so any ``workers`` gives the 
 (equal PNG bytes, i.e. equal masks: the encoder is deterministic) are resolved after all masks exist, in
 file order: a mask equal to an earlier one is drawn again with its next attempt number.
 
-``build.json`` is written first; ``manifest.csv`` last. A folder with ``build.json`` and no manifest is
+``build.json`` is written first (and again, with the magnification, just after the manifest); ``manifest.csv``
+last of the masks' files. A folder with ``build.json`` and no manifest is
 an interrupted run: the same request resumes it (``.progress.jsonl`` lists the finished masks, their
 PNGs were renamed into place before being listed), a different one is refused unless ``overwrite``.
 """
@@ -60,7 +62,15 @@ from pconv.core.progress import progress_bar
 from pconv.core.workers import worker_processes
 from pconv.maskgen.raw.accumulate import accumulation_summary
 from pconv.maskgen.raw.pool import RawMaskRecord, RawPool, Split, pool_digest
-from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, raw_distance, screening_map
+from pconv.maskgen.sets.augment import (
+    AugmentConfig,
+    AugmentParams,
+    magnification,
+    magnification_summary,
+    raw_distance,
+    screening_map,
+    source_width,
+)
 from pconv.maskgen.sets.bins import MaskStats
 
 __all__ = [
@@ -136,9 +146,12 @@ class RawSource:
     Which raw mask a random draw picks depends only on the sorted records, never on the cache.
     """
 
-    def __init__(self, raw: Path, part: Split, kernel: str = "disc") -> None:
+    def __init__(self, raw: Path, part: Split, kernel: str = "disc", *, thin_for: int | None = None) -> None:
         self.pool = RawPool(raw)
         self.kernel = kernel
+        self.thin_for = thin_for
+        """Crop side (px) raw masks are thinned for (augment.source_width), or None to use them as read."""
+        self._peeled: dict[int, int] = {}
         self.records: list[RawMaskRecord] = self.pool.records_in(part)
         self.ranked_by_ratio = tuple(
             sorted(range(len(self.records)), key=lambda i: (self.records[i].hole_ratio, i))
@@ -153,8 +166,20 @@ class RawSource:
         """``(distance, screen)`` of record ``index``: see augment.raw_distance and screening_map."""
         return self._cache.get(index)
 
+    def peeled(self, index: int) -> float:
+        """Output px thinning took off each side of record ``index``'s strokes (0 when not thinned): the
+        dilation may add that much beyond its range, so bins the magnified strokes reached stay reachable."""
+        if self.thin_for is None:
+            return 0.0
+        self.load(index)  # thins it in this process if not yet done
+        shape = (self.records[index].height, self.records[index].width)
+        return self._peeled[index] * magnification(shape, self.thin_for)
+
     def _distance(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        distance = raw_distance(self.pool.load_hole(self.records[index]), self.kernel)
+        hole = self.pool.load_hole(self.records[index])
+        if self.thin_for is not None:
+            hole, self._peeled[index] = source_width(hole, self.thin_for)
+        distance = raw_distance(hole, self.kernel)
         return distance, screening_map(distance)
 
 
@@ -199,8 +224,14 @@ class Recipe(Protocol):
 _WORKER: dict[str, Any] = {}
 
 
+def recipe_source(raw: Path, recipe: Recipe) -> RawSource:
+    """The raw masks of ``recipe``'s part, thinned for its crop size when its augmentation asks for it."""
+    augment = recipe.augment
+    return RawSource(raw, recipe.part, augment.kernel, thin_for=recipe.size if augment.source_width else None)
+
+
 def _init_worker(raw: Path, recipe: Recipe) -> None:
-    _WORKER["source"] = RawSource(raw, recipe.part, recipe.augment.kernel)
+    _WORKER["source"] = recipe_source(raw, recipe)
     _WORKER["recipe"] = recipe
 
 
@@ -419,9 +450,7 @@ def _build(
     raw: Path, out: Path, recipe: Recipe, *, workers: int, overwrite: bool, existed: bool, progress: bool
 ) -> Path:
     """:func:`write_mask_set` once ``out`` is locked; ``existed``: whether ``out`` was there before."""
-    main_source = RawSource(
-        raw, recipe.part, recipe.augment.kernel
-    )  # checks the pool up front: missing, empty, foreign, no split
+    main_source = recipe_source(raw, recipe)  # checks the pool up front: missing, empty, foreign, no split
     identity = _identity(raw, recipe)
     state = _held_state(out, identity, overwrite)
     if state == "complete":
@@ -533,6 +562,8 @@ def _write(
             if value is not None:  # HDF5 has no null: a pool of single pairs has no such attribute
                 h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
+    built = {**identity, "magnification": magnification_summary([row["scale"] for row in table])}
+    atomic_write_text(out / BUILD_NAME, json.dumps(built, indent=1, sort_keys=True) + "\n")
     (out / PROGRESS_NAME).unlink(missing_ok=True)
 
 

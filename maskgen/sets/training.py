@@ -79,7 +79,9 @@ class TrainingMasks(Dataset):
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         if length is not None and length < 1:
             raise ValueError(f"length must be at least 1, got {length}")
-        self.source = RawSource(Path(raw), part, augment.kernel)
+        self.source = RawSource(
+            Path(raw), part, augment.kernel, thin_for=size if augment.source_width else None
+        )
         self.size, self.seed, self.augment = size, seed, augment
         self.length = length if length is not None else len(self.source)
         self.epoch = 0
@@ -131,6 +133,7 @@ class TrainRecipe:
             "dilation": list(self.augment.dilation),
             "max_angle": self.augment.max_angle,
             "kernel": self.augment.kernel,
+            "source_width": self.augment.source_width,
             "epoch": 0,
         }
 

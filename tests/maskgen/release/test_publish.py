@@ -1,8 +1,11 @@
 import hashlib
+import json
 import zipfile
 
 import cv2
 import pytest
+from click.testing import CliRunner
+from pconv.cli import main
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark, read_benchmark
@@ -33,7 +36,8 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         "dilated with a square kernel of radius 2 to 12 px",
         "## Shapes and diversity",
         "ratio 0.1-0.6",
-        "NVIDIA's released test masks: thickness 11.0 px",
+        "each group's medians over those of NVIDIA's whole released test set",
+        "ratios of the medians, benchmark / NVIDIA test set (* outside the targets: thickness ±15%",
     ):
         assert needed in card, needed
     sums = (dist / "SHA256SUMS").read_text().splitlines()
@@ -113,7 +117,34 @@ def test_a_compare_folder_puts_its_shape_rows_beside_ours_on_the_card_and_page(b
     assert len(rows) == 2 * 13 and [row[0] for row in rows[:2]] == ["benchmark", "masks"]
     for ours, theirs in zip(rows[::2], rows[1::2], strict=True):  # the same masks, measured the same way
         assert ours[1:-2] == theirs[1:-2] and theirs[-2:] == ["-", "-"]  # a bare folder: raw masks unknown
+    ratios = card.split("ratios of the medians, benchmark / masks")[1].split("```")[0].splitlines()[2:]
+    assert [line[22:].split() for line in ratios[:-1]] == [["1.00", "1.00", "1.00", "1.00", "yes"]] * 13
+    assert ratios[-1] == "cells inside the targets: 12 of 12"
     assert "Side by side with <code>masks</code>" in (dist / "index.html").read_text()
     with pytest.raises(FileNotFoundError, match="no such mask folder"):
         publish_benchmark(bench, tmp_path / "other", compare=tmp_path / "missing")
     assert not (tmp_path / "other").exists()
+
+
+def test_build_json_stats_and_card_report_the_magnification(bench, tmp_path):
+    scales = sorted(record.scale for record in read_benchmark(bench))
+    middle = (scales[17] + scales[18]) / 2  # 36 masks
+    build = json.loads((bench / "build.json").read_text())
+    assert build["magnification"] == {
+        "median": round(middle, 4),
+        "min": round(scales[0], 4),
+        "max": round(scales[-1], 4),
+    }
+    assert scales[-1] > 1  # the test pool's frames are smaller than a rotated 128-px crop needs
+    result = CliRunner().invoke(main, ["-q", "masks", "stats", str(bench), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "magnification (output px per source px, the manifest's scale): "
+        f"median {middle:.2f}, {scales[0]:.2f} to {scales[-1]:.2f}"
+    )
+    card = (publish_benchmark(bench, tmp_path / "dist") / "README.md").read_text()
+    assert (
+        f"magnified {round(scales[0], 4):g} to {round(scales[-1], 4):g} times (median {round(middle, 4):g}; "
+        "nearest neighbour) so the crop fits inside the source frame, and cropped. Raw masks that had to be "
+        "magnified were thinned first" in card
+    )

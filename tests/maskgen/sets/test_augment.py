@@ -10,6 +10,7 @@ from pconv.maskgen.sets.augment import (
     raw_distance,
     sample_in_range,
     screening_map,
+    source_width,
 )
 from pconv.maskgen.sets.bins import mask_stats
 
@@ -136,3 +137,29 @@ def test_a_square_kernel_dilates_into_squares_and_a_disc_into_discs():
     assert disc[20, 15] and disc[15, 20] and not disc[15, 15]  # the corner lies sqrt(50) > 5 away
     with pytest.raises(ValueError, match="unknown dilation kernel"):
         AugmentConfig(kernel="star")
+
+
+def test_source_width_peels_what_the_magnification_adds_and_keeps_thin_strokes():
+    raw = np.zeros((256, 400), bool)  # magnified 2 times to fill a 512-px crop
+    raw[100:108, 50:350] = True  # an 8-px band: chessboard distances 1 2 3 4 4 3 2 1 across it
+    thinned, peel = source_width(raw, 512)
+    assert peel == 2  # half-width 2 × 2.5 − 1 = 4 (about, the band's ends are nearer), × (2 − 1) / 2
+    assert thinned[:, 200].nonzero()[0].tolist() == [102, 103, 104, 105]  # 4 raw px: 8 once magnified
+    assert not thinned[:100].any() and not thinned[108:].any()
+    line = np.zeros((171, 400), bool)  # magnified 2.99 times
+    line[80:83, 50:350] = True  # a 3-px band: half-width 1.67, peel round(1.67 × 1.99 / 2.99) = 1
+    thinned, peel = source_width(line, 512)
+    assert peel == 1 and thinned[:, 200].nonzero()[0].tolist() == [81]  # its ridge is kept, not lost
+    assert thinned.sum() == 300 - 2  # the centre line, less its two end pixels (distance 1)
+
+
+def test_source_width_leaves_footage_as_large_as_the_crop_alone():
+    raw = np.zeros((512, 700), bool)
+    raw[100:140, 50:350] = True  # thick, but needs no magnification
+    thinned, peel = source_width(raw, 512)
+    assert peel == 0 and np.array_equal(thinned, raw)
+    line = np.zeros((256, 400), bool)
+    line[100, 50:350] = True  # magnified 2 times, but 1 px: half-width 1, peel round(0.5) = 0
+    assert source_width(line, 512)[1] == 0
+    empty, peel = source_width(np.zeros((100, 100), bool), 512)
+    assert peel == 0 and not empty.any()

@@ -18,6 +18,7 @@ from pconv.maskgen.sets.bench import (
     read_benchmark,
 )
 from pconv.maskgen.sets.bins import mask_stats
+from pconv.maskgen.sets.maskset import RawSource
 from pconv.maskgen.sets.maskset import _finish as REAL_FINISH
 
 SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
@@ -338,3 +339,20 @@ def test_a_full_disk_during_benchmark_is_one_line(raw_pool, tmp_path):
     assert (
         done.stderr.startswith("Error: ") and "masks.h5: could not be written (File too large)" in done.stderr
     )
+
+
+def test_magnified_raw_masks_are_thinned_and_may_dilate_back_what_was_peeled(raw_mask_writer, tmp_path):
+    raw = tmp_path / "raw"
+    band = np.zeros((64, 160), bool)  # magnified 2 times for a 128-px crop
+    band[20:28, 10:150] = True  # 8 rows: source_width peels 2 raw px, 4 output px, off each side
+    raw_mask_writer(raw, 0, band, source="clip.mp4", t=0)
+    (raw / "split.json").write_text(json.dumps({"sources": {"clip.mp4": "test"}}))
+    thinned = RawSource(raw, "test", "square", thin_for=128)
+    assert thinned.peeled(0) == 4.0
+    distance, _ = thinned.load(0)
+    assert (distance[:, 80] == 0).nonzero()[0].tolist() == [22, 23, 24, 25]
+    as_read = RawSource(raw, "test", "square")
+    assert as_read.peeled(0) == 0.0 and (as_read.load(0)[0][:, 80] == 0).sum() == 8
+    recipe = BenchRecipe(per_bin=1, size=128, border=12, augment=AugmentConfig(dilation=(2, 12)))
+    assert recipe.describe()["source_width"] is True
+    assert BenchRecipe(augment=AugmentConfig(source_width=False)).describe()["source_width"] is False
