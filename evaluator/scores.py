@@ -167,18 +167,6 @@ def _backbone_state(model: torch.nn.Module, state: Mapping[str, Any], path: Path
     return mapped
 
 
-def _backbone_state(model: torch.nn.Module, state: Mapping[str, Any], path: Path) -> dict[str, Tensor]:
-    """The package's ``sliceK.N.*`` keys filled from torchvision's ``features.N.*`` keys."""
-    mapped = {}
-    for key in model.state_dict():
-        _, layer, name = key.split(".", 2)
-        source = f"features.{layer}.{name}"
-        if source not in state:
-            raise ValueError(f"{path}: not a torchvision-format backbone state dict (no {source})")
-        mapped[key] = state[source]
-    return mapped
-
-
 class LPIPS(MeanOfPairs):
     """Per-pair LPIPS of the composite against the ground truth (lower is closer); the group's mean."""
 
