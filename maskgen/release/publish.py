@@ -67,6 +67,7 @@ __all__ = [
     "BENCH_FEATURES",
     "CARD_NAME",
     "CITATION",
+    "HUB_SPLIT",
     "SUMS_NAME",
     "check_destination",
     "comparison",

@@ -35,6 +35,7 @@ from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, load
 from pconv.maskgen.release.publish import (
     CARD_NAME,
     CITATION,
+    HUB_SPLIT,
     check_destination,
     comparison,
     comparison_section,
@@ -49,7 +50,6 @@ from pconv.maskgen.sets.bins import bin_label
 __all__ = ["BINNED_FEATURES", "is_binned", "publish_binned"]
 
 MASK_DIR = "masks"
-HUB_SPLIT = "test"
 BINNED_FEATURES = (
     Feature("file", "string", "the mask's path in the release"),
     Feature("original", "string", "its path in the source folder"),

@@ -3,9 +3,6 @@
 import base64
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -47,7 +44,9 @@ def binned(tmp_path):
     return tmp_path / "binned"
 
 
-def test_a_binned_set_loads_with_datasets_and_webdataset_and_matches_its_pixels(binned, tmp_path):
+def test_a_binned_set_loads_with_datasets_and_webdataset_and_matches_its_pixels(
+    binned, tmp_path, load_with_datasets
+):
     import webdataset
 
     dist = publish_binned(
@@ -55,17 +54,7 @@ def test_a_binned_set_loads_with_datasets_and_webdataset_and_matches_its_pixels(
     )
     with open(dist / "bins.csv", newline="") as handle:
         index = {f"masks/{row['destination']}": row for row in csv.DictReader(handle)}
-    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "hf-cache"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD, str(dist)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = json.loads(done.stdout)
+    rows = load_with_datasets(LOAD, dist)
     assert sorted(row["file"] for row in rows) == sorted(index) and len(rows) == 12
     for row in rows:
         pixels = np.frombuffer(base64.b64decode(row["pixels"]), np.uint8).reshape(row["size"][::-1])
