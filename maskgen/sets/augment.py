@@ -42,6 +42,8 @@ __all__ = [
     "AugmentParams",
     "Window",
     "augment_hole",
+    "component_floor",
+    "drop_small_components",
     "magnification",
     "magnification_summary",
     "random_params",
@@ -56,6 +58,9 @@ __all__ = [
 ]
 
 SCREEN_FACTOR = 4
+COMPONENT_TRIES = 3
+"""Radii (closest to the target ratio first) a window tries when dropping small components pushes the mask
+out of its bin."""
 KERNELS = ("square", "disc")
 """Downscaling of the low-resolution copy of a raw mask used to screen crop windows cheaply."""
 
@@ -69,13 +74,19 @@ class AugmentConfig:
     ``max_angle`` bounds the rotation, drawn uniformly from [-max_angle, max_angle]
     degrees (180 = any angle);
     ``source_width``: thin raw masks that must be magnified (:func:`source_width`) so that strokes are as
-    wide whatever the footage's resolution.
+    wide whatever the footage's resolution;
+    ``min_component``: hole components (8-connected) smaller than this many px of a 512-px mask (scaled
+    with the area for other sizes, :func:`component_floor`) are removed from the final mask, 0 = keep all.
+    Specks of flow noise, each dilated into its own square, otherwise outnumber the strokes: with all
+    kept, the default benchmark had 1.3-2.3 times NVIDIA's components per mask in 8 of 12 cells; the
+    default 600 px (150 px at the 256 px the shape measures use) brings every cell within 40 %.
     """
 
     dilation: tuple[int, int] = (4, 24)
     max_angle: float = 180.0
     kernel: str = "square"
     source_width: bool = True
+    min_component: int = 600
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
@@ -85,6 +96,8 @@ class AugmentConfig:
             raise ValueError(
                 f"dilation must be a range 0 <= low <= high <= 200 of radii in px, got {self.dilation}"
             )
+        if not 0 <= self.min_component <= 1_000_000:
+            raise ValueError(f"min_component must be 0 to 1,000,000 px, got {self.min_component}")
         if not 0 <= self.max_angle <= 180:
             raise ValueError(f"max_angle must be in [0, 180] degrees, got {self.max_angle}")
 
@@ -103,11 +116,13 @@ class Window:
 @dataclass(frozen=True)
 class AugmentParams:
     """Everything that turns one raw mask into one output mask: the window, the dilation radius in output
-    px and the width of the cleared border frame (0 = none)."""
+    px, the width of the cleared border frame (0 = none) and the smallest hole component kept (output px,
+    0 = all)."""
 
     window: Window
     dilation: int
     clip: int = 0
+    min_component: int = 0
 
 
 def _fit(angle: float, raw_shape: tuple[int, int], size: int) -> tuple[float, float, float]:
@@ -229,8 +244,28 @@ def raw_limit(dilation: int, scale: float) -> int:
     return math.floor(dilation / scale)
 
 
-def threshold_distance(warped: np.ndarray, dilation: int, scale: float, clip: int) -> np.ndarray:
-    """The final hole map: pixels within ``dilation`` output px of a hole, minus a ``clip``-px frame.
+def component_floor(config: AugmentConfig, size: int) -> int:
+    """The smallest hole component (px) a ``size``-px mask keeps: ``min_component`` scaled from 512 px."""
+    return round(config.min_component * (size / 512) ** 2)
+
+
+def drop_small_components(hole: np.ndarray, min_component: int) -> np.ndarray:
+    """``hole`` without its 8-connected components of fewer than ``min_component`` px (in place)."""
+    if min_component <= 1:
+        return hole
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] < min_component
+    small[0] = False  # label 0 is the background
+    if count > 1 and small.any():
+        hole[small[labels]] = False
+    return hole
+
+
+def threshold_distance(
+    warped: np.ndarray, dilation: int, scale: float, clip: int, min_component: int = 0
+) -> np.ndarray:
+    """The final hole map: pixels within ``dilation`` output px of a hole, minus a ``clip``-px frame, minus
+    components under ``min_component`` px.
 
     Shape: ``warped`` ``(S, S)`` uint8 from :func:`warp_distance`; returns ``(S, S)`` bool, True = hole.
     """
@@ -240,7 +275,7 @@ def threshold_distance(warped: np.ndarray, dilation: int, scale: float, clip: in
         hole[-clip:] = False
         hole[:, :clip] = False
         hole[:, -clip:] = False
-    return hole
+    return drop_small_components(hole, min_component)
 
 
 def augment_hole(distance: np.ndarray, params: AugmentParams, *, size: int) -> np.ndarray:
@@ -250,7 +285,7 @@ def augment_hole(distance: np.ndarray, params: AugmentParams, *, size: int) -> n
     hole.
     """
     warped = warp_distance(distance, params.window, size)
-    return threshold_distance(warped, params.dilation, params.window.scale, params.clip)
+    return threshold_distance(warped, params.dilation, params.window.scale, params.clip, params.min_component)
 
 
 def random_params(
@@ -259,7 +294,8 @@ def random_params(
     """Unconstrained random augmentation (training masks): random window, radius uniform in the range."""
     window = random_window(rng, raw_shape, size, config)
     low, high = config.dilation
-    return AugmentParams(window=window, dilation=int(rng.integers(low, high + 1)))
+    dilation = int(rng.integers(low, high + 1))
+    return AugmentParams(window=window, dilation=dilation, min_component=component_floor(config, size))
 
 
 def screening_map(distance: np.ndarray) -> np.ndarray:
@@ -370,6 +406,26 @@ def sample_in_range(
         fits &= limits >= band
     if not fits.any():
         return None
-    dilation = int(radii[fits][np.argmin(np.abs(ratios[limits[fits]] - target))])
-    params = AugmentParams(window=window, dilation=dilation, clip=clip)
-    return threshold_distance(warped, dilation, window.scale, clip), params
+    # the radii that fit, closest to the target first; dropping small components lowers the ratio (and may
+    # empty the band of a B mask), so each is checked on its final mask
+    order = np.argsort(np.abs(ratios[limits[fits]] - target), kind="stable")
+    floor = component_floor(config, size)
+    for dilation in radii[fits][order][:COMPONENT_TRIES]:
+        params = AugmentParams(window=window, dilation=int(dilation), clip=clip, min_component=floor)
+        hole = threshold_distance(warped, params.dilation, window.scale, clip, floor)
+        if floor <= 1 or _still_fits(hole, low, high, clip, border):
+            return hole, params
+    return None
+
+
+def _still_fits(hole: np.ndarray, low: float, high: float, clip: int, border: int) -> bool:
+    """Whether a mask whose small components were dropped still lies in (low, high] and, for a B mask
+    (``clip`` 0), still has a hole pixel in the ``border``-px band."""
+    ratio = np.count_nonzero(hole) / hole.size
+    if not low < ratio <= high:
+        return False
+    if clip:
+        return True
+    return bool(
+        hole[:border].any() or hole[-border:].any() or hole[:, :border].any() or hole[:, -border:].any()
+    )

@@ -29,7 +29,13 @@ from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_message
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import Split
-from pconv.maskgen.sets.augment import AugmentConfig, magnification, raw_limit, sample_in_range
+from pconv.maskgen.sets.augment import (
+    AugmentConfig,
+    component_floor,
+    magnification,
+    raw_limit,
+    sample_in_range,
+)
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     DEFAULT_BORDER,
@@ -69,6 +75,21 @@ DENSITY_WINDOW = 0.4
 """Share of the test raw masks, by hole-ratio rank, that a bin draws its first tries from."""
 WINDOW_TRIES = 20
 """Tries of a mask among its bin's raw masks of matching density before it draws from all of them."""
+CELL_DILATION: dict[str, tuple[tuple[float, int, int], ...]] = {
+    "N": ((0.055, 4, 6), (0.15, 4, 8), (0.25, 6, 10), (0.35, 9, 13), (0.45, 10, 13), (0.55, 18, 24)),
+    "B": ((0.055, 4, 7), (0.15, 4, 7), (0.25, 6, 10), (0.35, 6, 10), (0.45, 9, 14), (0.55, 23, 24)),
+}
+"""Dilation radii (output px at 512, scaled with the size) a cell tries first, by hole ratio: NVIDIA's
+strokes widen with the ratio (5.8 px at 256 in (0.01,0.1] to 29.4 in (0.5,0.6] N), so each cell prefers
+the radii that give its stroke width, and the raw masks and windows that reach its ratio with them. Bins
+between the listed ratios interpolate; after :data:`PREFERRED_TRIES` tries a mask takes any radius of the
+augmentation's range, so a pool the preferred radii cannot serve still fills every bin."""
+B_RANK_FACTOR = 0.8
+"""B masks start from raw masks somewhat sparser than their bin's rank: reaching (0.4,0.6] with the densest
+raw masks gave a web of thin strokes (roughness 1.33 times NVIDIA's in (0.5,0.6] B), where NVIDIA's are a
+few thick ones; sparser raw masks reach the ratio with the wider radii of :data:`CELL_DILATION`."""
+PREFERRED_TRIES = 60
+"""Tries of a mask with its cell's preferred radii before it takes any radius of the range."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -166,6 +187,13 @@ class BenchRecipe:
             "density_window": DENSITY_WINDOW,
             "n_density_factor": round(self.frame_factor, 6),
             "window_tries": WINDOW_TRIES,
+            "min_component": component_floor(self.augment, self.size),
+            "b_rank_factor": B_RANK_FACTOR,
+            "preferred_dilation": {
+                split: [list(self.preferred_dilation(block, split)) for block in range(len(self.edges) - 1)]
+                for split in SPLITS
+            },
+            "preferred_tries": PREFERRED_TRIES,
         }
 
     @property
@@ -174,12 +202,26 @@ class BenchRecipe:
         return self.size**2 / (self.size - 2 * self.border) ** 2
 
     def rank_factor(self, split: str) -> float:
-        """What a bin's density rank is multiplied by before it picks its first raw masks: 1 for B masks,
-        :attr:`frame_factor` for N masks, whose holes fill only the inside of the frame and so need
-        denser raw masks for the same ratio. A heuristic on ranks, chosen by measurement: side by side on
-        the default benchmark, thickness 13.2 → 12.9 px with no raw mask used more often; on the
-        accumulated opencv-doc clips 14.7 → 13.7 px."""
-        return self.frame_factor if split == "N" else 1.0
+        """What a bin's density rank is multiplied by before it picks its first raw masks:
+        :data:`B_RANK_FACTOR` for B masks, :attr:`frame_factor` for N masks, whose holes fill only the
+        inside of the frame and so need denser raw masks for the same ratio. A heuristic on ranks, chosen
+        by measurement: side by side on the default benchmark, N thickness 13.2 → 12.9 px with no raw mask
+        used more often; on the accumulated opencv-doc clips 14.7 → 13.7 px."""
+        return self.frame_factor if split == "N" else B_RANK_FACTOR
+
+    def preferred_dilation(self, block: int, split: str) -> tuple[int, int]:
+        """The radii bin ``block``'s ``split`` masks try first (:data:`CELL_DILATION`), interpolated at the
+        bin's middle ratio, scaled to the mask size and kept inside the augmentation's range."""
+        low, high = bin_bounds(block, self.edges)
+        middle = (low + high) / 2
+        table = CELL_DILATION[split]
+        ratios = [row[0] for row in table]
+        factor = self.size / 512
+        first = round(float(np.interp(middle, ratios, [row[1] for row in table])) * factor)
+        last = round(float(np.interp(middle, ratios, [row[2] for row in table])) * factor)
+        smallest, largest = self.augment.dilation
+        first = min(max(first, smallest), largest)
+        return first, min(max(last, first), largest)
 
     def probe_indices(self) -> list[int]:
         return [
@@ -196,6 +238,7 @@ class BenchRecipe:
         blocks, factor = len(self.edges) - 1, self.rank_factor(SPLITS[split])
         choices = _first_choices(self.seed, block, blocks, split, source.ranked_by_ratio, factor)
         first_choice = int(choices[k * len(choices) // self.per_bin])
+        preferred = self.preferred_dilation(block, SPLITS[split])
         for attempt in range(first_attempt, first_attempt + self.attempts):
             rng = np.random.default_rng([self.seed, block, split, k, attempt])
             if attempt == 0:
@@ -205,13 +248,9 @@ class BenchRecipe:
             else:
                 number = int(rng.integers(len(source)))
             distance, screen = source.load(number)
-            low_radius, high_radius = self.augment.dilation
-            extra = round(source.peeled(number))
-            config = (
-                dataclasses.replace(self.augment, dilation=(low_radius, high_radius + extra))
-                if extra
-                else self.augment
-            )
+            low_radius, high_radius = preferred if attempt < PREFERRED_TRIES else self.augment.dilation
+            extra = round(source.peeled(number)) if high_radius == self.augment.dilation[1] else 0
+            config = dataclasses.replace(self.augment, dilation=(low_radius, high_radius + extra))
             found = sample_in_range(
                 distance,
                 screen,

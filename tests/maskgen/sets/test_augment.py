@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from pconv.maskgen.sets.augment import (
@@ -5,6 +6,8 @@ from pconv.maskgen.sets.augment import (
     AugmentParams,
     Window,
     augment_hole,
+    component_floor,
+    drop_small_components,
     random_params,
     random_window,
     raw_distance,
@@ -163,3 +166,28 @@ def test_source_width_leaves_footage_as_large_as_the_crop_alone():
     assert source_width(line, 512)[1] == 0
     empty, peel = source_width(np.zeros((100, 100), bool), 512)
     assert peel == 0 and not empty.any()
+
+
+def test_small_components_are_dropped_and_the_floor_scales_with_the_area():
+    hole = np.zeros((64, 64), bool)
+    hole[2:4, 2:4] = True  # 4 px
+    hole[10:20, 10:20] = True  # 100 px
+    hole[30, 30:60] = True  # 30 px, 8-connected to nothing
+    kept = drop_small_components(hole.copy(), 30)
+    assert kept[10:20, 10:20].all() and kept[30, 30:60].all() and not kept[2:4, 2:4].any()
+    assert not drop_small_components(hole.copy(), 31)[30].any()
+    np.testing.assert_array_equal(drop_small_components(hole.copy(), 0), hole)
+    config = AugmentConfig(min_component=600)
+    assert component_floor(config, 512) == 600 and component_floor(config, 256) == 150
+    assert component_floor(AugmentConfig(min_component=0), 512) == 0
+    with pytest.raises(ValueError, match="min_component"):
+        AugmentConfig(min_component=-1)
+
+
+def test_training_params_carry_the_floor_and_reproduce_their_mask():
+    distance = raw_distance(_raw(180, 240))
+    params = random_params(np.random.default_rng(3), distance.shape, size=128, config=AugmentConfig())
+    assert params.min_component == component_floor(AugmentConfig(), 128)
+    hole = augment_hole(distance, params, size=128)
+    areas = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=8)[2][1:, cv2.CC_STAT_AREA]
+    assert areas.size and areas.min() >= params.min_component

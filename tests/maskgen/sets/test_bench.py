@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 from pconv.core.files import read_jsonl
 from pconv.maskgen.raw.pool import RawPool
-from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, Window, augment_hole, raw_distance
+from pconv.maskgen.sets.augment import (
+    AugmentConfig,
+    AugmentParams,
+    Window,
+    augment_hole,
+    component_floor,
+    raw_distance,
+)
 from pconv.maskgen.sets.bench import (
+    B_RANK_FACTOR,
+    CELL_DILATION,
     DENSITY_WINDOW,
     WINDOW_TRIES,
     BenchRecipe,
@@ -309,7 +318,7 @@ def test_each_bin_first_tries_raw_masks_of_its_own_density():
 def test_n_masks_first_try_raw_masks_denser_by_the_frame_area():
     recipe = BenchRecipe(per_bin=10, size=512, border=50)
     factor = 512**2 / 412**2
-    assert recipe.rank_factor("B") == 1.0 and recipe.rank_factor("N") == pytest.approx(factor)
+    assert recipe.rank_factor("B") == B_RANK_FACTOR and recipe.rank_factor("N") == pytest.approx(factor)
     assert recipe.describe()["n_density_factor"] == round(factor, 6)
     ranked = tuple(range(100, 0, -1))
     width = round(100 * DENSITY_WINDOW)
@@ -356,3 +365,29 @@ def test_magnified_raw_masks_are_thinned_and_may_dilate_back_what_was_peeled(raw
     recipe = BenchRecipe(per_bin=1, size=128, border=12, augment=AugmentConfig(dilation=(2, 12)))
     assert recipe.describe()["source_width"] is True
     assert BenchRecipe(augment=AugmentConfig(source_width=False)).describe()["source_width"] is False
+
+
+def test_each_cell_prefers_the_radii_of_its_stroke_width():
+    """The table's rows at the default bins' middles, scaled with the size and kept inside the range."""
+    recipe = BenchRecipe(per_bin=10)
+    for split in ("N", "B"):
+        for block, (_, low, high) in enumerate(CELL_DILATION[split]):
+            assert recipe.preferred_dilation(block, split) == (low, high)
+    half = BenchRecipe(per_bin=10, size=256, border=25)
+    assert half.preferred_dilation(5, "B") == (round(CELL_DILATION["B"][5][1] / 2), 12)
+    narrow = BenchRecipe(per_bin=10, augment=AugmentConfig(dilation=(2, 5)))
+    assert narrow.preferred_dilation(0, "N") == (4, 5) and narrow.preferred_dilation(5, "N") == (5, 5)
+    coarse = BenchRecipe(per_bin=10, edges=(0.01, 0.3, 0.6))  # bin middles 0.15 and 0.45
+    assert coarse.preferred_dilation(1, "B") == CELL_DILATION["B"][4][1:]
+    described = recipe.describe()
+    assert described["preferred_dilation"]["N"][5] == list(CELL_DILATION["N"][5][1:])
+    assert described["min_component"] == 600
+
+
+def test_no_benchmark_mask_keeps_a_component_under_the_floor(raw_pool, tmp_path):
+    bench = build_benchmark(raw_pool, tmp_path / "bench", workers=1, **SMALL)
+    floor = component_floor(AugmentConfig(), 128)
+    for record in read_benchmark(bench):
+        hole = load_benchmark_hole(bench, record)
+        areas = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=8)[2][1:, cv2.CC_STAT_AREA]
+        assert areas.size and areas.min() >= floor
