@@ -5,7 +5,7 @@
     README.md                 the dataset card: what, where the masks came from (generated scenes or
                               named videos), how many raw masks, the dilation, every parameter and seed,
                               per-bin counts and ratio statistics, shape and diversity figures
-                              (pconv.maskgen.release.external, as `pconv masks stats` prints them), the
+                              (pconv.maskgen.measure, as `pconv masks stats` prints them), the
                               255 = hole convention, licence, citation
     SHA256SUMS                ``sha256sum -c`` format, every other file of DIST
     masks/*.png, manifest.csv, masks.h5, build.json     one copy of the benchmark itself
@@ -41,11 +41,12 @@ from pconv.core.files import (
 )
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
-from pconv.maskgen.release.external import (
+from pconv.maskgen.measure.folder import measure_masks
+from pconv.maskgen.measure.shapes import NVIDIA_TEST_MEDIANS
+from pconv.maskgen.measure.tables import (
     MaskSetStats,
     compare_table,
     mask_set_stats,
-    measure_masks,
     medians_by_group,
     ratio_table,
     stats_table,
@@ -53,13 +54,19 @@ from pconv.maskgen.release.external import (
 from pconv.maskgen.release.figures import contact_sheet, ratio_histogram, side_by_side
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section, metadata_jsonl
 from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
-from pconv.maskgen.release.shapes import NVIDIA_TEST_MEDIANS
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
 from pconv.maskgen.sets.augment import magnification_summary
-from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
-from pconv.maskgen.sets.bins import bin_folder_name, bin_label
+from pconv.maskgen.sets.bench_format import (
+    BUILD_NAME,
+    CSV_NAME,
+    HDF5_NAME,
+    BenchRecord,
+    bin_folder_name,
+    bin_label,
+    load_benchmark_hole,
+    read_benchmark,
+)
 from pconv.maskgen.sets.default_input import INPUT_DIR
-from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
 from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD, SHARD_DIR, write_shards
 
 __all__ = [

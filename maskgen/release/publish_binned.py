@@ -24,13 +24,8 @@ from typing import Any
 
 from pconv.core.files import inside, read_json_object, temporary_name
 from pconv.core.masks import read_mask_png
-from pconv.maskgen.release.external import (
-    BINNING_NAME,
-    INDEX_NAME,
-    mask_set_stats,
-    measure_masks,
-    stats_table,
-)
+from pconv.maskgen.measure.folder import BINNING_NAME, INDEX_NAME, measure_masks
+from pconv.maskgen.measure.tables import mask_set_stats, stats_table
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section
 from pconv.maskgen.release.publish import (
     CARD_NAME,
@@ -45,7 +40,8 @@ from pconv.maskgen.release.publish import (
     write_formats,
     write_pictures,
 )
-from pconv.maskgen.sets.bins import bin_label
+from pconv.maskgen.sets.bench_format import bin_label
+from pconv.maskgen.sets.bins import SPLITS
 
 __all__ = ["BINNED_FEATURES", "is_binned", "publish_binned"]
 
@@ -124,7 +120,7 @@ def _card(
         "|---|---|---|---|---|---|---|",
     ]
     for index in range(len(edges) - 1):
-        for split in ("N", "B"):
+        for split in SPLITS:
             group = [sample for sample in binned if sample["bin"] == index and sample["split"] == split]
             if not group:
                 lines.append(f"| {bin_label(index, edges)} | {split} | 0 | | | | |")

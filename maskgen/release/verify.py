@@ -29,9 +29,19 @@ from pconv.core.errors import first_line
 from pconv.core.files import inside, read_json_object, sha256_file
 from pconv.core.limits import IMAGE_LIMIT, check_image_header
 from pconv.core.progress import progress_bar
-from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
+from pconv.maskgen.sets.bench import BenchRecipe
+from pconv.maskgen.sets.bench_format import (
+    BUILD_NAME,
+    CSV_NAME,
+    HDF5_MASKS,
+    HDF5_NAME,
+    MASK_DIR,
+    BenchRecord,
+    hdf5_attributes,
+    read_benchmark,
+    set_mask_path,
+)
 from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
-from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, set_mask_path
 
 __all__ = ["SUMS_NAME", "checks_made", "verify_benchmark"]
 
@@ -101,8 +111,7 @@ def _check_mask(
         )
     if stats.bin != record.bin:
         problems.append(
-            f"{record.file}: hole ratio {stats.hole_ratio:.6f} lies outside its bin "
-            f"({record.bin_low:g},{record.bin_high:g}]"
+            f"{record.file}: hole ratio {stats.hole_ratio:.6f} lies outside its bin {record.label}"
         )
     if stats.split != record.split or stats.border_distance != record.border_distance:
         problems.append(
@@ -182,17 +191,7 @@ def _check_hdf5_tables(folder: Path, h5: h5py.File, build: dict[str, Any]) -> li
                     f"{HDF5_NAME}: {column}[{number - 1}] is {value!r}, manifest row {number} says {text}"
                 )
                 break  # one line per column is enough to point at the damage
-    expected = {
-        **build["params"],
-        "kind": build.get("kind"),
-        "version": build.get("version"),
-        "raw_pool": build.get("raw_pool"),
-        "raw_accumulation": build.get("raw_accumulation"),
-        "hole_value": 255,
-    }
-    for key, value in sorted(expected.items()):
-        if value is None and key == "raw_accumulation":
-            continue
+    for key, value in sorted(hdf5_attributes(build).items()):
         if key not in h5.attrs:
             problems.append(f"{HDF5_NAME}: no attribute {key!r}")
         elif _attribute_value(h5.attrs[key]) != value:
@@ -230,9 +229,9 @@ def _kind(node: Any) -> str:
 def _masks_dataset(h5: h5py.File, count: int, recipe: BenchRecipe) -> tuple[h5py.Dataset | None, list[str]]:
     """``masks.h5``'s ``masks``, checked from its header (kind, dtype, shape, the pixel limit) before any
     mask is read; None with the problem when it is not ``count`` uint8 masks of the benchmark's size."""
-    stored = h5.get("masks")
+    stored = h5.get(HDF5_MASKS)
     if stored is None:
-        return None, [f"{HDF5_NAME}: no dataset 'masks'"]
+        return None, [f"{HDF5_NAME}: no dataset {HDF5_MASKS!r}"]
     expected = (count, recipe.size, recipe.size)
     if not isinstance(stored, h5py.Dataset) or stored.dtype != np.uint8 or stored.shape != expected:
         if isinstance(stored, h5py.Dataset) and len(stored.shape) == 3:

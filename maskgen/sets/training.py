@@ -26,8 +26,9 @@ from pconv.core.masks import valid_from_hole
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import RawMaskRecord, Split
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, augment_hole, random_params
+from pconv.maskgen.sets.bench_format import DRAWN_COLUMNS
 from pconv.maskgen.sets.bins import mask_stats
-from pconv.maskgen.sets.maskset import DRAWN_COLUMNS, Made, RawSource, drawn_row, write_mask_set
+from pconv.maskgen.sets.maskset import Made, RawSource, drawn_row, write_mask_set
 from torch.utils.data import Dataset
 
 __all__ = ["TRAIN_COLUMNS", "TrainRecipe", "TrainingMasks", "export_training_masks", "training_hole"]

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from pconv.cli import main
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
-from pconv.maskgen.sets.bench import build_benchmark, read_benchmark
+from pconv.maskgen.sets.bench import build_benchmark
+from pconv.maskgen.sets.bench_format import read_benchmark
 
 SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
 
