@@ -257,21 +257,10 @@ def _open_hdf5(path: Path) -> h5py.File:
 def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
     """Every violation found in the benchmark or release ``folder``, one line each (empty: all good)."""
     folder = Path(folder)
-    records = read_benchmark(folder)
-    build_path = folder / BUILD_NAME
-    if not build_path.is_file():
-        raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
-    build = read_json_object(build_path, required={"params": dict})
-    recipe = _recipe(build_path, build)
+    records, build, recipe = _load(folder)
     problems = _checksums(folder) if (folder / SUMS_NAME).is_file() else []
     problems += _check_order(records, recipe)
-    listed = {record.file for record in records}
-    problems += [
-        f"{path.relative_to(folder).as_posix()}: in {MASK_DIR}/ but not in the manifest"
-        for path in sorted((folder / MASK_DIR).rglob("*"))
-        if path.is_file() and path.relative_to(folder).as_posix() not in listed
-    ]
-    seen: dict[bytes, str] = {}
+    problems += _unlisted(folder, records)
     h5_path = folder / HDF5_NAME
     if not h5_path.is_file():
         problems.append(f"{HDF5_NAME}: missing")
@@ -281,16 +270,51 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
             problems += _check_hdf5_tables(folder, h5, build)
             stored, found = _masks_dataset(h5, len(records), recipe)
             problems += found
-        for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
-            found, data, image = _check_mask(folder, record, recipe)
-            problems += found
-            if data is None:
-                continue
-            if data in seen:
-                problems.append(f"{record.file}: identical to {seen[data]}")
-            seen.setdefault(data, record.file)
-            if stored is not None and image is not None and not np.array_equal(stored[index], image):
-                problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
+        problems += _check_masks(folder, records, recipe, stored, progress=progress)
+    return problems
+
+
+def _load(folder: Path) -> tuple[list[BenchRecord], dict[str, Any], BenchRecipe]:
+    """The manifest's records, build.json and the recipe it states."""
+    records = read_benchmark(folder)
+    build_path = folder / BUILD_NAME
+    if not build_path.is_file():
+        raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
+    build = read_json_object(build_path, required={"params": dict})
+    return records, build, _recipe(build_path, build)
+
+
+def _unlisted(folder: Path, records: list[BenchRecord]) -> list[str]:
+    """Files in ``masks/`` that the manifest does not list."""
+    listed = {record.file for record in records}
+    return [
+        f"{path.relative_to(folder).as_posix()}: in {MASK_DIR}/ but not in the manifest"
+        for path in sorted((folder / MASK_DIR).rglob("*"))
+        if path.is_file() and path.relative_to(folder).as_posix() not in listed
+    ]
+
+
+def _check_masks(
+    folder: Path,
+    records: list[BenchRecord],
+    recipe: BenchRecipe,
+    stored: h5py.Dataset | None,
+    *,
+    progress: bool,
+) -> list[str]:
+    """Every mask file against its row, the masks before it (duplicates) and its copy in ``stored``."""
+    problems = []
+    seen: dict[bytes, str] = {}
+    for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
+        found, data, image = _check_mask(folder, record, recipe)
+        problems += found
+        if data is None:
+            continue
+        if data in seen:
+            problems.append(f"{record.file}: identical to {seen[data]}")
+        seen.setdefault(data, record.file)
+        if stored is not None and image is not None and not np.array_equal(stored[index], image):
+            problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
     return problems
 
 
@@ -298,9 +322,7 @@ def checks_made(folder: Path) -> list[str]:
     """What :func:`verify_benchmark` checks in ``folder``, one line each with its counts: what "every
     check passed" stands for. Reads only the manifest, build.json and SHA256SUMS."""
     folder = Path(folder)
-    records = read_benchmark(folder)
-    build = read_json_object(folder / BUILD_NAME, required={"params": dict})
-    recipe = _recipe(folder / BUILD_NAME, build)
+    records, build, recipe = _load(folder)
     count, blocks = len(records), len(recipe.edges) - 1
     with open(folder / CSV_NAME, newline="", encoding="utf-8") as handle:
         columns = len(next(csv.reader(handle), []))
