@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import echo_summary, show_progress, workers_option
+from pconv.core.cli import echo_summary, out_folder_option, show_progress, workers_option
 from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
 from pconv.maskgen.sets.commands import BORDER
@@ -97,9 +97,7 @@ def stats_command(
 
 @click.command("bin")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="New folder for the sorted copies."
-)
+@out_folder_option("New folder for the sorted copies.")
 @HOLE_VALUE
 @BORDER
 def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import echo_summary, show_progress, workers_option
+from pconv.core.cli import echo_summary, out_folder_option, show_progress, workers_option
 from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
 from pconv.maskgen.measure.commands import HOLE_VALUE
@@ -17,9 +17,10 @@ from pconv.maskgen.sets.commands import BORDER, OVERWRITE, SHARD_MASKS, WEBDATAS
 
 __all__ = ["RELEASE_COMMANDS"]
 
+
 @click.command("publish")
 @click.argument("bench", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Release folder.")
+@out_folder_option("Release folder.")
 @click.option(
     "--license",
     "license_name",
@@ -119,7 +120,7 @@ def verify_command(folder: Path) -> None:
     default=None,
     help="A reference mask folder (e.g. NVIDIA's test set) whose sample is drawn below ours in every cell.",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="New folder for the pictures.")
+@out_folder_option("New folder for the pictures.")
 @click.option("--per-cell", type=int, default=8, show_default=True, help="Masks per set and cell.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random sample.")
 @HOLE_VALUE

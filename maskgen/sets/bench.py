@@ -32,8 +32,11 @@ from pconv.maskgen.sets.bench_format import BENCH_COLUMNS, bin_label
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     DEFAULT_BORDER,
+    DEFAULT_PER_BIN,
+    DEFAULT_SET_SIZE,
     MAX_PER_BIN,
     MAX_SET_SIZE,
+    MIN_SET_SIZE,
     SPLITS,
     bin_bounds,
     check_edges,
@@ -78,8 +81,8 @@ class BenchRecipe:
     """The benchmark's parameters; ``attempts`` is the retry budget per mask before a bin counts as
     impossible for the pool."""
 
-    per_bin: int = 1000
-    size: int = 512
+    per_bin: int = DEFAULT_PER_BIN
+    size: int = DEFAULT_SET_SIZE
     border: int = DEFAULT_BORDER
     seed: int = 0
     edges: tuple[float, ...] = BIN_EDGES
@@ -97,8 +100,10 @@ class BenchRecipe:
         object.__setattr__(self, "edges", check_edges(self.edges))
         if not 1 <= self.per_bin <= MAX_PER_BIN:
             raise ValueError(f"per-bin count must be between 1 and {MAX_PER_BIN}, got {self.per_bin}")
-        if not 8 <= self.size <= MAX_SET_SIZE:
-            raise ValueError(f"mask size must be between 8 and {MAX_SET_SIZE} px, got {self.size}")
+        if not MIN_SET_SIZE <= self.size <= MAX_SET_SIZE:
+            raise ValueError(
+                f"mask size must be between {MIN_SET_SIZE} and {MAX_SET_SIZE} px, got {self.size}"
+            )
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
         if self.attempts < 1:
@@ -246,8 +251,8 @@ def build_benchmark(
     raw: Path,
     out: Path,
     *,
-    per_bin: int = 1000,
-    size: int = 512,
+    per_bin: int = DEFAULT_PER_BIN,
+    size: int = DEFAULT_SET_SIZE,
     border: int = DEFAULT_BORDER,
     seed: int = 0,
     augment: AugmentConfig = DEFAULT_AUGMENT,

@@ -26,8 +26,11 @@ import numpy as np
 __all__ = [
     "BIN_EDGES",
     "DEFAULT_BORDER",
+    "DEFAULT_PER_BIN",
+    "DEFAULT_SET_SIZE",
     "MAX_PER_BIN",
     "MAX_SET_SIZE",
+    "MIN_SET_SIZE",
     "SPLITS",
     "BorderSplit",
     "MaskStats",
@@ -45,9 +48,14 @@ BIN_EDGES: tuple[float, ...] = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 DEFAULT_BORDER = 50
 """Width in px of the border band that separates N from B masks (NVIDIA's 50 px at 512 x 512)."""
 
+DEFAULT_SET_SIZE = 512
+"""Mask side in px of a mask set unless asked otherwise: the paper's 512 x 512."""
+MIN_SET_SIZE = 8
 MAX_SET_SIZE = 4096
 """Largest mask side of a mask set: a worker holds a few float copies of a mask while making it."""
 
+DEFAULT_PER_BIN = 1000
+"""Masks per bin and split of the benchmark unless asked otherwise: NVIDIA's 12,000 in all."""
 MAX_PER_BIN = 100_000
 """Most masks per bin and split of a benchmark (1.2 million in all)."""
 

@@ -10,7 +10,7 @@ dense with thin moving parts (25 to 60 layers), so that the benchmark reaches ev
 augmentation as any user pool; time runs 1.25 times faster for wide enough occlusion strips (pace 2 made
 them too thick, 1 too sparse for the top bin, by the shape measures; 15 to 45 layers at pace 1.5 gave a
 median thickness of 15.6 px against NVIDIA's 11.0, 25 to 60 at 1.25 gives 13.2); the flow
-runs at half resolution and the check at full resolution (about half the cost, same strokes); 70 % of
+runs at half resolution and the check at full resolution (about half the cost, same strokes); 80 % of
 the scenes go to the test split, which is all the benchmark reads.
 """
 
@@ -33,7 +33,7 @@ from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import BenchRecipe, build_benchmark
-from pconv.maskgen.sets.bins import DEFAULT_BORDER
+from pconv.maskgen.sets.bins import DEFAULT_BORDER, DEFAULT_PER_BIN, DEFAULT_SET_SIZE
 from pconv.maskgen.sets.maskset import check_destination, finished_set
 
 __all__ = [
@@ -98,8 +98,8 @@ def default_input_folder(out: Path, *, seed: int = 0, count: int = 12_000) -> Pa
 def default_input_benchmark(
     out: Path,
     *,
-    per_bin: int = 1000,
-    size: int = 512,
+    per_bin: int = DEFAULT_PER_BIN,
+    size: int = DEFAULT_SET_SIZE,
     border: int = DEFAULT_BORDER,
     seed: int = 0,
     augment: AugmentConfig | None = None,

@@ -84,6 +84,7 @@ __all__ = [
     "write_mask_set",
 ]
 
+
 def drawn_row(stats: MaskStats, record: RawMaskRecord, params: AugmentParams, *, seed: int) -> dict[str, Any]:
     """The :data:`DRAWN_COLUMNS` of a mask with these statistics, drawn from ``record`` with ``params``."""
     window = params.window
