@@ -67,15 +67,7 @@ def mask_set_stats(
             cells[index, split] = _summary(group, flags[members], known_raw, bin_bounds(index, edges))
     low, high = SHAPE_RATIO_RANGE
     chosen = [number for number, item in enumerate(measures) if low <= item.hole_ratio <= high]
-    headline = (
-        summarize(
-            [measures[number].shape for number in chosen],
-            flags[chosen],
-            raw_ids=[item.raw_id for item in measures] if known_raw else None,
-        )
-        if chosen
-        else None
-    )
+    headline = _summary([measures[number] for number in chosen], flags[chosen], known_raw, None)
     return MaskSetStats(name, measures, cells, headline)
 
 

@@ -66,7 +66,7 @@ from pconv.maskgen.sets.bench_format import (
     load_benchmark_hole,
     read_benchmark,
 )
-from pconv.maskgen.sets.default_input import INPUT_DIR
+from pconv.maskgen.sets.default_input import rendered_scenes
 from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD, SHARD_DIR, write_shards
 
 __all__ = [
@@ -127,17 +127,17 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     """Where the masks came from, said plainly: generated scenes or named videos, raw masks (single frame
     pairs or unions of several: ``pconv masks accumulate``), dilation."""
     sources = {record.source for record in records}
-    generated = all(source.startswith(f"{INPUT_DIR}/") for source in sources)
+    rendered = {rendered_scenes(source) for source in sources}
     uses: dict[int, int] = {}
     for record in records:
         uses[record.raw_id] = uses.get(record.raw_id, 0) + 1
     low, high = params["dilation"]
     scales = magnification_summary([record.scale for record in records])
     origin = (
-        f"**generated scenes**, not real video: the {len(sources)} scenes of the toolkit's built-in default "
-        "input (`pconv masks synth`: textured layers moving over each other), whose occlusions were "
-        "extracted like a video's"
-        if generated
+        f"**generated scenes**, not real video: {len(sources)} of the {max(rendered)} scenes rendered for "
+        "the toolkit's built-in default input (`pconv masks synth`: textured layers moving over each other), "
+        "whose occlusions were extracted like a video's"
+        if None not in rendered
         else f"the {len(sources)} videos or frame folders listed under Sources"
     )
     if accumulation is None:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pconv.core import __version__
 from pconv.core.files import read_json_object, relative_path
@@ -49,6 +50,7 @@ __all__ = [
     "default_input_benchmark",
     "default_input_folder",
     "default_input_pool",
+    "rendered_scenes",
     "scenes_for",
 ]
 
@@ -93,6 +95,16 @@ def default_input_folder(out: Path, *, seed: int = 0, count: int = 12_000) -> Pa
     scenes = scenes_for(count)
     name = f"seed-{seed}" if scenes == DEFAULT_SCENES else f"seed-{seed}-scenes-{scenes}"
     return Path(out) / INPUT_DIR / name
+
+
+def rendered_scenes(source: str) -> int | None:
+    """How many scenes were rendered for the default input that ``source`` (a manifest's source, relative
+    to its set folder) comes from, read from the folder name :func:`default_input_folder` gave it; None for
+    a source outside a default input."""
+    parts = PurePosixPath(source).parts
+    inside_input = len(parts) > 2 and parts[0] == INPUT_DIR
+    match = re.fullmatch(r"seed-\d+(?:-scenes-(\d+))?", parts[1]) if inside_input else None
+    return None if match is None else int(match.group(1) or DEFAULT_SCENES)
 
 
 def default_input_benchmark(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from pconv.cli import main
-from pconv.maskgen.measure.folder import measure_masks
+from pconv.maskgen.measure.folder import MaskMeasure, measure_masks
 from pconv.maskgen.measure.shapes import SHAPE_FIELDS, ShapeMeasures, inside_targets, median_ratios
 from pconv.maskgen.measure.tables import mask_set_stats, ratio_table, stats_table
 
@@ -115,3 +115,16 @@ def test_ratio_table_marks_each_measure_outside_its_own_tolerance(ours_and_refer
     ]
     no_thickness = median_ratios(summary, ShapeMeasures(0.0, 6.25, 1, 1.0))  # a reference median of 0
     assert math.isnan(no_thickness["thickness"]) and not inside_targets(no_thickness)["thickness"]
+
+
+def test_the_headline_row_counts_only_the_raw_masks_of_its_own_masks():
+    shape = {"thickness": 4.0, "boundary_density": 20.0, "components": 1, "roughness": 1.1}
+    cells = [(0.05, 0, "9"), (0.15, 1, "2"), (0.25, 2, "2")]  # the first lies below ratio 0.1
+    measures = [
+        MaskMeasure(f"{n}.png", 100, 100, ratio, 30, index, "N", **shape, raw_id=raw)
+        for n, (ratio, index, raw) in enumerate(cells)
+    ]
+    stats = mask_set_stats("set", measures, [np.zeros((64, 64), bool)] * 3)
+    assert (stats.headline.count, stats.headline.distinct_raw, stats.headline.most_uses) == (2, 1, 2)
+    row = next(line for line in stats_table(stats).splitlines() if line.startswith("ratio 0.1-0.6"))
+    assert row.split()[2] == "2" and row.split()[-2:] == ["1", "2"]
