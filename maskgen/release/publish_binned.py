@@ -42,6 +42,7 @@ from pconv.maskgen.release.publish import (
 )
 from pconv.maskgen.sets.bench_format import MASK_DIR, bin_label
 from pconv.maskgen.sets.bins import SPLITS
+from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD
 
 __all__ = ["BINNED_FEATURES", "is_binned", "publish_binned"]
 
@@ -164,7 +165,7 @@ def publish_binned(
     *,
     license_name: str = "CC-BY-4.0",
     webdataset: bool = False,
-    per_shard: int = 1000,
+    per_shard: int = DEFAULT_PER_SHARD,
     compare: Path | None = None,
     compare_hole_value: int = 255,
     overwrite: bool = False,
