@@ -14,6 +14,7 @@ from pconv.core.cli import FriendlyGroup, LazyGroup
 
 _RAW = "pconv.maskgen.raw.commands"
 _SETS = "pconv.maskgen.sets.commands"
+_MEASURE = "pconv.maskgen.measure.commands"
 _RELEASE = "pconv.maskgen.release.commands"
 
 MASK_COMMANDS = {
@@ -58,7 +59,7 @@ MASK_COMMANDS = {
         "Recompute checksums and every invariant of a benchmark or release; exit 1 listing violations.",
     ),
     "stats": (
-        f"{_RELEASE}:stats_command",
+        f"{_MEASURE}:stats_command",
         "Ratios, border distances, bin counts, shapes and diversity of any mask folder (searched "
         "recursively; a benchmark's masks/ only).",
     ),
@@ -67,7 +68,7 @@ MASK_COMMANDS = {
         "Contact sheets per bin × split of FOLDER's masks and --compare's, one row each, into OUT.",
     ),
     "bin": (
-        f"{_RELEASE}:bin_command",
+        f"{_MEASURE}:bin_command",
         "Copy any mask folder's masks into OUT/binK_LOW-HIGH/N|B/ (and OUT/outside/), with OUT/bins.csv.",
     ),
 }

@@ -33,7 +33,9 @@ __all__ = [
     "ShardType",
     "compile_choice",
     "compile_option",
+    "device_option",
     "echo_summary",
+    "out_folder_option",
     "seed_option",
     "shard_option",
     "show_progress",
@@ -173,11 +175,28 @@ def seed_option(default: int = 0) -> Callable[[F], F]:
     )
 
 
-def out_folder_option(help_text: str) -> Callable[[F], F]:
-    """The required ``--out`` of commands that write a folder (a file there is refused by click)."""
+def out_folder_option(
+    help_text: str, *, required: bool = True, metavar: str | None = None
+) -> Callable[[F], F]:
+    """The ``--out`` of commands that write a folder (a file there is refused by click); ``help_text`` says
+    what the command puts in it."""
     return click.option(
-        "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help=help_text
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=required,
+        metavar=metavar,
+        help=help_text,
     )
+
+
+def device_option(func: F) -> F:
+    """``--device`` of the commands that run a network, as a string for pconv.core.distributed.pick_device."""
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="cpu, cuda or cuda:N; auto: cuda when there is one.",
+    )(func)
 
 
 def workers_option(func: F) -> F:

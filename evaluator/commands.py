@@ -11,6 +11,7 @@ import click
 from pconv.core.cli import (
     compile_choice,
     compile_option,
+    device_option,
     out_folder_option,
     seed_option,
     shard_option,
@@ -44,11 +45,10 @@ __all__ = ["eval_command"]
     help="telea, ns, patchmatch (needs pconv-toolkit[baselines]), folder:DIR, pconv:CHECKPOINT or "
     "conv:CHECKPOINT; repeat for several.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
+@out_folder_option(
+    "Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.",
+    required=False,
     metavar="REPORT",
-    help="Evaluation folder: pairs, per-pair results, table1.md, results.csv/json, grids.",
 )
 @click.option(
     "--overwrite",
@@ -119,12 +119,7 @@ __all__ = ["eval_command"]
     show_default=True,
     help="Pairs per bin and split shown in the result grids.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="cpu, cuda, cuda:1, ... (auto: cuda when there is one).",
-)
+@device_option
 @compile_option
 @shard_option
 @click.pass_context

@@ -22,6 +22,7 @@ from pconv.core.files import atomic_write_bytes
 from pconv.core.masks import encode_image_png, encode_png
 from pconv.core.progress import progress_bar
 from pconv.evaluator.methods import method_slug
+from pconv.maskgen.sets.bins import SPLITS
 from torch import Tensor
 
 __all__ = [
@@ -139,7 +140,7 @@ def write_grids(
     for index, label in progress_bar(bins, desc="grids", unit="bin", enabled=progress):
         rows = [
             pair
-            for split in ("N", "B")
+            for split in SPLITS
             for pair in chosen
             if int(by_pair[pair]["bin"]) == index and by_pair[pair]["split"] == split
         ]

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pconv.maskgen.sets.bins import SPLITS
+
 __all__ = ["DEFAULT_GROUPINGS", "GROUPINGS", "MIN_GROUP_PAIRS", "Group", "groups_of"]
 
 GROUPINGS = ("paper", "area10", "overall")
@@ -64,7 +66,7 @@ def groups_of(
             columns += [
                 Group("paper", f"{label} {split}", label, bin=index, split=split)
                 for index, label in bins
-                for split in ("N", "B")
+                for split in SPLITS
             ]
         elif name == "area10":
             areas = [_area_group(index) for index in range(_AREA_BINS)]

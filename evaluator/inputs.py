@@ -25,7 +25,7 @@ from pconv.core.progress import progress_bar
 from pconv.datasets import load_image
 from pconv.evaluator.methods import folder_output_name
 from pconv.evaluator.pairs import EvalPairs, eval_inputs, eval_pairs, keep_pairs
-from pconv.maskgen.sets.bench import load_benchmark_hole
+from pconv.maskgen.sets.bench_format import load_benchmark_hole
 
 __all__ = ["export_inputs"]
 

@@ -32,14 +32,14 @@ class Mask:
 
 
 def _benchmark(bench: Path) -> list[Mask]:
-    from pconv.maskgen.sets.bench import read_benchmark
+    from pconv.maskgen.sets.bench_format import read_benchmark
 
     return [
         Mask(
             file=record.file,
             bin=int(record.bin),
             split=str(record.split),
-            label=f"({record.bin_low:g},{record.bin_high:g}]",
+            label=record.label,
             hole_ratio=float(record.hole_ratio),
             record=record,
         )
@@ -48,7 +48,7 @@ def _benchmark(bench: Path) -> list[Mask]:
 
 
 def load_hole(bench: Path, mask: Mask) -> np.ndarray:
-    from pconv.maskgen.sets.bench import load_benchmark_hole
+    from pconv.maskgen.sets.bench_format import load_benchmark_hole
 
     return load_benchmark_hole(Path(bench), mask.record)
 
@@ -77,7 +77,7 @@ def eval_pairs(images: str, bench: Path, *, seed: int, skip_bad: bool = False) -
 
     Every mask and photo is header-checked first; ValueError names all bad files in one line, unless
     ``skip_bad`` leaves bad photos out (bad masks are always refused: Table 1 needs each of them)."""
-    from pconv.maskgen.sets.bench import CSV_NAME
+    from pconv.maskgen.sets.bench_format import CSV_NAME
 
     name, root, split = parse_spec(images)
     masks = _benchmark(bench)

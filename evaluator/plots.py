@@ -15,6 +15,7 @@ from typing import Any
 from pconv.core.files import atomic_write_bytes
 from pconv.evaluator.groups import Group
 from pconv.evaluator.scores import Column
+from pconv.maskgen.sets.bins import SPLITS
 
 __all__ = ["PLOTS_DIR", "write_plots"]
 
@@ -26,7 +27,7 @@ def _series(groups: Sequence[Group]) -> tuple[list[str], list[tuple[str, list[Gr
     paper = [g for g in groups if g.grouping == "paper"]
     if paper:
         labels = list(dict.fromkeys(g.label for g in paper))
-        return labels, [(split, [g for g in paper if g.split == split]) for split in ("N", "B")]
+        return labels, [(split, [g for g in paper if g.split == split]) for split in SPLITS]
     area = [g for g in groups if g.grouping == "area10"]
     return [g.label for g in area], [("", area)]
 

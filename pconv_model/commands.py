@@ -11,7 +11,15 @@ from pathlib import Path
 
 import click
 from pconv import datasets
-from pconv.core.cli import compile_choice, compile_option, echo_summary, seed_option, show_progress
+from pconv.core.cli import (
+    compile_choice,
+    compile_option,
+    device_option,
+    echo_summary,
+    out_folder_option,
+    seed_option,
+    show_progress,
+)
 
 from .choices import AMP_MODES, ARCH_NAMES, MAX_LAYERS, MAX_WIDTH, PHASE_LR
 
@@ -31,7 +39,7 @@ def _loader_workers() -> int:
 @click.option("--dataset", type=click.Choice(datasets.DATASETS), required=True, help="Photo dataset layout.")
 @click.option("--data", type=_ANY, required=True, help="Dataset root folder.")
 @click.option("--masks", type=_ANY, required=True, help="Raw mask pool (with split.json) for training masks.")
-@click.option("--out", type=_ANY, required=True, help="Run folder: checkpoint, logs, samples.")
+@out_folder_option("Run folder: checkpoint, logs, samples.")
 @click.option("--iterations", type=click.IntRange(min=1), required=True, help="Train up to this many steps.")
 @click.option(
     "--arch",
@@ -119,7 +127,7 @@ def _loader_workers() -> int:
     show_default=True,
     help="Channel multiplier.",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option(
     "--amp",
     type=click.Choice(AMP_MODES),
@@ -226,7 +234,7 @@ def train_command(
     show_default=True,
     help="Mask value meaning hole: 255 (white = hole) or 0 (black = hole).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @compile_option
 def inpaint_command(
     checkpoint: Path, image: Path, mask: Path, out: Path, hole_value: str, device: str, compile_: bool | None

@@ -128,9 +128,11 @@ def test_every_option_of_every_command_says_what_it_does():
 
 def test_the_masks_table_lists_every_command_the_modules_define():
     """A command added to a module's tuple but not to cli.MASK_COMMANDS would be unreachable."""
+    from pconv.maskgen.measure.commands import MEASURE_COMMANDS
     from pconv.maskgen.raw.commands import RAW_COMMANDS
     from pconv.maskgen.release.commands import RELEASE_COMMANDS
     from pconv.maskgen.sets.commands import SET_COMMANDS
 
-    defined = {command.name for command in (*RAW_COMMANDS, *SET_COMMANDS, *RELEASE_COMMANDS)}
+    commands = (*RAW_COMMANDS, *SET_COMMANDS, *MEASURE_COMMANDS, *RELEASE_COMMANDS)
+    defined = {command.name for command in commands}
     assert defined == set(cli.MASK_COMMANDS)

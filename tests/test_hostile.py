@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from pconv import cli
 from pconv.core.files import append_jsonl
 from pconv.core.masks import write_mask_png
-from pconv.maskgen.sets.bench import BENCH_COLUMNS
+from pconv.maskgen.sets.bench_format import BENCH_COLUMNS
 from pconv.maskgen.sets.bins import BIN_EDGES
 from pconv.pconv_model.unet import PConvUNet
 from PIL import Image
@@ -127,7 +127,7 @@ def test_the_raw_pool_reader_refuses_a_row_leading_outside(tmp_path):
 
 
 def test_the_benchmark_reader_refuses_a_row_leading_outside(tmp_path):
-    from pconv.maskgen.sets.bench import load_benchmark_hole, read_benchmark
+    from pconv.maskgen.sets.bench_format import load_benchmark_hole, read_benchmark
 
     bench = tmp_path / "bench"
     bench.mkdir()

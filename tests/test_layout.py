@@ -14,7 +14,7 @@ ALLOWED = {
     "pconv_model": {"core", "datasets", "maskgen", "pconv_model"},
     "evaluator": {"core", "datasets", "maskgen", "pconv_model", "evaluator"},
 }
-STAGES = ("raw", "sets", "release")  # within maskgen, each stage imports only the ones before it
+STAGES = ("raw", "sets", "measure", "release")  # within maskgen, each stage imports only the ones before it
 
 
 def _modules() -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,135 +85,49 @@ def _scene_options(func: F) -> F:
     return func
 
 
+CHECK_HELP = {
+    "flow_scale": "Compute flow at this fraction of the frame size.",
+    "alpha1": "Consistency check: tolerance relative to the flow's size (Sundaram: 0.01).",
+    "alpha2": "Consistency check: absolute tolerance in px² (Sundaram: 0.5; the default is the measured "
+    "best).",
+    "motion_boundaries": "Also mark motion boundaries as holes (Sundaram does).",
+    "texture_threshold": "Low-texture test: a check failure is a hole only with a structure-tensor min "
+    "eigenvalue of at least this (grey levels²) within --texture-radius; 0 turns it off.",
+    "texture_sigma": "Gaussian sigma (px) of the structure tensor.",
+    "texture_radius": "Texture this near (px) keeps a failing pixel a hole (occlusions next to objects).",
+    "soft_sigma": "Gaussian sigma (px) of the soft hole map; 0 turns it off.",
+    "soft_threshold": "Where the soft map becomes a hole (NVIDIA binarized its own soft masks at 0.6).",
+    "close_radius": "Morphological closing radius in px; 0 turns it off.",
+    "open_radius": "Morphological opening radius in px; 0 turns it off.",
+    "min_area": "Remove hole components smaller than this many pixels.",
+}
+"""The OcclusionConfig fields that extract and validate take as options, with their help; the option's
+name, type and default come from the field, its range is checked by OcclusionConfig itself."""
+
+
+def _config_option(name: str, default: bool | int | float, help_text: str) -> Callable[[F], F]:
+    """``--NAME`` (``--NAME/--no-NAME`` for a flag) typed and defaulted like the config field ``name``."""
+    flag = name.replace("_", "-")
+    if isinstance(default, bool):
+        return click.option(f"--{flag}/--no-{flag}", name, default=default, show_default=True, help=help_text)
+    return click.option(
+        f"--{flag}", name, type=type(default), default=default, show_default=True, help=help_text
+    )
+
+
 def _check_options(func: F) -> F:
-    """Flow scale, the forward-backward check and the clean-up (OcclusionConfig's fields), shared by extract
-    and validate; the command receives them as one ``check: OcclusionConfig``."""
+    """Flow scale, the forward-backward check and the clean-up (:data:`CHECK_HELP`), shared by extract and
+    validate; the command receives them as one ``check: OcclusionConfig``, which refuses values out of
+    range in one line."""
     default = OcclusionConfig()
 
     @functools.wraps(func)
-    def command(
-        *args: Any,
-        flow_scale: float,
-        alpha1: float,
-        alpha2: float,
-        motion_boundaries: bool,
-        texture_threshold: float,
-        texture_sigma: float,
-        texture_radius: int,
-        soft_sigma: float,
-        soft_threshold: float,
-        close_radius: int,
-        open_radius: int,
-        min_area: int,
-        **options: Any,
-    ) -> Any:
-        check = replace(
-            default,
-            flow_scale=flow_scale,
-            alpha1=alpha1,
-            alpha2=alpha2,
-            motion_boundaries=motion_boundaries,
-            texture_threshold=texture_threshold,
-            texture_sigma=texture_sigma,
-            texture_radius=texture_radius,
-            soft_sigma=soft_sigma,
-            soft_threshold=soft_threshold,
-            close_radius=close_radius,
-            open_radius=open_radius,
-            min_area=min_area,
-        )
+    def command(*args: Any, **options: Any) -> Any:
+        check = replace(default, **{name: options.pop(name) for name in CHECK_HELP})
         return func(*args, check=check, **options)
 
-    for option in reversed(
-        [
-            click.option(
-                "--flow-scale",
-                type=click.FloatRange(0, 1, min_open=True),
-                default=default.flow_scale,
-                show_default=True,
-                help="Compute flow at this fraction of the frame size.",
-            ),
-            click.option(
-                "--alpha1",
-                type=click.FloatRange(min=0),
-                default=default.alpha1,
-                show_default=True,
-                help="Consistency check: tolerance relative to the flow's size (Sundaram: 0.01).",
-            ),
-            click.option(
-                "--alpha2",
-                type=click.FloatRange(min=0),
-                default=default.alpha2,
-                show_default=True,
-                help="Consistency check: absolute tolerance in px² (Sundaram: 0.5; the default is the "
-                "measured best).",
-            ),
-            click.option(
-                "--motion-boundaries/--no-motion-boundaries",
-                default=default.motion_boundaries,
-                show_default=True,
-                help="Also mark motion boundaries as holes (Sundaram does).",
-            ),
-            click.option(
-                "--texture-threshold",
-                type=click.FloatRange(min=0),
-                default=default.texture_threshold,
-                show_default=True,
-                help="Low-texture test: a check failure is a hole only with a structure-tensor min "
-                "eigenvalue of at least this (grey levels²) within --texture-radius; 0 turns it off.",
-            ),
-            click.option(
-                "--texture-sigma",
-                type=click.FloatRange(min=0, min_open=True),
-                default=default.texture_sigma,
-                show_default=True,
-                help="Gaussian sigma (px) of the structure tensor.",
-            ),
-            click.option(
-                "--texture-radius",
-                type=click.IntRange(min=0),
-                default=default.texture_radius,
-                show_default=True,
-                help="Texture this near (px) keeps a failing pixel a hole (occlusions next to objects).",
-            ),
-            click.option(
-                "--soft-sigma",
-                type=click.FloatRange(min=0),
-                default=default.soft_sigma,
-                show_default=True,
-                help="Gaussian sigma (px) of the soft hole map; 0 turns it off.",
-            ),
-            click.option(
-                "--soft-threshold",
-                type=click.FloatRange(0, 1),
-                default=default.soft_threshold,
-                show_default=True,
-                help="Where the soft map becomes a hole (NVIDIA binarized its own soft masks at 0.6).",
-            ),
-            click.option(
-                "--close-radius",
-                type=click.IntRange(min=0),
-                default=default.close_radius,
-                show_default=True,
-                help="Morphological closing radius in px; 0 turns it off.",
-            ),
-            click.option(
-                "--open-radius",
-                type=click.IntRange(min=0),
-                default=default.open_radius,
-                show_default=True,
-                help="Morphological opening radius in px; 0 turns it off.",
-            ),
-            click.option(
-                "--min-area",
-                type=click.IntRange(min=0),
-                default=default.min_area,
-                show_default=True,
-                help="Remove hole components smaller than this many pixels.",
-            ),
-        ]
-    ):
-        command = option(command)
+    for name in reversed(CHECK_HELP):
+        command = _config_option(name, getattr(default, name), CHECK_HELP[name])(command)
     return command  # type: ignore[return-value]
 
 

@@ -94,6 +94,8 @@ class OcclusionConfig:
             raise ValueError(f"unknown flow method {self.method!r}; choose one of {', '.join(FLOW_METHODS)}")
         if not 0 < self.flow_scale <= 1:
             raise ValueError(f"flow scale must be in (0, 1], got {self.flow_scale}")
+        if min(self.alpha1, self.alpha2) < 0:
+            raise ValueError(f"alpha1 and alpha2 must not be negative, got {self.alpha1} and {self.alpha2}")
         if not 0 <= self.soft_threshold <= 1:
             raise ValueError(f"soft threshold must be in [0, 1], got {self.soft_threshold}")
         if min(self.texture_threshold, self.texture_radius) < 0 or self.texture_sigma <= 0:

@@ -1,1 +1,2 @@
-"""Stage 3: checking, measuring and publishing mask sets (verify, stats, bin, publish)."""
+"""Stage 3: checking and publishing mask sets (verify, sheets, publish); what they measure is
+:mod:`pconv.maskgen.measure`'s."""

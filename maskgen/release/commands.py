@@ -1,4 +1,4 @@
-"""`pconv masks publish | verify | stats | sheets | bin`: commands that check, measure and publish mask sets.
+"""`pconv masks publish | verify | sheets`: commands that check, draw and publish mask sets.
 
 Each command parses its options, calls one library function and lets the root group turn ValueError /
 OSError into a one-line ``Error: ...`` (see pconv.core.cli).
@@ -9,25 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import echo_summary, show_progress, workers_option
+from pconv.core.cli import echo_summary, out_folder_option, show_progress, workers_option
 from pconv.core.files import refuse_overlap
 from pconv.core.locks import locked_beside
+from pconv.maskgen.measure.commands import HOLE_VALUE
 from pconv.maskgen.sets.commands import BORDER, OVERWRITE, SHARD_MASKS, WEBDATASET
 
 __all__ = ["RELEASE_COMMANDS"]
 
-HOLE_VALUE = click.option(
-    "--hole-value",
-    type=click.Choice(["255", "0"]),
-    default="255",
-    show_default=True,
-    help="Pixel value of holes: 255 (NVIDIA's test masks, ours) or 0 (NVIDIA's training masks, Quick Draw).",
-)
-
 
 @click.command("publish")
 @click.argument("bench", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Release folder.")
+@out_folder_option("Release folder.")
 @click.option(
     "--license",
     "license_name",
@@ -118,77 +111,6 @@ def verify_command(folder: Path) -> None:
     echo_summary(f"{folder}: every check passed")
 
 
-@click.command("stats")
-@click.argument("folder", type=click.Path(path_type=Path))
-@HOLE_VALUE
-@BORDER
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also write every mask's measurements to this CSV file.",
-)
-@click.option(
-    "--compare",
-    "other",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Another mask folder (e.g. NVIDIA's test set) to show side by side, with each group's medians "
-    "over its and how many cells lie within the shape targets.",
-)
-@click.option(
-    "--compare-hole-value",
-    type=click.Choice(["255", "0"]),
-    default=None,
-    help="--hole-value of the --compare folder (default: the same as FOLDER's).",
-)
-@workers_option
-def stats_command(
-    folder: Path,
-    hole_value: str,
-    border: int,
-    csv_path: Path | None,
-    other: Path | None,
-    compare_hole_value: str | None,
-    workers: int | None,
-) -> None:
-    """Ratios, border distances, bin counts, shapes and diversity of any mask folder (searched recursively;
-    a benchmark's masks/ only)."""
-    from pconv.maskgen.release.external import (
-        compare_table,
-        mask_set_stats,
-        measure_masks,
-        medians_by_group,
-        ratio_table,
-        stats_table,
-        write_measures_csv,
-    )
-
-    if csv_path is not None:
-        refuse_overlap(csv_path, {"FOLDER": folder, "--compare": other})
-    measures, thumbnails = measure_masks(
-        folder, hole_value=int(hole_value), border=border, workers=workers, progress=show_progress()
-    )
-    if csv_path is not None:
-        write_measures_csv(csv_path, measures)
-    stats = mask_set_stats(str(folder), measures, thumbnails)
-    click.echo(stats_table(stats))
-    if other is not None:
-        other_measures, other_thumbnails = measure_masks(
-            other,
-            hole_value=int(compare_hole_value or hole_value),
-            border=border,
-            workers=workers,
-            progress=show_progress(),
-        )
-        other_stats = mask_set_stats(str(other), other_measures, other_thumbnails)
-        click.echo("")
-        click.echo(compare_table(stats, other_stats))
-        click.echo("")
-        click.echo(ratio_table(stats, str(other), medians_by_group(other_stats)))
-
-
 @click.command("sheets")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option(
@@ -198,7 +120,7 @@ def stats_command(
     default=None,
     help="A reference mask folder (e.g. NVIDIA's test set) whose sample is drawn below ours in every cell.",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="New folder for the pictures.")
+@out_folder_option("New folder for the pictures.")
 @click.option("--per-cell", type=int, default=8, show_default=True, help="Masks per set and cell.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random sample.")
 @HOLE_VALUE
@@ -239,23 +161,4 @@ def sheets_command(
     click.echo(f"{len(files) - 1} cells drawn into {out}, with {files[-1].name}")
 
 
-@click.command("bin")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="New folder for the sorted copies."
-)
-@HOLE_VALUE
-@BORDER
-def bin_command(folder: Path, out: Path, hole_value: str, border: int) -> None:
-    """Copy any mask folder's masks into OUT/binK_LOW-HIGH/N|B/ (and OUT/outside/), with OUT/bins.csv."""
-    from pconv.maskgen.release.external import bin_masks
-
-    with locked_beside(out):
-        measures = bin_masks(folder, out, hole_value=int(hole_value), border=border, progress=show_progress())
-    inside = sum(1 for item in measures if item.bin is not None)
-    echo_summary(
-        f"{len(measures)} masks sorted into {out}: {inside} in bins, {len(measures) - inside} outside"
-    )
-
-
-RELEASE_COMMANDS = (publish_command, verify_command, stats_command, sheets_command, bin_command)
+RELEASE_COMMANDS = (publish_command, verify_command, sheets_command)

@@ -78,22 +78,59 @@ def _next_step(step: int) -> int:
     return step * 5 // 2 if str(step)[0] == "2" else step * 2
 
 
+_SIZE = (480, 900)  # height, width in px
+_MARGINS = {"left": 80, "bottom": 60, "top": 40, "right": 20}
+_COLOURS = {"N": (140, 70, 20), "B": (230, 170, 90)}  # BGR: N dark, B light
+_BLACK = (0, 0, 0)
+
+
 def ratio_histogram(ratios: list[float], splits: list[str], *, step: float = 0.01) -> np.ndarray:
     """Masks per ``step`` of hole ratio, N (dark) and B (light) stacked, with labelled axes.
 
     ``ratios`` and ``splits`` are per mask. Returns ``(480, 900, 3)`` uint8 BGR.
     """
-    height, width, left, bottom, top, right = 480, 900, 80, 60, 40, 20
-    image = np.full((height, width, 3), 255, np.uint8)
+    image = np.full((*_SIZE, 3), 255, np.uint8)
     top_ratio = max(0.7, max(ratios) + step)
-    bins = round(top_ratio / step)
+    counts = _split_counts(ratios, splits, bins=round(top_ratio / step), step=step)
+    ticks = count_ticks(int((counts["N"] + counts["B"]).max()))
+    _draw_bars(image, counts, scale=ticks[-1])
+    _draw_axes(image, top_ratio=top_ratio, ticks=ticks, step=step)
+    cv2.putText(
+        image,
+        f"Hole ratios of {len(ratios)} masks",
+        (_MARGINS["left"], 25),
+        FONT,
+        0.6,
+        _BLACK,
+        1,
+        cv2.LINE_AA,
+    )
+    for number, split in enumerate(SPLITS):
+        x = _SIZE[1] - _MARGINS["right"] - 220 + number * 110
+        cv2.rectangle(image, (x, 14), (x + 14, 28), _COLOURS[split], -1)
+        cv2.putText(image, f"{split} masks", (x + 20, 27), FONT, 0.5, _BLACK, 1, cv2.LINE_AA)
+    return image
+
+
+def _split_counts(ratios: list[float], splits: list[str], *, bins: int, step: float) -> dict[str, np.ndarray]:
+    """Masks per ``step`` of ratio for each split, ``(bins,)`` int each; the last bin takes the rest."""
     counts = {split: np.zeros(bins, int) for split in SPLITS}
     for ratio, split in zip(ratios, splits, strict=True):
         counts[split][min(bins - 1, int(ratio / step))] += 1
-    ticks = count_ticks(int((counts["N"] + counts["B"]).max()))
-    scale = ticks[-1]
-    plot_w, plot_h = width - left - right, height - top - bottom
-    colours = {"N": (140, 70, 20), "B": (230, 170, 90)}
+    return counts
+
+
+def _plot_area() -> tuple[int, int, int]:
+    """Width and height of the plot inside the margins, and the y of its bottom edge, in px."""
+    height, width = _SIZE
+    plot_w = width - _MARGINS["left"] - _MARGINS["right"]
+    return plot_w, height - _MARGINS["top"] - _MARGINS["bottom"], height - _MARGINS["bottom"]
+
+
+def _draw_bars(image: np.ndarray, counts: dict[str, np.ndarray], *, scale: int) -> None:
+    """One stacked bar per bin (N below B), ``scale`` masks reaching the top of the plot."""
+    plot_w, plot_h, floor = _plot_area()
+    left, bins = _MARGINS["left"], len(counts["N"])
     for index in range(bins):
         x0 = left + int(index * plot_w / bins)
         x1 = left + int((index + 1) * plot_w / bins) - 1
@@ -101,37 +138,39 @@ def ratio_histogram(ratios: list[float], splits: list[str], *, step: float = 0.0
         for split in SPLITS:
             value = counts[split][index]
             if value:
-                y0 = height - bottom - round((base + value) * plot_h / scale)
-                y1 = height - bottom - round(base * plot_h / scale)
-                cv2.rectangle(image, (x0, y0), (x1, y1), colours[split], -1)
+                y0 = floor - round((base + value) * plot_h / scale)
+                y1 = floor - round(base * plot_h / scale)
+                cv2.rectangle(image, (x0, y0), (x1, y1), _COLOURS[split], -1)
             base += value
-    cv2.line(image, (left, height - bottom), (width - right, height - bottom), (0, 0, 0), 1)
-    cv2.line(image, (left, top), (left, height - bottom), (0, 0, 0), 1)
+
+
+def _draw_axes(image: np.ndarray, *, top_ratio: float, ticks: list[int], step: float) -> None:
+    """Both axes with their ticks and labels (the count axis label turned upright)."""
+    plot_w, plot_h, floor = _plot_area()
+    left, top, width = _MARGINS["left"], _MARGINS["top"], _SIZE[1]
+    cv2.line(image, (left, floor), (width - _MARGINS["right"], floor), _BLACK, 1)
+    cv2.line(image, (left, top), (left, floor), _BLACK, 1)
     for tick in np.arange(0, top_ratio + 1e-9, 0.1):
         x = left + int(tick / top_ratio * plot_w)
-        cv2.line(image, (x, height - bottom), (x, height - bottom + 5), (0, 0, 0), 1)
-        cv2.putText(
-            image, f"{tick:.1f}", (x - 12, height - bottom + 20), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA
-        )
+        cv2.line(image, (x, floor), (x, floor + 5), _BLACK, 1)
+        cv2.putText(image, f"{tick:.1f}", (x - 12, floor + 20), FONT, 0.45, _BLACK, 1, cv2.LINE_AA)
     for tick in ticks:
-        y = height - bottom - round(tick * plot_h / scale)
-        cv2.line(image, (left - 5, y), (left, y), (0, 0, 0), 1)
-        text = str(tick)
-        (text_w, _), _ = cv2.getTextSize(text, FONT, 0.45, 1)
-        cv2.putText(image, text, (left - 9 - text_w, y + 5), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        y = floor - round(tick * plot_h / ticks[-1])
+        cv2.line(image, (left - 5, y), (left, y), _BLACK, 1)
+        (text_w, _), _ = cv2.getTextSize(str(tick), FONT, 0.45, 1)
+        cv2.putText(image, str(tick), (left - 9 - text_w, y + 5), FONT, 0.45, _BLACK, 1, cv2.LINE_AA)
     cv2.putText(
-        image, "hole ratio", (left + plot_w // 2 - 40, height - 15), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA
+        image,
+        "hole ratio",
+        (left + plot_w // 2 - 40, _SIZE[0] - 15),
+        FONT,
+        0.55,
+        _BLACK,
+        1,
+        cv2.LINE_AA,
     )
     label = np.full((24, 160, 3), 255, np.uint8)
-    cv2.putText(label, f"masks per {step:g}", (4, 17), FONT, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(label, f"masks per {step:g}", (4, 17), FONT, 0.55, _BLACK, 1, cv2.LINE_AA)
     rotated = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)
     y = top + plot_h // 2 - rotated.shape[0] // 2
     image[y : y + rotated.shape[0], 4 : 4 + rotated.shape[1]] = rotated
-    cv2.putText(
-        image, f"Hole ratios of {len(ratios)} masks", (left, 25), FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA
-    )
-    for number, split in enumerate(SPLITS):
-        x = width - right - 220 + number * 110
-        cv2.rectangle(image, (x, 14), (x + 14, 28), colours[split], -1)
-        cv2.putText(image, f"{split} masks", (x + 20, 27), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return image

@@ -5,7 +5,7 @@
     README.md                 the dataset card: what, where the masks came from (generated scenes or
                               named videos), how many raw masks, the dilation, every parameter and seed,
                               per-bin counts and ratio statistics, shape and diversity figures
-                              (pconv.maskgen.release.external, as `pconv masks stats` prints them), the
+                              (pconv.maskgen.measure, as `pconv masks stats` prints them), the
                               255 = hole convention, licence, citation
     SHA256SUMS                ``sha256sum -c`` format, every other file of DIST
     masks/*.png, manifest.csv, masks.h5, build.json     one copy of the benchmark itself
@@ -41,11 +41,12 @@ from pconv.core.files import (
 )
 from pconv.core.masks import encode_png
 from pconv.core.progress import progress_bar
-from pconv.maskgen.release.external import (
+from pconv.maskgen.measure.folder import measure_masks
+from pconv.maskgen.measure.shapes import NVIDIA_TEST_MEDIANS
+from pconv.maskgen.measure.tables import (
     MaskSetStats,
     compare_table,
     mask_set_stats,
-    measure_masks,
     medians_by_group,
     ratio_table,
     stats_table,
@@ -53,13 +54,19 @@ from pconv.maskgen.release.external import (
 from pconv.maskgen.release.figures import contact_sheet, ratio_histogram, side_by_side
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section, metadata_jsonl
 from pconv.maskgen.release.page import PAGE_NAME, STRIP_LENGTH, Strip, release_page
-from pconv.maskgen.release.shapes import NVIDIA_TEST_MEDIANS
 from pconv.maskgen.release.verify import SUMS_NAME, verify_benchmark
 from pconv.maskgen.sets.augment import magnification_summary
-from pconv.maskgen.sets.bench import BenchRecord, load_benchmark_hole, read_benchmark
-from pconv.maskgen.sets.bins import bin_folder_name, bin_label
-from pconv.maskgen.sets.default_input import INPUT_DIR
-from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME
+from pconv.maskgen.sets.bench_format import (
+    BUILD_NAME,
+    CSV_NAME,
+    HDF5_NAME,
+    BenchRecord,
+    bin_folder_name,
+    bin_label,
+    load_benchmark_hole,
+    read_benchmark,
+)
+from pconv.maskgen.sets.default_input import rendered_scenes
 from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD, SHARD_DIR, write_shards
 
 __all__ = [
@@ -120,17 +127,17 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
     """Where the masks came from, said plainly: generated scenes or named videos, raw masks (single frame
     pairs or unions of several: ``pconv masks accumulate``), dilation."""
     sources = {record.source for record in records}
-    generated = all(source.startswith(f"{INPUT_DIR}/") for source in sources)
+    rendered = {rendered_scenes(source) for source in sources}
     uses: dict[int, int] = {}
     for record in records:
         uses[record.raw_id] = uses.get(record.raw_id, 0) + 1
     low, high = params["dilation"]
     scales = magnification_summary([record.scale for record in records])
     origin = (
-        f"**generated scenes**, not real video: the {len(sources)} scenes of the toolkit's built-in default "
-        "input (`pconv masks synth`: textured layers moving over each other), whose occlusions were "
-        "extracted like a video's"
-        if generated
+        f"**generated scenes**, not real video: {len(sources)} of the {max(rendered)} scenes rendered for "
+        "the toolkit's built-in default input (`pconv masks synth`: textured layers moving over each other), "
+        "whose occlusions were extracted like a video's"
+        if None not in rendered
         else f"the {len(sources)} videos or frame folders listed under Sources"
     )
     if accumulation is None:
@@ -220,8 +227,25 @@ def _card(
     shards: int | None,
     per_shard: int,
 ) -> str:
-    params, edges = build["params"], build["params"]["bin_edges"]
+    """The dataset card (markdown, without its front matter): one section after the other."""
+    edges = build["params"]["bin_edges"]
     lines = [
+        *_card_intro(records, build["params"]),
+        *loading_section(split=HUB_SPLIT, features=BENCH_FEATURES, shards=shards, per_shard=per_shard),
+        *_card_making(records, build),
+        *_card_counts(records, edges),
+        "",
+        *_shape_section(stats, edges, other),
+        *_card_sources(records),
+        *_card_files(archive=archive, shards=shards),
+        *_card_closing(license_name),
+    ]
+    return "\n".join(lines)
+
+
+def _card_intro(records: list[BenchRecord], params: dict) -> list[str]:
+    """What the masks are and their convention."""
+    return [
         "# Irregular hole mask benchmark",
         "",
         f"{len(records)} binary hole masks of {params['size']}x{params['size']} px for evaluating image "
@@ -240,7 +264,13 @@ def _card(
         "seed); "
         "`masks.h5` holds the same masks as one `masks` dataset (N, H, W) plus the manifest's columns.",
         "",
-        *loading_section(split=HUB_SPLIT, features=BENCH_FEATURES, shards=shards, per_shard=per_shard),
+    ]
+
+
+def _card_making(records: list[BenchRecord], build: dict) -> list[str]:
+    """How the masks were made: the command, the seeding, their provenance and every parameter."""
+    params = build["params"]
+    return [
         "## How it was made",
         "",
         f"Made by `pconv masks benchmark` (pconv-toolkit {build['version']}) from the test split of a raw "
@@ -255,6 +285,12 @@ def _card(
         "|---|---|",
         *[f"| {key} | {json.dumps(value)} |" for key, value in sorted(params.items())],
         "",
+    ]
+
+
+def _card_counts(records: list[BenchRecord], edges: Sequence[float]) -> list[str]:
+    """Masks and hole-ratio statistics per bin and split."""
+    lines = [
         "## Per-bin counts and hole-ratio statistics",
         "",
         "| bin | split | masks | min ratio | mean ratio | max ratio | mean border distance (px) |",
@@ -267,14 +303,15 @@ def _card(
             f"| {bin_label(index, edges)} | {split} | {len(group)} | {min(ratios):.4f} | "
             f"{statistics.fmean(ratios):.4f} | {max(ratios):.4f} | {distance:.1f} |"
         )
+    return lines
+
+
+def _card_sources(records: list[BenchRecord]) -> list[str]:
+    """The masks each source video (or frame folder) gave."""
     sources: dict[str, int] = {}
     for record in records:
         sources[record.source] = sources.get(record.source, 0) + 1
-    archived = f"`{ARCHIVE_NAME}` (the PNGs and manifest in one archive), " if archive else ""
-    sharded = f"`{SHARD_DIR}/` (WebDataset tar shards), " if shards is not None else ""
-    lines += [
-        "",
-        *_shape_section(stats, edges, other),
+    return [
         "## Sources",
         "",
         "Paths are relative to the benchmark folder the masks were built in.",
@@ -283,6 +320,14 @@ def _card(
         "|---|---|",
         *[f"| {source} | {count} |" for source, count in sorted(sources.items())],
         "",
+    ]
+
+
+def _card_files(*, archive: bool, shards: int | None) -> list[str]:
+    """The release's files, the optional ones only when written."""
+    archived = f"`{ARCHIVE_NAME}` (the PNGs and manifest in one archive), " if archive else ""
+    sharded = f"`{SHARD_DIR}/` (WebDataset tar shards), " if shards is not None else ""
+    return [
         "## Files",
         "",
         f"`{PAGE_NAME}` (this card with example masks, to open in a browser), `masks/` (the PNGs), "
@@ -291,6 +336,11 @@ def _card(
         f"per bin and split), `{HISTOGRAM_NAME}`, `{SUMS_NAME}` (check with `sha256sum -c {SUMS_NAME}` or "
         "`pconv masks verify .`).",
         "",
+    ]
+
+
+def _card_closing(license_name: str) -> list[str]:
+    return [
         "## Licence",
         "",
         license_name,
@@ -304,7 +354,6 @@ def _card(
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _place(source: Path, target: Path) -> None:
@@ -358,6 +407,49 @@ def publish_benchmark(
     whose shape rows the card and page show beside ours.
     """
     bench, out = Path(bench), Path(out)
+    records, build = _verified(bench, out, overwrite=overwrite, progress=progress)
+    params = build["params"]
+    other = comparison(
+        compare,
+        hole_value=compare_hole_value,
+        border=params["border"],
+        edges=params["bin_edges"],
+        progress=progress,
+    )
+    temp = temporary_name(out)
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        bar = progress_bar(total=len(records) + 3, desc="publish", enabled=progress, unit="file")
+        _copy_benchmark(bench, temp, records, archive=archive, bar=bar)
+        shards = write_formats(
+            temp,
+            _samples(records, params["bin_edges"]),
+            BENCH_FEATURES,
+            webdataset=webdataset,
+            per_shard=per_shard,
+        )
+        _describe(
+            bench,
+            temp,
+            records,
+            build,
+            other,
+            license_name=license_name,
+            archive=archive,
+            shards=shards,
+            per_shard=per_shard,
+        )
+        bar.update(1)
+        seal(temp, out)
+        bar.update(1)
+        bar.close()
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return out
+
+
+def _verified(bench: Path, out: Path, *, overwrite: bool, progress: bool) -> tuple[list[BenchRecord], dict]:
+    """The benchmark's records and build.json, once it passes verification and ``out`` may be written."""
     records = read_benchmark(bench)
     if not (bench / BUILD_NAME).is_file():
         raise ValueError(f"{bench}: no {BUILD_NAME}; publish a folder made by `pconv masks benchmark`")
@@ -369,72 +461,76 @@ def publish_benchmark(
             f" (and {len(problems) - 1} more; see `pconv masks verify {bench}`)" if len(problems) > 1 else ""
         )
         raise ValueError(f"{bench} fails verification, not publishing it: {problems[0]}{more}")
-    edges = build["params"]["bin_edges"]
-    other = comparison(
-        compare,
-        hole_value=compare_hole_value,
-        border=build["params"]["border"],
-        edges=edges,
-        progress=progress,
-    )
-    samples = [
+    return records, build
+
+
+def _samples(records: list[BenchRecord], edges: Sequence[float]) -> list[dict[str, Any]]:
+    """Every mask's :data:`BENCH_FEATURES`, for ``metadata.jsonl``, the shards and the page."""
+    return [
         {
             **{feature.name: getattr(record, feature.name, None) for feature in BENCH_FEATURES},
             "bin_label": bin_label(record.bin, edges),
         }
         for record in records
     ]
-    temp = temporary_name(out)
-    shutil.rmtree(temp, ignore_errors=True)
-    try:
-        bar = progress_bar(total=len(records) + 3, desc="publish", enabled=progress, unit="file")
-        for name in [record.file for record in records]:
-            _place(inside(bench, name), temp / name)
-            bar.update(1)
-        for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
-            _place(bench / name, temp / name)
-        if archive:
-            _archive(temp, records)
+
+
+def _copy_benchmark(bench: Path, temp: Path, records: list[BenchRecord], *, archive: bool, bar: Any) -> None:
+    """The benchmark's own files into ``temp`` (and ``masks.zip`` with ``archive``)."""
+    for name in [record.file for record in records]:
+        _place(inside(bench, name), temp / name)
         bar.update(1)
-        measures, thumbnails = measure_masks(bench, border=build["params"]["border"], edges=edges)
-        stats = mask_set_stats("benchmark", measures, thumbnails, edges=edges)
-        by_file = {record.file: record for record in records}
-        cells = {key: [record.file for record in group] for key, group in _groups(records).items()}
-        figures = write_pictures(
-            temp,
-            cells,
-            edges=edges,
-            load=lambda name: load_benchmark_hole(temp, by_file[name]),
-            ratios=[record.hole_ratio for record in records],
-            splits=[record.split for record in records],
-        )
-        shards = write_formats(temp, samples, BENCH_FEATURES, webdataset=webdataset, per_shard=per_shard)
-        card = _card(
-            records, build, license_name, stats, other, archive=archive, shards=shards, per_shard=per_shard
-        )
-        title = f"Irregular hole mask benchmark ({len(records)} masks)"
-        write_card_and_page(
-            temp,
-            card,
-            front_matter(
-                title=title,
-                license_name=license_name,
-                split=HUB_SPLIT,
-                data_files=["masks/*.png", METADATA_NAME],
-                features=BENCH_FEATURES,
-                count=len(records),
-            ),
-            strips(cells, samples, edges=edges),
-            figures=figures,
-            links=[(CSV_NAME, "manifest"), (BUILD_NAME, "build parameters"), (CARD_NAME, "dataset card")],
-        )
-        bar.update(1)
-        seal(temp, out)
-        bar.update(1)
-        bar.close()
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    return out
+    for name in (CSV_NAME, HDF5_NAME, BUILD_NAME):
+        _place(bench / name, temp / name)
+    if archive:
+        _archive(temp, records)
+    bar.update(1)
+
+
+def _describe(
+    bench: Path,
+    temp: Path,
+    records: list[BenchRecord],
+    build: dict,
+    other: MaskSetStats | None,
+    *,
+    license_name: str,
+    archive: bool,
+    shards: int | None,
+    per_shard: int,
+) -> None:
+    """The pictures, the card and the page of the release being written in ``temp``."""
+    edges = build["params"]["bin_edges"]
+    measures, thumbnails = measure_masks(bench, border=build["params"]["border"], edges=edges)
+    stats = mask_set_stats("benchmark", measures, thumbnails, edges=edges)
+    by_file = {record.file: record for record in records}
+    cells = {key: [record.file for record in group] for key, group in _groups(records).items()}
+    figures = write_pictures(
+        temp,
+        cells,
+        edges=edges,
+        load=lambda name: load_benchmark_hole(temp, by_file[name]),
+        ratios=[record.hole_ratio for record in records],
+        splits=[record.split for record in records],
+    )
+    card = _card(
+        records, build, license_name, stats, other, archive=archive, shards=shards, per_shard=per_shard
+    )
+    write_card_and_page(
+        temp,
+        card,
+        front_matter(
+            title=f"Irregular hole mask benchmark ({len(records)} masks)",
+            license_name=license_name,
+            split=HUB_SPLIT,
+            data_files=["masks/*.png", METADATA_NAME],
+            features=BENCH_FEATURES,
+            count=len(records),
+        ),
+        strips(cells, _samples(records, edges), edges=edges),
+        figures=figures,
+        links=[(CSV_NAME, "manifest"), (BUILD_NAME, "build parameters"), (CARD_NAME, "dataset card")],
+    )
 
 
 def write_pictures(

@@ -24,13 +24,8 @@ from typing import Any
 
 from pconv.core.files import inside, read_json_object, temporary_name
 from pconv.core.masks import read_mask_png
-from pconv.maskgen.release.external import (
-    BINNING_NAME,
-    INDEX_NAME,
-    mask_set_stats,
-    measure_masks,
-    stats_table,
-)
+from pconv.maskgen.measure.folder import BINNING_NAME, INDEX_NAME, measure_masks
+from pconv.maskgen.measure.tables import MaskSetStats, mask_set_stats, stats_table
 from pconv.maskgen.release.hub import METADATA_NAME, Feature, front_matter, loading_section
 from pconv.maskgen.release.publish import (
     CARD_NAME,
@@ -45,11 +40,12 @@ from pconv.maskgen.release.publish import (
     write_formats,
     write_pictures,
 )
-from pconv.maskgen.sets.bins import bin_label
+from pconv.maskgen.sets.bench_format import MASK_DIR, bin_label
+from pconv.maskgen.sets.bins import SPLITS
+from pconv.maskgen.sets.tar_shards import DEFAULT_PER_SHARD
 
 __all__ = ["BINNED_FEATURES", "is_binned", "publish_binned"]
 
-MASK_DIR = "masks"
 BINNED_FEATURES = (
     Feature("file", "string", "the mask's path in the release"),
     Feature("original", "string", "its path in the source folder"),
@@ -118,24 +114,7 @@ def _card(
         "settings of the binning.",
         "",
         *loading_section(split=HUB_SPLIT, features=BINNED_FEATURES, **loading),
-        "## Per-bin counts and hole-ratio statistics",
-        "",
-        "| bin | split | masks | min ratio | mean ratio | max ratio | mean border distance (px) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for index in range(len(edges) - 1):
-        for split in ("N", "B"):
-            group = [sample for sample in binned if sample["bin"] == index and sample["split"] == split]
-            if not group:
-                lines.append(f"| {bin_label(index, edges)} | {split} | 0 | | | | |")
-                continue
-            ratios = [sample["hole_ratio"] for sample in group]
-            distance = statistics.fmean(sample["border_distance"] for sample in group)
-            lines.append(
-                f"| {bin_label(index, edges)} | {split} | {len(group)} | {min(ratios):.4f} | "
-                f"{statistics.fmean(ratios):.4f} | {max(ratios):.4f} | {distance:.1f} |"
-            )
-    lines += [
+        *_counts(binned, edges),
         "",
         "## Shapes and diversity",
         "",
@@ -157,13 +136,36 @@ def _card(
     return "\n".join(lines)
 
 
+def _counts(binned: list[dict[str, Any]], edges: list[float]) -> list[str]:
+    """The card's table of masks and hole-ratio statistics per bin and split, empty cells included."""
+    lines = [
+        "## Per-bin counts and hole-ratio statistics",
+        "",
+        "| bin | split | masks | min ratio | mean ratio | max ratio | mean border distance (px) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for index in range(len(edges) - 1):
+        for split in SPLITS:
+            group = [sample for sample in binned if sample["bin"] == index and sample["split"] == split]
+            if not group:
+                lines.append(f"| {bin_label(index, edges)} | {split} | 0 | | | | |")
+                continue
+            ratios = [sample["hole_ratio"] for sample in group]
+            distance = statistics.fmean(sample["border_distance"] for sample in group)
+            lines.append(
+                f"| {bin_label(index, edges)} | {split} | {len(group)} | {min(ratios):.4f} | "
+                f"{statistics.fmean(ratios):.4f} | {max(ratios):.4f} | {distance:.1f} |"
+            )
+    return lines
+
+
 def publish_binned(
     binned: Path,
     out: Path,
     *,
     license_name: str = "CC-BY-4.0",
     webdataset: bool = False,
-    per_shard: int = 1000,
+    per_shard: int = DEFAULT_PER_SHARD,
     compare: Path | None = None,
     compare_hole_value: int = 255,
     overwrite: bool = False,
@@ -184,57 +186,82 @@ def publish_binned(
     temp = temporary_name(out)
     shutil.rmtree(temp, ignore_errors=True)
     try:
-        for sample in samples:
-            target = temp / sample["file"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(binned / sample.pop("destination"), target)
-        for name in (INDEX_NAME, BINNING_NAME):
-            shutil.copyfile(binned / name, temp / name)
-        hole_value = binning["hole_value"]
-        measures, thumbnails = measure_masks(
-            temp / MASK_DIR, hole_value=hole_value, border=binning["border"], edges=edges, progress=progress
-        )
-        stats = mask_set_stats(Path(binning["source"]).name, measures, thumbnails, edges=edges)
-        shapes = [
-            "```text",
-            stats_table(stats, edges=edges),
-            "```",
-            "",
-            *comparison_section(stats, other, edges),
-        ]
-        cells: dict[tuple[int, str], list[str]] = {}
-        for sample in sorted(
-            (sample for sample in samples if sample["bin"] is not None),
-            key=lambda sample: (sample["bin"], sample["split"] == "B"),
-        ):
-            cells.setdefault((sample["bin"], sample["split"]), []).append(sample["file"])
-        figures = write_pictures(
-            temp,
-            cells,
-            edges=edges,
-            load=lambda name: read_mask_png(temp / name, hole_value=hole_value),
-            ratios=[sample["hole_ratio"] for sample in samples],
-            splits=[sample["split"] for sample in samples],
-        )
+        _copy_binned(binned, temp, samples)
         shards = write_formats(temp, samples, BINNED_FEATURES, webdataset=webdataset, per_shard=per_shard)
-        card = _card(samples, binning, license_name, shapes, shards=shards, per_shard=per_shard)
-        yaml = front_matter(
-            title=f"Irregular hole masks: {Path(binning['source']).name} ({len(samples)} masks)",
+        _describe(
+            temp,
+            samples,
+            binning,
+            other,
+            edges=edges,
             license_name=license_name,
-            split=HUB_SPLIT,
-            data_files=[f"{MASK_DIR}/**", METADATA_NAME],
-            features=BINNED_FEATURES,
-            count=len(samples),
-        )
-        links = [
-            (INDEX_NAME, "index of the binning"),
-            (BINNING_NAME, "binning settings"),
-            (CARD_NAME, "card"),
-        ]
-        write_card_and_page(
-            temp, card, yaml, strips(cells, samples, edges=edges), figures=figures, links=links
+            shards=shards,
+            per_shard=per_shard,
+            progress=progress,
         )
         seal(temp, out)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return out
+
+
+def _copy_binned(binned: Path, temp: Path, samples: list[dict[str, Any]]) -> None:
+    """The masks (under ``masks/``, each sample's ``destination`` taken out of it) and the binning's files."""
+    for sample in samples:
+        target = temp / sample["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(binned / sample.pop("destination"), target)
+    for name in (INDEX_NAME, BINNING_NAME):
+        shutil.copyfile(binned / name, temp / name)
+
+
+def _cells(samples: list[dict[str, Any]]) -> dict[tuple[int, str], list[str]]:
+    """The files of every non-empty (bin, split), bins ascending, N before B (masks outside left out)."""
+    cells: dict[tuple[int, str], list[str]] = {}
+    for sample in sorted(
+        (sample for sample in samples if sample["bin"] is not None),
+        key=lambda sample: (sample["bin"], sample["split"] == "B"),
+    ):
+        cells.setdefault((sample["bin"], sample["split"]), []).append(sample["file"])
+    return cells
+
+
+def _describe(
+    temp: Path,
+    samples: list[dict[str, Any]],
+    binning: dict,
+    other: MaskSetStats | None,
+    *,
+    edges: list[float],
+    license_name: str,
+    shards: int | None,
+    per_shard: int,
+    progress: bool,
+) -> None:
+    """The pictures, the card and the page of the release being written in ``temp``."""
+    hole_value, name = binning["hole_value"], Path(binning["source"]).name
+    measures, thumbnails = measure_masks(
+        temp / MASK_DIR, hole_value=hole_value, border=binning["border"], edges=edges, progress=progress
+    )
+    stats = mask_set_stats(name, measures, thumbnails, edges=edges)
+    shapes = ["```text", stats_table(stats, edges=edges), "```", "", *comparison_section(stats, other, edges)]
+    cells = _cells(samples)
+    figures = write_pictures(
+        temp,
+        cells,
+        edges=edges,
+        load=lambda file: read_mask_png(temp / file, hole_value=hole_value),
+        ratios=[sample["hole_ratio"] for sample in samples],
+        splits=[sample["split"] for sample in samples],
+    )
+    card = _card(samples, binning, license_name, shapes, shards=shards, per_shard=per_shard)
+    yaml = front_matter(
+        title=f"Irregular hole masks: {name} ({len(samples)} masks)",
+        license_name=license_name,
+        split=HUB_SPLIT,
+        data_files=[f"{MASK_DIR}/**", METADATA_NAME],
+        features=BINNED_FEATURES,
+        count=len(samples),
+    )
+    links = [(INDEX_NAME, "index of the binning"), (BINNING_NAME, "binning settings"), (CARD_NAME, "card")]
+    write_card_and_page(temp, card, yaml, strips(cells, samples, edges=edges), figures=figures, links=links)

@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 from pconv.core.files import atomic_write_bytes, refuse_overlap, temporary_name
 from pconv.core.masks import encode_png, read_mask_png
-from pconv.maskgen.release.external import MaskSetStats, mask_set_stats, measure_masks
+from pconv.maskgen.measure.folder import measure_masks
+from pconv.maskgen.measure.shapes import GroupSummary
+from pconv.maskgen.measure.tables import MaskSetStats, mask_set_stats
 from pconv.maskgen.release.figures import contact_sheet, side_by_side
-from pconv.maskgen.release.shapes import GroupSummary
-from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS, bin_folder_name, bin_label
+from pconv.maskgen.sets.bench_format import bin_folder_name, bin_label
+from pconv.maskgen.sets.bins import BIN_EDGES, DEFAULT_BORDER, SPLITS
 
 __all__ = ["OVERVIEW_NAME", "SheetSet", "cell_row", "compare_sheets", "load_set", "sample_cell"]
 

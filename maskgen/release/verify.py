@@ -29,9 +29,19 @@ from pconv.core.errors import first_line
 from pconv.core.files import inside, read_json_object, sha256_file
 from pconv.core.limits import IMAGE_LIMIT, check_image_header
 from pconv.core.progress import progress_bar
-from pconv.maskgen.sets.bench import BenchRecipe, BenchRecord, read_benchmark
+from pconv.maskgen.sets.bench import BenchRecipe
+from pconv.maskgen.sets.bench_format import (
+    BUILD_NAME,
+    CSV_NAME,
+    HDF5_MASKS,
+    HDF5_NAME,
+    MASK_DIR,
+    BenchRecord,
+    hdf5_attributes,
+    read_benchmark,
+    set_mask_path,
+)
 from pconv.maskgen.sets.bins import SPLITS, bin_index, mask_stats
-from pconv.maskgen.sets.maskset import BUILD_NAME, CSV_NAME, HDF5_NAME, MASK_DIR, set_mask_path
 
 __all__ = ["SUMS_NAME", "checks_made", "verify_benchmark"]
 
@@ -101,8 +111,7 @@ def _check_mask(
         )
     if stats.bin != record.bin:
         problems.append(
-            f"{record.file}: hole ratio {stats.hole_ratio:.6f} lies outside its bin "
-            f"({record.bin_low:g},{record.bin_high:g}]"
+            f"{record.file}: hole ratio {stats.hole_ratio:.6f} lies outside its bin {record.label}"
         )
     if stats.split != record.split or stats.border_distance != record.border_distance:
         problems.append(
@@ -182,17 +191,7 @@ def _check_hdf5_tables(folder: Path, h5: h5py.File, build: dict[str, Any]) -> li
                     f"{HDF5_NAME}: {column}[{number - 1}] is {value!r}, manifest row {number} says {text}"
                 )
                 break  # one line per column is enough to point at the damage
-    expected = {
-        **build["params"],
-        "kind": build.get("kind"),
-        "version": build.get("version"),
-        "raw_pool": build.get("raw_pool"),
-        "raw_accumulation": build.get("raw_accumulation"),
-        "hole_value": 255,
-    }
-    for key, value in sorted(expected.items()):
-        if value is None and key == "raw_accumulation":
-            continue
+    for key, value in sorted(hdf5_attributes(build).items()):
         if key not in h5.attrs:
             problems.append(f"{HDF5_NAME}: no attribute {key!r}")
         elif _attribute_value(h5.attrs[key]) != value:
@@ -230,9 +229,9 @@ def _kind(node: Any) -> str:
 def _masks_dataset(h5: h5py.File, count: int, recipe: BenchRecipe) -> tuple[h5py.Dataset | None, list[str]]:
     """``masks.h5``'s ``masks``, checked from its header (kind, dtype, shape, the pixel limit) before any
     mask is read; None with the problem when it is not ``count`` uint8 masks of the benchmark's size."""
-    stored = h5.get("masks")
+    stored = h5.get(HDF5_MASKS)
     if stored is None:
-        return None, [f"{HDF5_NAME}: no dataset 'masks'"]
+        return None, [f"{HDF5_NAME}: no dataset {HDF5_MASKS!r}"]
     expected = (count, recipe.size, recipe.size)
     if not isinstance(stored, h5py.Dataset) or stored.dtype != np.uint8 or stored.shape != expected:
         if isinstance(stored, h5py.Dataset) and len(stored.shape) == 3:
@@ -258,21 +257,10 @@ def _open_hdf5(path: Path) -> h5py.File:
 def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
     """Every violation found in the benchmark or release ``folder``, one line each (empty: all good)."""
     folder = Path(folder)
-    records = read_benchmark(folder)
-    build_path = folder / BUILD_NAME
-    if not build_path.is_file():
-        raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
-    build = read_json_object(build_path, required={"params": dict})
-    recipe = _recipe(build_path, build)
+    records, build, recipe = _load(folder)
     problems = _checksums(folder) if (folder / SUMS_NAME).is_file() else []
     problems += _check_order(records, recipe)
-    listed = {record.file for record in records}
-    problems += [
-        f"{path.relative_to(folder).as_posix()}: in {MASK_DIR}/ but not in the manifest"
-        for path in sorted((folder / MASK_DIR).rglob("*"))
-        if path.is_file() and path.relative_to(folder).as_posix() not in listed
-    ]
-    seen: dict[bytes, str] = {}
+    problems += _unlisted(folder, records)
     h5_path = folder / HDF5_NAME
     if not h5_path.is_file():
         problems.append(f"{HDF5_NAME}: missing")
@@ -282,16 +270,51 @@ def verify_benchmark(folder: Path, *, progress: bool = False) -> list[str]:
             problems += _check_hdf5_tables(folder, h5, build)
             stored, found = _masks_dataset(h5, len(records), recipe)
             problems += found
-        for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
-            found, data, image = _check_mask(folder, record, recipe)
-            problems += found
-            if data is None:
-                continue
-            if data in seen:
-                problems.append(f"{record.file}: identical to {seen[data]}")
-            seen.setdefault(data, record.file)
-            if stored is not None and image is not None and not np.array_equal(stored[index], image):
-                problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
+        problems += _check_masks(folder, records, recipe, stored, progress=progress)
+    return problems
+
+
+def _load(folder: Path) -> tuple[list[BenchRecord], dict[str, Any], BenchRecipe]:
+    """The manifest's records, build.json and the recipe it states."""
+    records = read_benchmark(folder)
+    build_path = folder / BUILD_NAME
+    if not build_path.is_file():
+        raise ValueError(f"{folder}: no {BUILD_NAME}, so the benchmark's parameters are unknown")
+    build = read_json_object(build_path, required={"params": dict})
+    return records, build, _recipe(build_path, build)
+
+
+def _unlisted(folder: Path, records: list[BenchRecord]) -> list[str]:
+    """Files in ``masks/`` that the manifest does not list."""
+    listed = {record.file for record in records}
+    return [
+        f"{path.relative_to(folder).as_posix()}: in {MASK_DIR}/ but not in the manifest"
+        for path in sorted((folder / MASK_DIR).rglob("*"))
+        if path.is_file() and path.relative_to(folder).as_posix() not in listed
+    ]
+
+
+def _check_masks(
+    folder: Path,
+    records: list[BenchRecord],
+    recipe: BenchRecipe,
+    stored: h5py.Dataset | None,
+    *,
+    progress: bool,
+) -> list[str]:
+    """Every mask file against its row, the masks before it (duplicates) and its copy in ``stored``."""
+    problems = []
+    seen: dict[bytes, str] = {}
+    for index, record in enumerate(progress_bar(records, desc="verify", enabled=progress, unit="mask")):
+        found, data, image = _check_mask(folder, record, recipe)
+        problems += found
+        if data is None:
+            continue
+        if data in seen:
+            problems.append(f"{record.file}: identical to {seen[data]}")
+        seen.setdefault(data, record.file)
+        if stored is not None and image is not None and not np.array_equal(stored[index], image):
+            problems.append(f"{HDF5_NAME}: mask {index} differs from {record.file}")
     return problems
 
 
@@ -299,9 +322,7 @@ def checks_made(folder: Path) -> list[str]:
     """What :func:`verify_benchmark` checks in ``folder``, one line each with its counts: what "every
     check passed" stands for. Reads only the manifest, build.json and SHA256SUMS."""
     folder = Path(folder)
-    records = read_benchmark(folder)
-    build = read_json_object(folder / BUILD_NAME, required={"params": dict})
-    recipe = _recipe(folder / BUILD_NAME, build)
+    records, build, recipe = _load(folder)
     count, blocks = len(records), len(recipe.edges) - 1
     with open(folder / CSV_NAME, newline="", encoding="utf-8") as handle:
         columns = len(next(csv.reader(handle), []))

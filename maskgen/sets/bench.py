@@ -1,4 +1,5 @@
-"""The binned test benchmark (the paper's 12,000 masks), and reading it back.
+"""Building the binned test benchmark (the paper's 12,000 masks); its files are read and named by
+:mod:`pconv.maskgen.sets.bench_format`.
 
 ``build_benchmark`` turns the **test** split of a raw pool into ``6 bins x 2 splits x per_bin`` masks in
 NVIDIA's order: ``masks/00000.png ...`` in blocks of ``2 * per_bin`` per bin in ascending ratio order,
@@ -16,7 +17,6 @@ row alone regenerates its mask.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 from dataclasses import dataclass, field
@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pconv.core.files import inside
-from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_message
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import Split
@@ -36,40 +34,23 @@ from pconv.maskgen.sets.augment import (
     raw_limit,
     sample_in_range,
 )
+from pconv.maskgen.sets.bench_format import BENCH_COLUMNS, bin_label
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     DEFAULT_BORDER,
+    DEFAULT_PER_BIN,
+    DEFAULT_SET_SIZE,
     MAX_PER_BIN,
     MAX_SET_SIZE,
+    MIN_SET_SIZE,
     SPLITS,
     bin_bounds,
-    bin_label,
     check_edges,
     mask_stats,
 )
-from pconv.maskgen.sets.maskset import (
-    CSV_NAME,
-    DRAWN_COLUMNS,
-    Made,
-    RawSource,
-    drawn_row,
-    finished_set,
-    write_mask_set,
-)
+from pconv.maskgen.sets.maskset import Made, RawSource, drawn_row, finished_set, write_mask_set
 
-__all__ = [
-    "BENCH_COLUMNS",
-    "BenchRecipe",
-    "BenchRecord",
-    "build_benchmark",
-    "load_benchmark_hole",
-    "read_benchmark",
-]
-
-BENCH_COLUMNS = ("bin", "bin_low", "bin_high", "split", *DRAWN_COLUMNS, "attempt")
-"""Manifest columns between ``file`` and ``sha256``. ``bin`` is 0-based; ``crop_x, crop_y`` is the window
-centre in raw px, ``angle`` its rotation in degrees, ``scale`` its magnification; ``dilation`` in px."""
-
+__all__ = ["BenchRecipe", "build_benchmark"]
 
 DENSITY_WINDOW = 0.4
 """Share of the test raw masks, by hole-ratio rank, that a bin draws its first tries from."""
@@ -121,8 +102,8 @@ class BenchRecipe:
     """The benchmark's parameters; ``attempts`` is the retry budget per mask before a bin counts as
     impossible for the pool."""
 
-    per_bin: int = 1000
-    size: int = 512
+    per_bin: int = DEFAULT_PER_BIN
+    size: int = DEFAULT_SET_SIZE
     border: int = DEFAULT_BORDER
     seed: int = 0
     edges: tuple[float, ...] = BIN_EDGES
@@ -140,8 +121,10 @@ class BenchRecipe:
         object.__setattr__(self, "edges", check_edges(self.edges))
         if not 1 <= self.per_bin <= MAX_PER_BIN:
             raise ValueError(f"per-bin count must be between 1 and {MAX_PER_BIN}, got {self.per_bin}")
-        if not 8 <= self.size <= MAX_SET_SIZE:
-            raise ValueError(f"mask size must be between 8 and {MAX_SET_SIZE} px, got {self.size}")
+        if not MIN_SET_SIZE <= self.size <= MAX_SET_SIZE:
+            raise ValueError(
+                f"mask size must be between {MIN_SET_SIZE} and {MAX_SET_SIZE} px, got {self.size}"
+            )
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
         if self.attempts < 1:
@@ -307,8 +290,8 @@ def build_benchmark(
     raw: Path,
     out: Path,
     *,
-    per_bin: int = 1000,
-    size: int = 512,
+    per_bin: int = DEFAULT_PER_BIN,
+    size: int = DEFAULT_SET_SIZE,
     border: int = DEFAULT_BORDER,
     seed: int = 0,
     augment: AugmentConfig = DEFAULT_AUGMENT,
@@ -334,67 +317,3 @@ def build_benchmark(
         overwrite=overwrite,
         progress=progress,
     )
-
-
-@dataclass(frozen=True)
-class BenchRecord:
-    """One row of a benchmark's ``manifest.csv`` (see :data:`BENCH_COLUMNS`)."""
-
-    file: str
-    bin: int
-    bin_low: float
-    bin_high: float
-    split: str
-    hole_ratio: float
-    border_distance: int
-    raw_id: int
-    source: str
-    frame: int
-    dilation: int
-    angle: float
-    scale: float
-    crop_x: float
-    crop_y: float
-    seed: int
-    attempt: int
-    sha256: str
-
-
-_PARSERS = {
-    item.name: {"int": int, "float": float, "str": str}[item.type] for item in dataclasses.fields(BenchRecord)
-}
-
-
-def _record(row: dict[str | None, Any]) -> BenchRecord:
-    short = [name for name in _PARSERS if row.get(name) is None]
-    if short:  # csv fills a short row with None
-        raise ValueError(f"the row has no {short[0]} field: fewer fields than the header")
-    return BenchRecord(**{name: parse(row[name]) for name, parse in _PARSERS.items()})
-
-
-def read_benchmark(bench: Path) -> list[BenchRecord]:
-    """The benchmark's manifest rows in file order."""
-    path = Path(bench) / CSV_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{bench}: not a benchmark (no {CSV_NAME}; build one with `pconv masks benchmark`)"
-        )
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = sorted(set(_PARSERS) - set(reader.fieldnames or ()))
-            if missing:
-                raise ValueError(f"{path}: not a benchmark manifest (lacks {', '.join(missing)})")
-            try:
-                return [_record(row) for row in reader]
-            except (TypeError, ValueError, csv.Error) as error:
-                raise ValueError(f"{path}:{reader.line_num}: bad manifest row ({error})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file") from None
-    except csv.Error as error:  # e.g. a header field over the csv module's field size limit
-        raise ValueError(f"{path}: not a readable manifest ({error})") from None
-
-
-def load_benchmark_hole(bench: Path, record: BenchRecord) -> np.ndarray:
-    """The mask of ``record`` as a hole map: ``(H, W)`` bool, True = hole."""
-    return read_mask_png(inside(bench, record.file))

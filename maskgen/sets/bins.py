@@ -26,15 +26,16 @@ import numpy as np
 __all__ = [
     "BIN_EDGES",
     "DEFAULT_BORDER",
+    "DEFAULT_PER_BIN",
+    "DEFAULT_SET_SIZE",
     "MAX_PER_BIN",
     "MAX_SET_SIZE",
+    "MIN_SET_SIZE",
     "SPLITS",
     "BorderSplit",
     "MaskStats",
     "bin_bounds",
-    "bin_folder_name",
     "bin_index",
-    "bin_label",
     "border_distance",
     "border_split",
     "check_edges",
@@ -45,13 +46,18 @@ BIN_EDGES: tuple[float, ...] = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 """Hole-ratio bin edges of the paper's Table 1: bin i is the interval (edges[i], edges[i+1]]."""
 
 DEFAULT_BORDER = 50
+"""Width in px of the border band that separates N from B masks (NVIDIA's 50 px at 512 x 512)."""
 
+DEFAULT_SET_SIZE = 512
+"""Mask side in px of a mask set unless asked otherwise: the paper's 512 x 512."""
+MIN_SET_SIZE = 8
 MAX_SET_SIZE = 4096
 """Largest mask side of a mask set: a worker holds a few float copies of a mask while making it."""
 
+DEFAULT_PER_BIN = 1000
+"""Masks per bin and split of the benchmark unless asked otherwise: NVIDIA's 12,000 in all."""
 MAX_PER_BIN = 100_000
 """Most masks per bin and split of a benchmark (1.2 million in all)."""
-"""Width in px of the border band that separates N from B masks (NVIDIA's 50 px at 512 x 512)."""
 
 BorderSplit = Literal["N", "B"]
 SPLITS: tuple[BorderSplit, BorderSplit] = ("N", "B")
@@ -82,18 +88,6 @@ def bin_bounds(index: int, edges: Sequence[float] = BIN_EDGES) -> tuple[float, f
     if not 0 <= index < len(edges) - 1:
         raise ValueError(f"bin index must be in 0..{len(edges) - 2}, got {index}")
     return float(edges[index]), float(edges[index + 1])
-
-
-def bin_label(index: int, edges: Sequence[float] = BIN_EDGES) -> str:
-    """The interval as the paper writes it, e.g. ``"(0.01,0.1]"``."""
-    low, high = bin_bounds(index, edges)
-    return f"({low:g},{high:g}]"
-
-
-def bin_folder_name(index: int, edges: Sequence[float] = BIN_EDGES) -> str:
-    """A shell-friendly folder name for bin ``index``, e.g. ``"bin1_0.01-0.1"`` (1-based like the paper)."""
-    low, high = bin_bounds(index, edges)
-    return f"bin{index + 1}_{low:g}-{high:g}"
 
 
 def border_distance(hole: np.ndarray) -> int:

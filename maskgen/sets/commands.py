@@ -9,10 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pconv.core.cli import echo_summary, seed_option, show_progress, workers_option
+from pconv.core.cli import echo_summary, out_folder_option, seed_option, show_progress, workers_option
 from pconv.core.locks import locked_folder
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
-from pconv.maskgen.sets.bins import DEFAULT_BORDER, MAX_PER_BIN, MAX_SET_SIZE
+from pconv.maskgen.sets.bins import (
+    DEFAULT_BORDER,
+    DEFAULT_PER_BIN,
+    DEFAULT_SET_SIZE,
+    MAX_PER_BIN,
+    MAX_SET_SIZE,
+    MIN_SET_SIZE,
+)
 
 __all__ = ["BORDER", "OVERWRITE", "SET_COMMANDS", "SHARD_MASKS", "WEBDATASET"]
 
@@ -42,6 +49,13 @@ SOURCE_WIDTH = click.option(
     default=None,
     help="Thin raw masks that must be magnified to fill the crop, so strokes keep their source width "
     "whatever the footage's resolution (default), or keep them as magnified.",
+)
+SIZE = click.option(
+    "--size",
+    type=click.IntRange(MIN_SET_SIZE, MAX_SET_SIZE),
+    default=DEFAULT_SET_SIZE,
+    show_default=True,
+    help="Mask side in px.",
 )
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what OUT holds instead of resuming.")
 WEBDATASET = click.option(
@@ -78,17 +92,15 @@ def _augment(
     default=None,
     help="Raw mask pool (its test split is used). Without it: generate scenes, extract, split.",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Benchmark folder.")
+@out_folder_option("Benchmark folder (re-running on it resumes).")
 @click.option(
     "--per-bin",
     type=click.IntRange(1, MAX_PER_BIN),
-    default=1000,
+    default=DEFAULT_PER_BIN,
     show_default=True,
     help="Masks per bin and split: 6 x 2 x per-bin in all.",
 )
-@click.option(
-    "--size", type=click.IntRange(8, MAX_SET_SIZE), default=512, show_default=True, help="Mask side in px."
-)
+@SIZE
 @BORDER
 @DILATION
 @KERNEL
@@ -121,6 +133,9 @@ def benchmark_command(
     Without --raw the built-in default input is generated first, scaled to what --per-bin needs (a few
     scenes for a small benchmark, 120 for the full one); its raw pool stays in OUT/default-input/.
     """
+    from pconv.maskgen.sets.bench import BenchRecipe
+
+    count = BenchRecipe(per_bin=per_bin, size=size, border=border, seed=seed).count
     options = {
         "per_bin": per_bin,
         "size": size,
@@ -134,7 +149,7 @@ def benchmark_command(
     if raw is None:
         from pconv.maskgen.sets.default_input import default_input_benchmark, default_input_folder
 
-        where = f" (raw pool {default_input_folder(out, seed=seed, count=12 * per_bin) / 'raw'})"
+        where = f" (raw pool {default_input_folder(out, seed=seed, count=count) / 'raw'})"
         with locked_folder(out):  # the default input's scenes and raw pool live inside out
             default_input_benchmark(
                 out, augment=_augment(dilation, kernel, source_width), keep_scenes=keep_scenes, **options
@@ -144,16 +159,14 @@ def benchmark_command(
 
         augment = _augment(dilation, kernel, source_width) or AugmentConfig()
         build_benchmark(raw, out, augment=augment, **options)
-    echo_summary(f"benchmark of {12 * per_bin:,} masks (masks/, manifest.csv, masks.h5) in {out}{where}")
+    echo_summary(f"benchmark of {count:,} masks (masks/, manifest.csv, masks.h5) in {out}{where}")
 
 
 @click.command("export-train")
 @click.option("--raw", type=click.Path(path_type=Path), required=True, help="Raw mask pool (train split).")
 @click.option("--count", type=click.IntRange(1, 12 * MAX_PER_BIN), required=True, help="Number of masks.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option(
-    "--size", type=click.IntRange(8, MAX_SET_SIZE), default=512, show_default=True, help="Mask side in px."
-)
+@out_folder_option("Training mask set folder (re-running on it resumes).")
+@SIZE
 @DILATION
 @KERNEL
 @SOURCE_WIDTH

@@ -10,7 +10,7 @@ dense with thin moving parts (25 to 60 layers), so that the benchmark reaches ev
 augmentation as any user pool; time runs 1.25 times faster for wide enough occlusion strips (pace 2 made
 them too thick, 1 too sparse for the top bin, by the shape measures; 15 to 45 layers at pace 1.5 gave a
 median thickness of 15.6 px against NVIDIA's 11.0, 25 to 60 at 1.25 gives 13.2); the flow
-runs at half resolution and the check at full resolution (about half the cost, same strokes); 70 % of
+runs at half resolution and the check at full resolution (about half the cost, same strokes); 80 % of
 the scenes go to the test split, which is all the benchmark reads.
 """
 
@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pconv.core import __version__
 from pconv.core.files import read_json_object, relative_path
@@ -33,7 +34,7 @@ from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import BenchRecipe, build_benchmark
-from pconv.maskgen.sets.bins import DEFAULT_BORDER
+from pconv.maskgen.sets.bins import DEFAULT_BORDER, DEFAULT_PER_BIN, DEFAULT_SET_SIZE
 from pconv.maskgen.sets.maskset import check_destination, finished_set
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "default_input_benchmark",
     "default_input_folder",
     "default_input_pool",
+    "rendered_scenes",
     "scenes_for",
 ]
 
@@ -95,11 +97,21 @@ def default_input_folder(out: Path, *, seed: int = 0, count: int = 12_000) -> Pa
     return Path(out) / INPUT_DIR / name
 
 
+def rendered_scenes(source: str) -> int | None:
+    """How many scenes were rendered for the default input that ``source`` (a manifest's source, relative
+    to its set folder) comes from, read from the folder name :func:`default_input_folder` gave it; None for
+    a source outside a default input."""
+    parts = PurePosixPath(source).parts
+    inside_input = len(parts) > 2 and parts[0] == INPUT_DIR
+    match = re.fullmatch(r"seed-\d+(?:-scenes-(\d+))?", parts[1]) if inside_input else None
+    return None if match is None else int(match.group(1) or DEFAULT_SCENES)
+
+
 def default_input_benchmark(
     out: Path,
     *,
-    per_bin: int = 1000,
-    size: int = 512,
+    per_bin: int = DEFAULT_PER_BIN,
+    size: int = DEFAULT_SET_SIZE,
     border: int = DEFAULT_BORDER,
     seed: int = 0,
     augment: AugmentConfig | None = None,

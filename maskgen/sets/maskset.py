@@ -1,14 +1,6 @@
 """Writing a mask set folder (the benchmark, an exported training set) in parallel, resumably, reproducibly.
 
-Layout of a mask set folder ``OUT``::
-
-    OUT/masks/00000.png ...   uint8, single channel, 255 = hole, numbered from 0 (5 digits or more)
-    OUT/manifest.csv          a row per mask, in file order (columns: file, the recipe's, sha256)
-    OUT/masks.h5              dataset ``masks`` (N, H, W) uint8 (255 = hole), chunked one mask per chunk
-                              and gzip-compressed; every manifest column as a dataset; parameters, seed,
-                              bin edges and tool version as attributes
-    OUT/build.json            what was asked for: recipe parameters, raw pool digest, tool version; once
-                              finished also the masks' ``magnification`` (median, min, max of ``scale``)
+The folder's layout is :mod:`pconv.maskgen.sets.bench_format`'s.
 
 The ``source`` column is relative to ``OUT`` (the pool records it relative to itself): a benchmark built
 from its default input records ``default-input/seed-0/scenes/scene_003/frames``, one from videos beside it
@@ -71,14 +63,17 @@ from pconv.maskgen.sets.augment import (
     screening_map,
     source_width,
 )
+from pconv.maskgen.sets.bench_format import (
+    BUILD_NAME,
+    CSV_NAME,
+    HDF5_NAME,
+    MASK_DIR,
+    hdf5_attributes,
+    set_mask_path,
+)
 from pconv.maskgen.sets.bins import MaskStats
 
 __all__ = [
-    "BUILD_NAME",
-    "CSV_NAME",
-    "DRAWN_COLUMNS",
-    "HDF5_NAME",
-    "MASK_DIR",
     "Made",
     "RawSource",
     "Recipe",
@@ -86,26 +81,8 @@ __all__ = [
     "drawn_row",
     "finished_set",
     "pool_digest",
-    "set_mask_path",
     "write_mask_set",
 ]
-
-MASK_DIR = "masks"
-DRAWN_COLUMNS = (
-    "hole_ratio",
-    "border_distance",
-    "raw_id",
-    "source",
-    "frame",
-    "dilation",
-    "angle",
-    "scale",
-    "crop_x",
-    "crop_y",
-    "seed",
-)
-"""Manifest columns of any mask drawn from a raw pool: its hole ratio and border distance, the raw mask and
-frame it came from, and the augmentation that made it; each kind of set adds its own around these."""
 
 
 def drawn_row(stats: MaskStats, record: RawMaskRecord, params: AugmentParams, *, seed: int) -> dict[str, Any]:
@@ -126,18 +103,10 @@ def drawn_row(stats: MaskStats, record: RawMaskRecord, params: AugmentParams, *,
     }
 
 
-CSV_NAME = "manifest.csv"
-HDF5_NAME = "masks.h5"
-BUILD_NAME = "build.json"
 PROGRESS_NAME = ".progress.jsonl"
 CHUNK = 40  # masks per task: small enough for smooth progress and resume, large enough to amortise IPC
 GZIP_LEVEL = 1  # HDF5 chunk compression: fast, and masks compress well anyway
 CACHE_BYTES = 512 << 20  # raw masks kept per process: a few thousand at 640x480, a few hundred at 1080p
-
-
-def set_mask_path(index: int, count: int) -> str:
-    """Relative path of mask ``index`` of ``count``: ``masks/00000.png`` (NVIDIA's numbering)."""
-    return f"{MASK_DIR}/{index:0{max(5, len(str(count - 1)))}d}.png"
 
 
 class RawSource:
@@ -551,16 +520,8 @@ def _write(
         columns = ("file", *recipe.columns, "sha256")
         for column in columns:
             h5.create_dataset(column, data=_column_data([row[column] for row in table]))
-        for key, value in {
-            **recipe.describe(),
-            "kind": recipe.kind,
-            "version": __version__,
-            "raw_pool": identity["raw_pool"],
-            "raw_accumulation": identity["raw_accumulation"],
-            "hole_value": 255,
-        }.items():
-            if value is not None:  # HDF5 has no null: a pool of single pairs has no such attribute
-                h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+        for key, value in hdf5_attributes(identity).items():
+            h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
     atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
     built = {**identity, "magnification": magnification_summary([row["scale"] for row in table])}
     atomic_write_text(out / BUILD_NAME, json.dumps(built, indent=1, sort_keys=True) + "\n")

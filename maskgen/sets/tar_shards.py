@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pconv.core.files import inside
-from pconv.maskgen.sets.bench import BenchRecord
-from pconv.maskgen.sets.maskset import CSV_NAME
+from pconv.maskgen.sets.bench_format import CSV_NAME, BenchRecord
 
 __all__ = [
     "DEFAULT_PER_SHARD",

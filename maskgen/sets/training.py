@@ -26,8 +26,9 @@ from pconv.core.masks import valid_from_hole
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import RawMaskRecord, Split
 from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, augment_hole, random_params
-from pconv.maskgen.sets.bins import mask_stats
-from pconv.maskgen.sets.maskset import DRAWN_COLUMNS, Made, RawSource, drawn_row, write_mask_set
+from pconv.maskgen.sets.bench_format import DRAWN_COLUMNS
+from pconv.maskgen.sets.bins import DEFAULT_SET_SIZE, MIN_SET_SIZE, mask_stats
+from pconv.maskgen.sets.maskset import Made, RawSource, drawn_row, write_mask_set
 from torch.utils.data import Dataset
 
 __all__ = ["TRAIN_COLUMNS", "TrainRecipe", "TrainingMasks", "export_training_masks", "training_hole"]
@@ -67,14 +68,14 @@ class TrainingMasks(Dataset):
         self,
         raw: str | os.PathLike[str],
         *,
-        size: int = 512,
+        size: int = DEFAULT_SET_SIZE,
         seed: int = 0,
         part: Split = "train",
         augment: AugmentConfig = DEFAULT_AUGMENT,
         length: int | None = None,
     ) -> None:
-        if size < 8:
-            raise ValueError(f"mask size must be at least 8 px, got {size}")
+        if size < MIN_SET_SIZE:
+            raise ValueError(f"mask size must be at least {MIN_SET_SIZE} px, got {size}")
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         if length is not None and length < 1:
@@ -108,7 +109,7 @@ class TrainRecipe:
     """A fixed training set: items 0..count-1 of epoch 0 of ``TrainingMasks(raw, size=, seed=)``."""
 
     count: int
-    size: int = 512
+    size: int = DEFAULT_SET_SIZE
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     kind: ClassVar[str] = "training set"
@@ -152,7 +153,7 @@ def export_training_masks(
     out: Path,
     *,
     count: int,
-    size: int = 512,
+    size: int = DEFAULT_SET_SIZE,
     seed: int = 0,
     augment: AugmentConfig = DEFAULT_AUGMENT,
     workers: int | None = None,

@@ -17,7 +17,7 @@ from pconv.maskgen.raw.accumulate import (
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark
-from pconv.maskgen.sets.maskset import BUILD_NAME
+from pconv.maskgen.sets.bench_format import BUILD_NAME
 
 SMALL = {"per_bin": 2, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(1, 12)), "workers": 1}
 

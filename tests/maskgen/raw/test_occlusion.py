@@ -135,6 +135,8 @@ def test_static_and_cut_pairs():
         ({"min_area": -1}, "must not be negative"),
         ({"texture_threshold": -1}, "texture threshold >= 0"),
         ({"texture_sigma": 0}, "texture sigma > 0"),
+        ({"alpha2": -0.5}, "alpha1 and alpha2 must not be negative, got 0.01 and -0.5"),
+        ({"flow_scale": 1.5}, "flow scale must be in \\(0, 1\\], got 1.5"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, message):

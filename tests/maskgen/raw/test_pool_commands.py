@@ -167,6 +167,26 @@ def test_bad_size_and_split_of_a_missing_pool(tmp_path):
     assert result.output == f"Error: {tmp_path / 'nothing'}: no such raw mask pool folder\n"
 
 
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--flow-scale", "0", "Error: flow scale must be in (0, 1], got 0.0\n"),
+        ("--alpha1", "-1", "Error: alpha1 and alpha2 must not be negative, got -1.0 and 10.0\n"),
+        (
+            "--texture-radius",
+            "1.5",
+            "Error: Invalid value for '--texture-radius': '1.5' is not a valid integer.\n",
+        ),
+    ],
+)
+def test_check_options_out_of_range_are_refused_in_one_line_before_anything_is_written(
+    tmp_path, option, value, message
+):
+    result = run("extract", str(tmp_path / "frames"), "--out", str(tmp_path / "raw"), option, value)
+    assert result.exit_code == 1 and result.output == message
+    assert not (tmp_path / "raw").exists()
+
+
 def test_check_and_cleanup_options_reach_the_manifest(scenes, tmp_path):
     result = run(
         "extract",

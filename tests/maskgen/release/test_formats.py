@@ -18,7 +18,8 @@ import pytest
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark
-from pconv.maskgen.sets.bins import bin_label, mask_stats
+from pconv.maskgen.sets.bench_format import bin_label
+from pconv.maskgen.sets.bins import mask_stats
 from pconv.maskgen.sets.tar_shards import shard_names
 from PIL import Image
 

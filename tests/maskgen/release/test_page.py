@@ -4,7 +4,7 @@ import pytest
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark
-from pconv.maskgen.sets.bins import bin_label
+from pconv.maskgen.sets.bench_format import bin_label
 
 SMALL = {"per_bin": 5, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
 

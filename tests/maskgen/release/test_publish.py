@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -6,9 +7,10 @@ import cv2
 import pytest
 from click.testing import CliRunner
 from pconv.cli import main
-from pconv.maskgen.release.publish import publish_benchmark
+from pconv.maskgen.release.publish import _provenance, publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
-from pconv.maskgen.sets.bench import build_benchmark, read_benchmark
+from pconv.maskgen.sets.bench import build_benchmark
+from pconv.maskgen.sets.bench_format import BenchRecord, read_benchmark
 
 SMALL = {"per_bin": 3, "size": 128, "border": 12, "augment": AugmentConfig(dilation=(2, 12))}
 
@@ -147,4 +149,25 @@ def test_build_json_stats_and_card_report_the_magnification(bench, tmp_path):
         f"magnified {round(scales[0], 4):g} to {round(scales[-1], 4):g} times (median {round(middle, 4):g}; "
         "nearest neighbour) so the crop fits inside the source frame, and cropped. Raw masks that had to be "
         "magnified were thinned first" in card
+    )
+
+
+def test_the_card_counts_the_scenes_that_gave_masks_among_those_rendered():
+    first = BenchRecord(
+        file="masks/00000.png", bin=0, bin_low=0.01, bin_high=0.1, split="N", hole_ratio=0.05,
+        border_distance=60, raw_id=1, source="default-input/seed-0-scenes-12/scenes/scene_003/frames",
+        frame=0, dilation=4, angle=0.0, scale=1.25, crop_x=1.0, crop_y=1.0, seed=0, attempt=0, sha256="0",
+    )  # fmt: skip
+    second = dataclasses.replace(
+        first, raw_id=2, source="default-input/seed-0-scenes-12/scenes/scene_007/frames"
+    )
+    params = {"dilation": [4, 24], "kernel": "square", "max_angle": 180, "source_width": True}
+    (text,) = _provenance([first, second, second], params, None)
+    assert text.startswith(
+        "The masks come from **generated scenes**, not real video: 2 of the 12 scenes rendered for the "
+        "toolkit's built-in default input"
+    )
+    assert (
+        "They use 2 distinct raw masks (occlusion maps of one frame pair each); the most used one makes 2"
+        in text
     )

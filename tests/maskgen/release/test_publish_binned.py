@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 from pconv import cli
 from pconv.core.masks import read_mask_png
-from pconv.maskgen.release.external import bin_masks
+from pconv.maskgen.measure.folder import bin_masks
 from pconv.maskgen.release.publish_binned import publish_binned
-from pconv.maskgen.sets.bins import bin_label, mask_stats
+from pconv.maskgen.sets.bench_format import bin_label
+from pconv.maskgen.sets.bins import mask_stats
 
 BORDER = 10
 LOAD = """

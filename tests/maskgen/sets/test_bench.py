@@ -23,9 +23,8 @@ from pconv.maskgen.sets.bench import (
     BenchRecipe,
     _first_choices,
     build_benchmark,
-    load_benchmark_hole,
-    read_benchmark,
 )
+from pconv.maskgen.sets.bench_format import load_benchmark_hole, read_benchmark
 from pconv.maskgen.sets.bins import mask_stats
 from pconv.maskgen.sets.maskset import RawSource
 from pconv.maskgen.sets.maskset import _finish as REAL_FINISH

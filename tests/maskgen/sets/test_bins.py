@@ -3,9 +3,7 @@ import pytest
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     bin_bounds,
-    bin_folder_name,
     bin_index,
-    bin_label,
     border_distance,
     border_split,
     check_edges,
@@ -31,17 +29,8 @@ def test_bins_are_open_below_and_closed_above(ratio, expected):
     assert bin_index(ratio) == expected
 
 
-def test_labels_bounds_and_folder_names_follow_the_edges():
-    assert [bin_label(index) for index in range(6)] == [
-        "(0.01,0.1]",
-        "(0.1,0.2]",
-        "(0.2,0.3]",
-        "(0.3,0.4]",
-        "(0.4,0.5]",
-        "(0.5,0.6]",
-    ]
+def test_bounds_follow_the_edges():
     assert bin_bounds(2) == (0.2, 0.3)
-    assert bin_folder_name(0) == "bin1_0.01-0.1"
     assert bin_index(0.5, edges=(0.0, 0.5, 1.0)) == 0
     with pytest.raises(ValueError, match="bin index must be in 0..5, got 6"):
         bin_bounds(6)

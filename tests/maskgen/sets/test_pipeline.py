@@ -16,6 +16,7 @@ from pconv.maskgen.sets.default_input import (
     MIN_SCENES,
     default_input_benchmark,
     default_input_folder,
+    rendered_scenes,
     scenes_for,
 )
 
@@ -106,6 +107,13 @@ def test_the_input_is_scaled_to_the_masks_asked_for_and_the_full_default_keeps_i
         assert test_masks >= 12 * per_bin + 12, per_bin  # a scene's worth of static pairs to spare
     assert default_input_folder(tmp_path, seed=3, count=60) == tmp_path / "default-input" / "seed-3-scenes-12"
     assert default_input_folder(tmp_path, seed=3) == tmp_path / "default-input" / "seed-3"
+
+
+def test_the_scenes_rendered_are_read_back_from_a_sources_default_input_folder():
+    assert rendered_scenes("default-input/seed-0/scenes/scene_003/frames") == DEFAULT_SCENES == 120
+    assert rendered_scenes("default-input/seed-3-scenes-12/scenes/scene_003/frames") == 12
+    assert rendered_scenes("../clips/a.mp4") is None and rendered_scenes("default-input/other/x") is None
+    assert rendered_scenes("") is None
 
 
 def test_scene_frames_are_deleted_after_extraction_unless_kept_and_a_rerun_reads_no_source(

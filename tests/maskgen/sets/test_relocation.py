@@ -5,7 +5,7 @@ import shutil
 
 import pconv.maskgen.sets.default_input
 from pconv.maskgen.sets.augment import AugmentConfig
-from pconv.maskgen.sets.bench import read_benchmark
+from pconv.maskgen.sets.bench_format import read_benchmark
 from pconv.maskgen.sets.default_input import default_input_benchmark
 
 RECORDS = (

@@ -1,4 +1,3 @@
-import csv
 import math
 
 import cv2
@@ -6,47 +5,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from pconv.cli import main
-from pconv.maskgen.release.external import bin_masks, mask_set_stats, measure_masks, ratio_table, stats_table
-from pconv.maskgen.release.shapes import SHAPE_FIELDS, ShapeMeasures, inside_targets, median_ratios
-
-
-def _mask(ratio_rows, *, size=100, at_border=False):
-    hole = np.zeros((size, size), bool)
-    top = 0 if at_border else 20
-    hole[top : top + ratio_rows, 20:80] = True  # 60 px per row
-    return hole
-
-
-@pytest.fixture
-def folder(tmp_path):
-    root = tmp_path / "external"
-    (root / "sub").mkdir(parents=True)
-    cv2.imwrite(str(root / "a.png"), _mask(5).astype(np.uint8) * 255)  # 300 px = 0.03, N at border 20
-    cv2.imwrite(str(root / "sub" / "b.png"), _mask(40, at_border=True).astype(np.uint8) * 255)  # 0.24, B
-    rgb = np.repeat((_mask(60).astype(np.uint8) * 255)[:, :, None], 3, axis=2)
-    cv2.imwrite(str(root / "sub" / "c.png"), rgb)  # RGB, 0.36; rows 20..79 stay 20 px from the bottom: N
-    cv2.imwrite(str(root / "empty.png"), np.zeros((100, 100), np.uint8))  # no hole: outside the bins
-    (root / "notes.txt").write_text("not a mask")
-    return root
-
-
-def test_measures_use_the_shared_bins_recursively(folder):
-    measures, thumbnails = measure_masks(folder, border=20, workers=1)
-    assert len(thumbnails) == 4 and thumbnails[0].shape == (64, 64)
-    assert [item.file for item in measures] == ["a.png", "empty.png", "sub/b.png", "sub/c.png"]
-    assert [(item.hole_ratio, item.bin, item.split) for item in measures] == [
-        (0.03, 0, "N"),
-        (0.0, None, "N"),
-        (0.24, 2, "B"),
-        (0.36, 3, "N"),
-    ]
-    assert measures[2].border_distance == 0 and measures[0].border_distance == 20
-
-
-def test_the_dark_hole_convention_inverts_the_ratio(folder):
-    measures, _ = measure_masks(folder, hole_value=0, border=20, workers=1)
-    assert [round(item.hole_ratio, 2) for item in measures] == [0.97, 1.0, 0.76, 0.64]
-    assert [item.bin for item in measures] == [None, None, None, None]
+from pconv.maskgen.measure.folder import MaskMeasure, measure_masks
+from pconv.maskgen.measure.shapes import SHAPE_FIELDS, ShapeMeasures, inside_targets, median_ratios
+from pconv.maskgen.measure.tables import mask_set_stats, ratio_table, stats_table
 
 
 def test_stats_table_counts_each_bin_and_the_rest(folder):
@@ -61,75 +22,8 @@ def test_stats_table_counts_each_bin_and_the_rest(folder):
     assert table.splitlines()[-1] == "sizes: 100x100"
 
 
-def test_binning_copies_files_into_bin_folders_with_an_index(folder, tmp_path):
-    out = tmp_path / "binned"
-    bin_masks(folder, out, border=20)
-    assert (out / "bin1_0.01-0.1" / "N" / "a.png").read_bytes() == (folder / "a.png").read_bytes()
-    assert (out / "bin3_0.2-0.3" / "B" / "sub" / "b.png").is_file()
-    assert (out / "bin4_0.3-0.4" / "N" / "sub" / "c.png").is_file()
-    assert (out / "outside" / "empty.png").is_file()
-    rows = list(csv.DictReader((out / "bins.csv").read_text().splitlines()))
-    assert [row["destination"] for row in rows][:2] == ["bin1_0.01-0.1/N/a.png", "outside/empty.png"]
-    assert rows[1]["bin"] == ""
-    with pytest.raises(ValueError, match="is not empty"):
-        bin_masks(folder, out)
-
-
-@pytest.mark.parametrize(
-    "setup, error, message",
-    [
-        (lambda root: None, FileNotFoundError, "no such mask folder"),
-        (lambda root: root.mkdir(), ValueError, "no mask images"),
-        (
-            lambda root: (root.mkdir(), (root / "x.png").write_bytes(b"not a png")),
-            ValueError,
-            "x.png: not a readable image",
-        ),
-    ],
-)
-def test_bad_folders_give_one_line_errors(tmp_path, setup, error, message):
-    setup(tmp_path / "masks")
-    with pytest.raises(error, match=message):
-        bin_masks(tmp_path / "masks", tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_workers_give_the_same_measures_as_one_process(folder):
-    assert measure_masks(folder, border=20, workers=2)[0] == measure_masks(folder, border=20, workers=1)[0]
-
-
-def _fake_benchmark(root, raw_ids):
-    (root / "masks").mkdir(parents=True)
-    rows = ["file,raw_id"]
-    for number, raw_id in enumerate(raw_ids):
-        cv2.imwrite(str(root / "masks" / f"{number:05d}.png"), _mask(20 + 5 * number).astype(np.uint8) * 255)
-        rows.append(f"masks/{number:05d}.png,{raw_id}")
-    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
-    (root / "default-input" / "raw" / "masks").mkdir(parents=True)
-    cv2.imwrite(
-        str(root / "default-input" / "raw" / "masks" / "000000.png"), _mask(50).astype(np.uint8) * 255
-    )
-    return root
-
-
-def test_a_benchmark_is_read_through_its_masks_folder_with_its_raw_ids(tmp_path):
-    bench = _fake_benchmark(tmp_path / "bench", ["4", "4", "9"])
-    measures, thumbnails = measure_masks(bench, border=20, workers=1)
-    assert [item.file for item in measures] == ["masks/00000.png", "masks/00001.png", "masks/00002.png"]
-    assert [item.raw_id for item in measures] == ["4", "4", "9"]
-    stats = mask_set_stats("bench", measures, thumbnails)
-    assert (stats.headline.distinct_raw, stats.headline.most_uses) == (2, 2)
-
-
-def test_a_benchmark_nested_in_a_mask_folder_is_refused(tmp_path):
-    _fake_benchmark(tmp_path / "outer" / "inner", ["1", "2", "3"])
-    cv2.imwrite(str(tmp_path / "outer" / "a.png"), _mask(5).astype(np.uint8) * 255)
-    with pytest.raises(ValueError, match="a benchmark inside the mask folder"):
-        measure_masks(tmp_path / "outer", workers=1)
-
-
-def test_stats_compare_prints_both_sets_row_by_row(folder, tmp_path):
-    bench = _fake_benchmark(tmp_path / "bench", ["4", "4", "9"])
+def test_stats_compare_prints_both_sets_row_by_row(folder, tmp_path, fake_benchmark):
+    bench = fake_benchmark(tmp_path / "bench", ["4", "4", "9"])
     result = CliRunner().invoke(
         main,
         ["-q", "masks", "stats", str(bench), "--border", "20", "--workers", "1", "--compare", str(folder)],
@@ -221,3 +115,16 @@ def test_ratio_table_marks_each_measure_outside_its_own_tolerance(ours_and_refer
     ]
     no_thickness = median_ratios(summary, ShapeMeasures(0.0, 6.25, 1, 1.0))  # a reference median of 0
     assert math.isnan(no_thickness["thickness"]) and not inside_targets(no_thickness)["thickness"]
+
+
+def test_the_headline_row_counts_only_the_raw_masks_of_its_own_masks():
+    shape = {"thickness": 4.0, "boundary_density": 20.0, "components": 1, "roughness": 1.1}
+    cells = [(0.05, 0, "9"), (0.15, 1, "2"), (0.25, 2, "2")]  # the first lies below ratio 0.1
+    measures = [
+        MaskMeasure(f"{n}.png", 100, 100, ratio, 30, index, "N", **shape, raw_id=raw)
+        for n, (ratio, index, raw) in enumerate(cells)
+    ]
+    stats = mask_set_stats("set", measures, [np.zeros((64, 64), bool)] * 3)
+    assert (stats.headline.count, stats.headline.distinct_raw, stats.headline.most_uses) == (2, 1, 2)
+    row = next(line for line in stats_table(stats).splitlines() if line.startswith("ratio 0.1-0.6"))
+    assert row.split()[2] == "2" and row.split()[-2:] == ["1", "2"]

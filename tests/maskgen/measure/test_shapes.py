@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from pconv.maskgen.release.shapes import near_duplicate_flags, shape_measures, summarize, thumbnail
+from pconv.maskgen.measure.shapes import near_duplicate_flags, shape_measures, summarize, thumbnail
 
 
 def _square(side=256, top=50, size=100):
