@@ -161,8 +161,25 @@ def _provenance(records: list[BenchRecord], params: dict, accumulation: dict | N
             "strokes keep their width in the source."
             if params.get("source_width")
             else "Magnifying widens every stroke as much."
-        ),
+        )
+        + _shaping(params),
     ]
+
+
+def _shaping(params: dict) -> str:
+    """The two steps that shape masks like NVIDIA's per cell, when the benchmark used them (older
+    benchmarks' build.json has neither)."""
+    said = ""
+    preferred = params.get("preferred_dilation")
+    if preferred:
+        ranges = ", ".join(f"{low}-{high}" for low, high in preferred["N"])
+        said += (
+            f" Each bin × split first tries the radii that give NVIDIA's stroke width there (N masks, bin by "
+            f"bin: {ranges} px), and the crop and raw mask that reach its ratio with them."
+        )
+    if params.get("min_component"):
+        said += f" Hole components under {params['min_component']} px were removed (specks of flow noise)."
+    return said
 
 
 def comparison(
