@@ -50,6 +50,13 @@ SOURCE_WIDTH = click.option(
     help="Thin raw masks that must be magnified to fill the crop, so strokes keep their source width "
     "whatever the footage's resolution (default), or keep them as magnified.",
 )
+MIN_COMPONENT = click.option(
+    "--min-component",
+    type=click.IntRange(0, 1_000_000),
+    default=None,
+    help="Drop hole components smaller than this many px of a 512-px mask (scaled with the area; 0 keeps "
+    "all; default 600): specks of flow noise would otherwise outnumber the strokes.",
+)
 SIZE = click.option(
     "--size",
     type=click.IntRange(MIN_SET_SIZE, MAX_SET_SIZE),
@@ -73,15 +80,19 @@ SHARD_MASKS = click.option(
 
 
 def _augment(
-    dilation: tuple[int, int] | None, kernel: str | None, source_width: bool | None
+    dilation: tuple[int, int] | None,
+    kernel: str | None,
+    source_width: bool | None,
+    min_component: int | None,
 ) -> AugmentConfig | None:
     """The augmentation asked for, or None when no option was given (each input's own default)."""
-    if dilation is None and kernel is None and source_width is None:
+    if dilation is None and kernel is None and source_width is None and min_component is None:
         return None
     return AugmentConfig(
         dilation=dilation or AugmentConfig.dilation,
         kernel=kernel or AugmentConfig.kernel,
         source_width=AugmentConfig.source_width if source_width is None else source_width,
+        min_component=AugmentConfig.min_component if min_component is None else min_component,
     )
 
 
@@ -105,6 +116,7 @@ def _augment(
 @DILATION
 @KERNEL
 @SOURCE_WIDTH
+@MIN_COMPONENT
 @seed_option()
 @workers_option
 @OVERWRITE
@@ -123,6 +135,7 @@ def benchmark_command(
     dilation: tuple[int, int] | None,
     kernel: str | None,
     source_width: bool | None,
+    min_component: int | None,
     seed: int,
     workers: int | None,
     overwrite: bool,
@@ -152,12 +165,15 @@ def benchmark_command(
         where = f" (raw pool {default_input_folder(out, seed=seed, count=count) / 'raw'})"
         with locked_folder(out):  # the default input's scenes and raw pool live inside out
             default_input_benchmark(
-                out, augment=_augment(dilation, kernel, source_width), keep_scenes=keep_scenes, **options
+                out,
+                augment=_augment(dilation, kernel, source_width, min_component),
+                keep_scenes=keep_scenes,
+                **options,
             )
     else:
         from pconv.maskgen.sets.bench import build_benchmark
 
-        augment = _augment(dilation, kernel, source_width) or AugmentConfig()
+        augment = _augment(dilation, kernel, source_width, min_component) or AugmentConfig()
         build_benchmark(raw, out, augment=augment, **options)
     echo_summary(f"benchmark of {count:,} masks (masks/, manifest.csv, masks.h5) in {out}{where}")
 
@@ -170,6 +186,7 @@ def benchmark_command(
 @DILATION
 @KERNEL
 @SOURCE_WIDTH
+@MIN_COMPONENT
 @seed_option()
 @workers_option
 @WEBDATASET
@@ -183,6 +200,7 @@ def export_train_command(
     dilation: tuple[int, int] | None,
     kernel: str | None,
     source_width: bool | None,
+    min_component: int | None,
     seed: int,
     workers: int | None,
     webdataset: bool,
@@ -200,7 +218,7 @@ def export_train_command(
         count=count,
         size=size,
         seed=seed,
-        augment=_augment(dilation, kernel, source_width) or AugmentConfig(),
+        augment=_augment(dilation, kernel, source_width, min_component) or AugmentConfig(),
         workers=workers,
         overwrite=overwrite,
         progress=show_progress(),

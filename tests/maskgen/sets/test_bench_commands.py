@@ -175,3 +175,14 @@ def test_export_train_writes_webdataset_shards_in_manifest_order(raw_pool, tmp_p
         assert fields["source"] == row["source"] and "sha256" not in fields
     assert _run(*options, "--overwrite").exit_code == 0
     assert not (out / "webdataset").exists()  # --overwrite clears the old shards with the rest of the set
+
+
+def test_min_component_reaches_the_build_and_is_recorded(raw_pool, tmp_path):
+    bench = tmp_path / "bench"
+    result = _run("benchmark", "--raw", raw_pool, "--out", bench, *SMALL, "--min-component", "0")
+    assert result.exit_code == 0, result.output
+    assert json.loads((bench / "build.json").read_text())["params"]["min_component"] == 0
+    other = tmp_path / "other"
+    refused = _run("benchmark", "--raw", raw_pool, "--out", other, *SMALL, "--min-component", "-3")
+    assert refused.exit_code == 1 and len(refused.output.splitlines()) == 1
+    assert "--min-component" in refused.output and not other.exists()
