@@ -26,9 +26,9 @@ from pconv.core import __version__
 from pconv.core.files import read_json_object, relative_path
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
-from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, finished_ids, read_run
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, read_run
 from pconv.maskgen.raw.occlusion import OcclusionConfig
-from pconv.maskgen.raw.pool import SPLIT_NAME
+from pconv.maskgen.raw.pool import SPLIT_NAME, finished_ids
 from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
