@@ -66,9 +66,11 @@ class OutputFolder:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[OutputFolder]:
-        """Hold the folder's lock for the block (creating the folder), with leftover temporaries gone."""
+        """Hold the folder's lock for the block (creating the folder), with leftover temporaries gone
+        (not in a folder shared by design: another shard may be writing them)."""
         with locked_folder(self.path, name=self.lock_name):
-            self._remove_temporaries()
+            if self.lock_name == LOCK_NAME:
+                self._remove_temporaries()
             yield self
 
     def held_identity(self) -> dict[str, Any] | None:

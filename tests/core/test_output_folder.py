@@ -106,3 +106,11 @@ def test_a_folder_the_lock_created_goes_when_left_empty(tmp_path):
     with _folder(tmp_path / "new").locked():
         pass
     assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_shared_by_design_keeps_the_other_writers_temporaries(tmp_path):
+    (tmp_path / "items").mkdir()
+    writing = tmp_path / "items" / f".a.png.pconv-tmp-{os.getpid()}"  # another shard's, being written
+    writing.write_bytes(b"half")
+    with _folder(tmp_path, lock_name=".pconv-shard-1-of-2.lock").locked():
+        assert writing.exists()
