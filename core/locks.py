@@ -20,6 +20,7 @@ __all__ = ["LOCK_NAME", "locked_beside", "locked_folder"]
 
 LOCK_NAME = ".pconv.lock"
 
+
 def _holder(path: Path) -> str:
     try:
         return path.read_text(encoding="ascii").strip() or "unknown"
