@@ -31,6 +31,7 @@ __all__ = [
     "read_json_object",
     "read_jsonl",
     "read_jsonl_lines",
+    "rebased",
     "refuse_overlap",
     "relative_path",
     "remove_stale_temporaries",
@@ -331,3 +332,9 @@ def relative_path(path: str | os.PathLike[str], folder: str | os.PathLike[str]) 
     that it reads the same however either was spelled (``bench``, ``./bench/``, ``/abs/bench``), leaks no
     absolute path, and stays true when both move together."""
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).as_posix()
+
+
+def rebased(path: str, old: str | os.PathLike[str], new: str | os.PathLike[str]) -> str:
+    """``path``, recorded relative to the folder ``old``, made relative to the folder ``new``: a record
+    copied into another folder (a shard merged, a raw mask's source in a mask set) stays true."""
+    return relative_path(Path(old) / path, new)

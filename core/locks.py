@@ -20,8 +20,6 @@ __all__ = ["LOCK_NAME", "locked_beside", "locked_folder"]
 
 LOCK_NAME = ".pconv.lock"
 
-_held: set[Path] = set()  # this process's locks: a nested writer of the same folder passes through
-
 
 def _holder(path: Path) -> str:
     try:
@@ -59,17 +57,13 @@ def locked_folder(folder: str | os.PathLike[str], *, name: str = LOCK_NAME) -> I
     removes the temporary files that killed runs left (see
     :func:`~pconv.core.files.remove_stale_temporaries`). ``name`` lets writers that share a folder by
     design (the shards of one evaluation, perhaps on several machines) lock apart; they remove nothing.
+    A command locks each folder once: locking it again, even from the same process, is refused.
     """
     folder = Path(folder)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    key = path.resolve()
-    if key in _held:
-        yield folder
-        return
     fd = _acquire(path)
-    _held.add(key)
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
@@ -77,7 +71,6 @@ def locked_folder(folder: str | os.PathLike[str], *, name: str = LOCK_NAME) -> I
             remove_stale_temporaries(folder)
         yield folder
     finally:
-        _held.discard(key)
         path.unlink(missing_ok=True)  # still under the lock: a waiting writer re-checks the inode
         os.close(fd)
         if created:

@@ -9,6 +9,10 @@ parent (the forkserver, which itself exits with the main process); a watchdog th
 process's pid covers everything else, from the end of the worker's start-up (unpickling its initializer may
 import torch for seconds). On any exception (Ctrl-C, or SIGTERM turned into one by
 :func:`pconv.core.cli.FriendlyGroup`), running tasks are not waited for: the workers are killed.
+
+What a stage's tasks share (a raw pool read once, a cache, a queue) is made once per process by the
+stage's initializer and read by each task with :func:`worker_state`, in the workers and, for one worker,
+in the calling process alike; :func:`ordered_results` runs tasks either way.
 """
 
 from __future__ import annotations
@@ -21,15 +25,39 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 
-__all__ = ["default_workers", "die_with_parent", "process_alive", "worker_context", "worker_processes"]
+__all__ = [
+    "default_workers",
+    "die_with_parent",
+    "ordered_results",
+    "process_alive",
+    "worker_context",
+    "worker_processes",
+    "worker_state",
+]
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_NO_STATE = object()
+_state: dict[str, Any] = {"value": _NO_STATE}  # this process's: what the running stage's initializer returned
+Result = TypeVar("Result")
+
+
+def worker_state() -> Any:
+    """What the initializer given to :func:`worker_processes` returned in this process; RuntimeError
+    outside such a block (a task run by hand, without its stage's set-up)."""
+    value = _state["value"]
+    if value is _NO_STATE:
+        raise RuntimeError("no worker state: run tasks inside worker_processes(..., initializer=...)")
+    return value
+
+
+def _set_state(initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+    _state["value"] = initializer(*initargs) if initializer is not None else _NO_STATE
 
 
 def default_workers() -> int:
@@ -84,24 +112,29 @@ def die_with_parent(owner: int, *, interval: float = 0.5) -> None:
     threading.Thread(target=_watch, args=(owner, interval), daemon=True, name="pconv-parent-watch").start()
 
 
-def _start_worker(owner: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+def _start_worker(owner: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
     die_with_parent(owner)
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
-    if initializer is not None:
-        initializer(*initargs)
+    _set_state(initializer, initargs)
 
 
 @contextlib.contextmanager
 def worker_processes(
-    workers: int, *, initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+    workers: int, *, initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()
 ) -> Iterator[ProcessPoolExecutor | None]:
     """``workers`` processes, or None for ``workers`` == 1 (the caller then works in-process).
 
+    ``initializer(*initargs)`` runs once in each worker, or here for one worker; its return value is
+    what :func:`worker_state` gives the tasks (here, until the block ends: a cache is then released).
     On leaving, queued tasks are cancelled, so a failed job stops at once instead of finishing them; on
     leaving by an exception the running ones are killed too.
     """
     if workers == 1:
-        yield None
+        _set_state(initializer, initargs)
+        try:
+            yield None
+        finally:
+            _state["value"] = _NO_STATE
         return
     executor = ProcessPoolExecutor(
         workers,
@@ -125,3 +158,16 @@ def _kill_workers(executor: ProcessPoolExecutor) -> None:
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
             process.kill()
+
+
+def ordered_results(
+    executor: ProcessPoolExecutor | None, task: Callable[..., Result], arguments: Sequence[tuple[Any, ...]]
+) -> Iterator[Result]:
+    """``task(*args)`` for each of ``arguments``, in their order: run by ``executor``'s workers, or here
+    one by one when it is None (see :func:`worker_processes`). A failed task raises when its turn comes."""
+    if executor is None:
+        yield from (task(*args) for args in arguments)
+        return
+    futures = [executor.submit(task, *args) for args in arguments]
+    for future in futures:
+        yield future.result()

@@ -43,10 +43,9 @@ import torch
 from pconv.core.compiling import resolve_compile
 from pconv.core.distributed import barrier, dist_env, pick_device
 from pconv.core.files import refuse_overlap
-from pconv.core.locks import locked_folder
 from pconv.core.sharding import Shard
 from pconv.datasets import parse_spec
-from pconv.evaluator.folder import EvalConfig, prepare_folder
+from pconv.evaluator.folder import EvalConfig, eval_folder, prepare_folder
 from pconv.evaluator.inception import FeatureExtractor
 from pconv.evaluator.methods import (
     parse_method,
@@ -115,8 +114,8 @@ def _evaluate(
     methods = [parse_method(spec, device=device, compile=compiled) for spec in config.methods]
     nets = load_networks(config, device, injected=extractor)
     # the lock comes before OUT is read or written: a refused second run must change nothing
-    with locked_folder(config.out, name=f".pconv-shard-{shard.index}-of-{shard.count}.lock"):
-        document, pairs, masks, scored = prepare_folder(config, shard, methods, nets.records)
+    with eval_folder(config, shard).locked() as folder:
+        document, pairs, masks, scored = prepare_folder(folder, config, shard, methods, nets.records)
         _, root, _ = parse_spec(config.images)
         run = Run(
             out=Path(config.out),

@@ -3,15 +3,13 @@ against the run that adds to it (same pairs, same metric networks, same checkpoi
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pconv.core.compiling import COMPILE_CHOICES
-from pconv.core.files import atomic_write_text, read_json_object
+from pconv.core.output_folder import OutputFolder
 from pconv.core.sharding import Shard
 from pconv.evaluator import store
 from pconv.evaluator.grids import GRIDS_DIR
@@ -26,7 +24,7 @@ from pconv.evaluator.pairs import Mask, eval_pairs, keep_pairs
 from pconv.evaluator.plots import PLOTS_DIR
 from pconv.evaluator.subset import stratified_subset, subset_record
 
-__all__ = ["CONFIG_NAME", "REPORT_NAMES", "EvalConfig", "prepare_folder"]
+__all__ = ["CONFIG_NAME", "REPORT_NAMES", "EvalConfig", "eval_folder", "prepare_folder"]
 
 CONFIG_NAME = "config.json"
 REPORT_NAMES = ("table1.md", "results.csv", "results.json", PAGE_NAME)
@@ -124,27 +122,35 @@ def _check_slugs(methods: Sequence[str]) -> None:
             )
 
 
-_REPORT_FILES = (CONFIG_NAME, PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, PLOTS_DIR, *REPORT_NAMES)
+def eval_folder(config: EvalConfig, shard: Shard) -> OutputFolder:
+    """``config.out`` as this shard writes it: its own lock (shards write one folder side by side),
+    ``config.json`` saying what is scored, and every name of the report."""
+    return OutputFolder(
+        config.out,
+        identity_name=CONFIG_NAME,
+        files=(PAIRS_NAME, store.PER_PAIR_DIR, GRIDS_DIR, PLOTS_DIR, *REPORT_NAMES),
+        overwrite=config.overwrite,
+        lock_name=f".pconv-shard-{shard.index}-of-{shard.count}.lock",
+        required={"methods": list},
+    )
 
 
-def _clear(out: Path) -> None:
-    """Delete an earlier evaluation in ``out`` (``--overwrite``); refuse a folder that is not one."""
-    if not out.is_dir() or not any(out.iterdir()):
+def _clear_for_overwrite(folder: OutputFolder) -> None:
+    """Delete an earlier evaluation in the folder (``--overwrite``); refuse a folder that is not one."""
+    out = folder.path
+    visible = any(not entry.name.startswith(".") for entry in out.iterdir()) if out.is_dir() else False
+    if not visible:  # hidden names: this run's own lock
         return
     if not ((out / CONFIG_NAME).is_file() or (out / PAIRS_NAME).is_file()):
         raise ValueError(
             f"{out} is not an evaluation folder (no {CONFIG_NAME} or {PAIRS_NAME}); --overwrite replaces "
             "only evaluations, so choose an empty or new --out"
         )
-    for name in _REPORT_FILES:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+    folder.clear()
 
 
 def prepare_folder(
+    folder: OutputFolder,
     config: EvalConfig,
     shard: Shard,
     methods: Sequence[Method],
@@ -155,11 +161,10 @@ def prepare_folder(
     ``prepare`` for this shard's pairs) passes before anything is written."""
     paired = eval_pairs(config.images, config.masks, seed=config.seed, skip_bad=config.skip_bad_images)
     pairs, ordered = paired.pairs, paired.masks
-    out = Path(config.out)
-    config_path = out / CONFIG_NAME
+    out = folder.path
     if config.overwrite:
-        _clear(out)
-    stored = read_json_object(config_path, required={"methods": list}) if config_path.is_file() else None
+        _clear_for_overwrite(folder)
+    stored = folder.held_identity()
     fingerprints = {method.spec: method.fingerprint() for method in methods}
     if stored:
         _check_resumable(out, stored, networks, fingerprints)
@@ -192,5 +197,5 @@ def prepare_folder(
         record = subset_record(scored, max_pairs=config.max_pairs or 0, seed=config.seed, total=len(pairs))
         document.update(subset=record, subset_pairs=scored)
     if stored != document:
-        atomic_write_text(config_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        folder.write_identity(document, indent=2)
     return document, pairs, ordered, scored

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ from pconv.datasets.pairing import load_assignment
 from pconv.evaluator import store
 from pconv.evaluator.folder import CONFIG_NAME
 from pconv.evaluator.grids import write_grids
-from pconv.evaluator.groups import DEFAULT_GROUPINGS, MIN_GROUP_PAIRS, groups_of
+from pconv.evaluator.groups import DEFAULT_GROUPINGS, MIN_GROUP_PAIRS, Group, groups_of
 from pconv.evaluator.notes import PAIRS_NAME, report_notes
 from pconv.evaluator.page import write_report_page
 from pconv.evaluator.plots import write_plots
 from pconv.evaluator.protocol import protocol_record
 from pconv.evaluator.report import aggregate, render_csv, render_json, render_table1
-from pconv.evaluator.scores import DISTRIBUTION_METRICS, LPIPS, PAIR_METRICS
+from pconv.evaluator.scores import DISTRIBUTION_METRICS, LPIPS, PAIR_METRICS, DistributionMetric, PairMetric
 
 __all__ = ["write_report"]
 
@@ -104,41 +105,98 @@ def _bins(value: list[Any], config_path: Path) -> list[tuple[int, str]]:
     return [(index, label) for index, label in value]
 
 
+@dataclass(frozen=True)
+class _Results:
+    """What a report is made of: ``config.json``, the scored pairs, each method's per-pair records (in
+    pair order), the pair metrics every record has, the bins, and the Inception features (None: the
+    distribution metrics are left out; ``partial_features``: because some pair lacks them)."""
+
+    document: dict[str, Any]
+    scored: list[int]
+    records: dict[str, list[dict[str, Any]]]
+    metrics: list[PairMetric]
+    bins: list[tuple[int, str]]
+    features: dict[str, dict[str, np.ndarray]] | None
+    partial_features: bool
+
+    @property
+    def distribution(self) -> tuple[DistributionMetric, ...]:
+        return tuple(DISTRIBUTION_METRICS) if self.features is not None else ()
+
+
 def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
+    """:func:`write_report` once the report is locked: load, aggregate per group, write every file."""
+    results = _load_results(out, config_path)
+    groups, table = _aggregate(out, results)
+    return _record_report(out, results, groups, table, progress=progress)
+
+
+def _load_results(out: Path, config_path: Path) -> _Results:
+    """Everything the shards stored, checked: a missing pair or a damaged config.json is one line."""
     fields = {"methods": list, "bins": list, "images": str, "masks": str, "seed": int, "grid_pairs": int}
     document = read_json_object(config_path, required={**fields, "size": int, "photos": int})
     pairs, _ = load_assignment(out / PAIRS_NAME)
     scored = [int(pair) for pair in document.get("subset_pairs") or range(len(pairs))]
     records = _complete_records(out, document["methods"], scored)
     every = [record for method_records in records.values() for record in method_records]
-    metrics = [m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)]
-    bins = _bins(document["bins"], config_path)
     stored_features = store.read_features(out)
     features = _feature_sets(stored_features, document["methods"], scored)
-    min_pairs = int(document.get("min_group_pairs", MIN_GROUP_PAIRS))
+    return _Results(
+        document=document,
+        scored=scored,
+        records=records,
+        metrics=[m for m in PAIR_METRICS if all(m.columns[0].key in r for r in every)],
+        bins=_bins(document["bins"], config_path),
+        features=features,
+        partial_features=features is None and bool(stored_features),
+    )
+
+
+def _aggregate(out: Path, results: _Results) -> tuple[list[Group], dict[str, dict[str, dict[str, Any]]]]:
+    """The report's columns and every metric of every method in each."""
+    document = results.document
+    every = [record for method_records in results.records.values() for record in method_records]
     try:
         groups = groups_of(
-            document.get("groupings", DEFAULT_GROUPINGS), bins, [float(r["hole_ratio"]) for r in every]
+            document.get("groupings", DEFAULT_GROUPINGS),
+            results.bins,
+            [float(r["hole_ratio"]) for r in every],
         )
         table = aggregate(
-            records,
+            results.records,
             groups,
-            pair_metrics=metrics,
-            distribution=DISTRIBUTION_METRICS if features is not None else (),
-            features=features,
-            min_pairs=min_pairs,
+            pair_metrics=results.metrics,
+            distribution=results.distribution,
+            features=results.features,
+            min_pairs=int(document.get("min_group_pairs", MIN_GROUP_PAIRS)),
         )
     except (KeyError, TypeError, ValueError) as error:  # a per-pair record without bin, split or a metric
         raise ValueError(
             f"{out / store.PER_PAIR_DIR}: a record is not a pconv eval result ({type(error).__name__}: "
             f"{first_line(error)})"
         ) from None
-    partial = features is None and bool(stored_features)
+    return groups, table
+
+
+def _record_report(
+    out: Path,
+    results: _Results,
+    groups: list[Group],
+    table: dict[str, dict[str, dict[str, Any]]],
+    *,
+    progress: bool,
+) -> str:
+    """Write table1.md, results.csv, results.json, the plots, the grids and the page; the Markdown table."""
+    document, count, metrics = results.document, len(results.scored), results.metrics
     notes = report_notes(
-        document, len(scored), features is not None, partial_features=partial, lpips=LPIPS in metrics
+        document,
+        count,
+        results.features is not None,
+        partial_features=results.partial_features,
+        lpips=LPIPS in metrics,
     )
     title = (
-        f"Table 1: {document['images']} × {document['masks']} ({_pair_count(document, len(scored))}, "
+        f"Table 1: {document['images']} × {document['masks']} ({_pair_count(document, count)}, "
         f"seed {document['seed']})"
     )
     columns = [column for metric in [*metrics, *DISTRIBUTION_METRICS] for column in metric.columns]
@@ -149,10 +207,8 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
         "notes": notes,
         "psnr_cap_db": PSNR_CAP,
         "ssim_settings": vars(SSIM_SETTINGS),
-        "inception": features is not None,
-        "protocol": protocol_record(
-            document, len(scored), metrics, DISTRIBUTION_METRICS if features is not None else ()
-        ),
+        "inception": results.features is not None,
+        "protocol": protocol_record(document, count, metrics, results.distribution),
     }
     atomic_write_text(out / "results.json", render_json(table, groups, meta=meta))
     atomic_write_text(out / "results.csv", render_csv(table, groups, columns))
@@ -160,9 +216,9 @@ def _write_report(out: Path, config_path: Path, *, progress: bool) -> str:
     write_plots(out, table, groups, columns)
     write_grids(
         out,
-        records,
+        results.records,
         document["methods"],
-        bins=bins,
+        bins=results.bins,
         per_cell=document["grid_pairs"],
         progress=progress,
     )

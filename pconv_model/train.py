@@ -50,9 +50,9 @@ from pconv.core.compiling import COMPILE_CHOICES, compile_network, resolve_compi
 from pconv.core.distributed import DistEnv
 from pconv.core.drawing import column_header
 from pconv.core.files import append_jsonl, atomic_write_bytes, atomic_write_text, read_jsonl, refuse_overlap
-from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, white_holes
 from pconv.core.metrics import PSNR_CAP, l1_percent, psnr
+from pconv.core.output_folder import OutputFolder
 from pconv.core.progress import progress_bar, progress_message, restart_rate
 from pconv.core.workers import die_with_parent
 from pconv.datasets import celeba_hq
@@ -373,8 +373,17 @@ def _precision(config: TrainConfig) -> tuple[torch.dtype | None, bool]:
     return {"off": (None, False), "bf16": (torch.bfloat16, False), "fp16": (torch.float16, True)}[config.amp]
 
 
+def _run_folder(config: TrainConfig) -> OutputFolder:
+    """The run folder ``config.out``: ``config.json`` says what runs in it (rewritten by every run; the
+    checkpoint decides what a run may continue: see :func:`_resume_point`)."""
+    return OutputFolder(
+        config.out,
+        identity_name=CONFIG_NAME,
+        files=(CHECKPOINT_NAME, LOG_NAME, VAL_LOG_NAME, SAMPLES_DIR, celeba_hq.SPLIT_NAME),
+    )
+
+
 def _write_run_files(config: TrainConfig, env: DistEnv, start: int, *, compiled: bool) -> None:
-    config.out.mkdir(parents=True, exist_ok=True)
     info = {
         "config": config.to_json(),
         "compiled": compiled,
@@ -383,7 +392,7 @@ def _write_run_files(config: TrainConfig, env: DistEnv, start: int, *, compiled:
         "version": __version__,
         "torch": torch.__version__,
     }
-    atomic_write_text(config.out / CONFIG_NAME, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    _run_folder(config).write_identity(info)
     if config.dataset == "celeba-hq":
         stored = Path(config.data) / celeba_hq.SPLIT_NAME
         if stored.is_file():
@@ -413,7 +422,7 @@ def train(
     compiled = resolve_compile(config.compile, device)  # before anything is written: it may refuse
     distributed.setup(env, device)
     try:
-        with locked_folder(config.out) if env.is_main else contextlib.nullcontext():  # rank 0 writes it
+        with _run_folder(config).locked() if env.is_main else contextlib.nullcontext():  # rank 0 writes it
             return _train(
                 config,
                 env,

@@ -32,11 +32,9 @@ output work as for ``extract``: a start is done once its line is in ``manifest.j
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import statistics
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,27 +45,30 @@ from pconv.core import __version__
 from pconv.core.cache import ArrayCache
 from pconv.core.errors import first_line
 from pconv.core.files import (
-    append_jsonl,
-    atomic_write_bytes,
     atomic_write_text,
     read_json_object,
     read_jsonl,
+    rebased,
     refuse_overlap,
     relative_path,
 )
-from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png
+from pconv.core.output_folder import OutputFolder
 from pconv.core.progress import progress_bar
-from pconv.core.workers import default_workers, worker_processes
-from pconv.maskgen.raw.extract import SKIPPED_NAME, finished_ids, raw_mask_path, rewrite_lists
+from pconv.core.workers import default_workers, ordered_results, worker_processes, worker_state
 from pconv.maskgen.raw.pool import (
     MANIFEST_NAME,
     MASK_DIR,
+    SKIPPED_NAME,
     SPLIT_NAME,
+    PoolWriter,
     RawMaskRecord,
     RawPool,
+    SkippedPair,
     Split,
+    finished_ids,
     pool_digest,
+    raw_mask_path,
 )
 
 __all__ = [
@@ -190,9 +191,6 @@ def _union(
     return union, chosen
 
 
-_WORKER: dict[str, Any] = {}
-
-
 def _by_source(pool: RawPool) -> dict[str, list[RawMaskRecord]]:
     """The pool's records per source, sorted by frame."""
     grouped: dict[str, list[RawMaskRecord]] = collections.defaultdict(list)
@@ -212,8 +210,20 @@ def _scene_cuts(raw: Path) -> dict[str, list[int]]:
     return dict(cuts)
 
 
-def _init_worker(raw: Path, config: AccumulateConfig) -> None:
-    """Read the pool once per process: records by source, scene cuts, the settings and a member cache."""
+@dataclass(frozen=True)
+class _Members:
+    """What every task of a run reads, made once per process: records by source (sorted by frame), each
+    record's place there, scene cuts per source, the settings, and a cache of member hole maps."""
+
+    by_source: dict[str, list[RawMaskRecord]]
+    positions: dict[int, tuple[str, int]]
+    cuts: dict[str, list[int]]
+    config: AccumulateConfig
+    cache: ArrayCache[np.ndarray]
+
+
+def _read_members(raw: Path, config: AccumulateConfig) -> _Members:
+    """Worker initializer: read the pool once per process."""
     pool = RawPool(raw)
     by_source = _by_source(pool)
     positions = {
@@ -221,25 +231,24 @@ def _init_worker(raw: Path, config: AccumulateConfig) -> None:
     }
     by_id = {record.id: record for record in pool.records}
     cache = ArrayCache(lambda number: pool.load_hole(by_id[number]).view(np.uint8), CACHE_BYTES)
-    _WORKER.update(
-        by_source=by_source, positions=positions, config=config, cache=cache, cuts=_scene_cuts(raw)
-    )
+    return _Members(by_source, positions, _scene_cuts(raw), config, cache)
 
 
 def _task(out: Path, starts: Sequence[int]) -> list[dict[str, Any]]:
     """Make the unions of the raw masks ``starts`` (ids, one source); write each PNG into ``out`` and
     return one result per start, in order."""
-    config, cache = _WORKER["config"], _WORKER["cache"]
+    shared: _Members = worker_state()
+    config, writer = shared.config, PoolWriter(out)
     results = []
     for start_id in starts:
-        source, start = _WORKER["positions"][start_id]
-        members = _WORKER["by_source"][source]
+        source, start = shared.positions[start_id]
         target = config.target(start_id)
-        union, chosen = _union(members, start, target, config, cache, _WORKER["cuts"].get(source, ()))
+        cuts = shared.cuts.get(source, ())
+        union, chosen = _union(shared.by_source[source], start, target, config, shared.cache, cuts)
         ratio = cv2.countNonZero(union) / union.size
         result = {"id": start_id, "kind": "short", "hole_ratio": ratio}
         if ratio >= target:
-            atomic_write_bytes(out / raw_mask_path(start_id), encode_mask_png(union.view(bool)))
+            writer.write_png(start_id, encode_mask_png(union.view(bool)))
             result["kind"] = "mask"
             result["members"] = [record.id for record in chosen]
             result["frames"] = [record.t for record in chosen]
@@ -256,36 +265,6 @@ def _tasks(by_source: dict[str, list[RawMaskRecord]], done: set[int]) -> list[li
         todo = [record.id for record in by_source[source] if record.id not in done]
         tasks += [todo[i : i + TASK_STARTS] for i in range(0, len(todo), TASK_STARTS)]
     return tasks
-
-
-def _results(
-    out: Path, tasks: list[list[int]], executor: ProcessPoolExecutor | None
-) -> Iterator[list[dict[str, Any]]]:
-    """Each task's results in task order, from the worker processes or, without them, made here."""
-    if executor is None:
-        yield from (_task(out, starts) for starts in tasks)
-        return
-    futures = [executor.submit(_task, out, starts) for starts in tasks]
-    for future in futures:
-        yield future.result()
-
-
-def _row(result: dict[str, Any], start: RawMaskRecord, raw: Path, out: Path) -> dict[str, Any]:
-    """The output manifest line of a made union: the start's fields, rebased, plus the members."""
-    accumulate = {key: result[key] for key in ("members", "frames", "target")}
-    return {
-        "id": start.id,
-        "file": raw_mask_path(start.id),
-        "source": relative_path(raw / start.source, out),
-        "t": start.t,
-        "step": start.step,
-        "method": start.method,
-        "hole_ratio": result["hole_ratio"],
-        "height": start.height,
-        "width": start.width,
-        "params": {**start.params, "accumulate": accumulate},
-        "version": __version__,
-    }
 
 
 def accumulate_pool(
@@ -312,26 +291,23 @@ def accumulate_pool(
         "starts": len(pool.records),
         "version": __version__,
     }
-    with locked_folder(out):
-        _check_run(out, run)
+    folder = OutputFolder(
+        out,
+        identity_name=ACCUMULATE_NAME,
+        files=(MANIFEST_NAME, SKIPPED_NAME, MASK_DIR),
+        required={"config": dict},
+    )
+    with folder.locked():
+        done = _open(folder, run)
         try:
-            counts, done = _accumulate(pool, out, config, workers or default_workers(), progress)
+            counts = _accumulate(pool, out, config, done, workers or default_workers(), progress)
         except BaseException:
             if not any(finished_ids(out)):  # nothing worth resuming: leave no pool-looking folder behind
-                _clear(out)
+                folder.clear()
             raise
         if pool_digest(raw) != run["input_digest"]:
             raise ValueError(f"{raw}: the pool changed during the run; accumulate it again into a new folder")
-        manifest, skipped = finished_ids(out)
-        if not manifest:
-            _clear(out)
-            raise ValueError(
-                f"{raw}: no raw mask reached its target density {config.density[0]}-{config.density[1]} "
-                f"with at most {config.max_members} pairs {config.gap} frames apart; lower --density"
-            )
-        rewrite_lists(out, manifest, skipped)
-        if split is not None:
-            _carry_split(split, raw, out, manifest)
+        _finish(folder, config, raw, split)
     return AccumulateReport(
         starts=len(pool.records),
         masks_written=counts["mask"],
@@ -340,83 +316,87 @@ def accumulate_pool(
     )
 
 
-def _accumulate(
-    pool: RawPool, out: Path, config: AccumulateConfig, workers: int, progress: bool
-) -> tuple[dict[str, int], set[int]]:
-    """The work of :func:`accumulate_pool` once ``out`` is locked and checked: this run's counts, and the
-    starts an earlier run had done."""
+def _open(folder: OutputFolder, run: dict[str, Any]) -> set[int]:
+    """Start the run in the locked ``folder``, or check that it holds this very run; the starts done."""
+    out = folder.path
+    state = folder.state(
+        differs=lambda held: (
+            None
+            if held == run
+            else f"{out}: holds a pool accumulated from other input or settings; use a new folder"
+        ),
+        foreign=f"{out}: holds another raw mask pool; use a new folder",
+    )
+    if state == "fresh":
+        folder.write_identity(run)
     (out / MASK_DIR).mkdir(exist_ok=True)
-    for leftover in (out / MASK_DIR).glob(".*.pconv-tmp-*"):
-        leftover.unlink()
-    manifest, skipped = finished_ids(out)
-    rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
-    done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
+    return PoolWriter(out).tidy()  # drops a line an interruption cut short before appending
+
+
+def _accumulate(
+    pool: RawPool, out: Path, config: AccumulateConfig, done: set[int], workers: int, progress: bool
+) -> dict[str, int]:
+    """The work of :func:`accumulate_pool` once ``out`` is locked and checked: this run's counts."""
     by_id = {record.id: record for record in pool.records}
     counts = {"mask": 0, "short": 0}
-    tasks = _tasks(_by_source(pool), done)
+    tasks = [(out, starts) for starts in _tasks(_by_source(pool), done)]
+    writer = PoolWriter(out)
     bar = progress_bar(
         total=len(pool.records), desc="accumulate", enabled=progress, unit="mask", initial=len(done)
     )
-    try:
-        with (
-            worker_processes(workers, initializer=_init_worker, initargs=(pool.root, config)) as executor,
-            bar,
-        ):
-            if executor is None:
-                _init_worker(pool.root, config)
-            for results in _results(out, tasks, executor):
-                for result in results:
-                    _record(out, pool.root, result, by_id[result["id"]])
-                    counts[result["kind"]] += 1
-                bar.update(len(results))
-    finally:
-        _WORKER.clear()  # in-process runs: release the member cache
-    return counts, done
+    with worker_processes(workers, initializer=_read_members, initargs=(pool.root, config)) as executor, bar:
+        for results in ordered_results(executor, _task, tasks):
+            for result in results:
+                _record(writer, pool.root, result, by_id[result["id"]])
+                counts[result["kind"]] += 1
+            bar.update(len(results))
+    return counts
 
 
-def _clear(out: Path) -> None:
-    """Remove what a run that made nothing left in ``out``; the lock then removes ``out`` itself if it
-    created it."""
-    for name in (ACCUMULATE_NAME, MANIFEST_NAME, SKIPPED_NAME):
-        (out / name).unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # a mask folder with files in it stays
-        (out / MASK_DIR).rmdir()
+def _finish(folder: OutputFolder, config: AccumulateConfig, raw: Path, split: dict[str, Any] | None) -> None:
+    """Rewrite the finished lists sorted and carry the input's split over; a run that made no mask at all
+    leaves nothing and says which setting to lower."""
+    out = folder.path
+    manifest, skipped = finished_ids(out)
+    if not manifest:
+        folder.clear()
+        raise ValueError(
+            f"{raw}: no raw mask reached its target density {config.density[0]}-{config.density[1]} "
+            f"with at most {config.max_members} pairs {config.gap} frames apart; lower --density"
+        )
+    PoolWriter(out).rewrite(manifest, skipped)
+    if split is not None:
+        _carry_split(split, raw, out, manifest)
 
 
-def _record(out: Path, raw: Path, result: dict[str, Any], start: RawMaskRecord) -> None:
-    """Append one start's line: the mask's (its PNG is already in place) or the skipped one."""
-    if result["kind"] == "mask":
-        append_jsonl(out / MANIFEST_NAME, _row(result, start, raw, out))
+def _record(writer: PoolWriter, raw: Path, result: dict[str, Any], start: RawMaskRecord) -> None:
+    """Append one start's line: the mask's (its PNG is already in place; the start's fields, rebased,
+    plus the members) or the skipped one."""
+    source = rebased(start.source, raw, writer.root)
+    if result["kind"] != "mask":
+        writer.add_skipped(SkippedPair(start.id, source, start.t, "short", result["hole_ratio"]))
         return
-    line = {
-        "id": start.id,
-        "source": relative_path(raw / start.source, out),
-        "t": start.t,
-        "reason": "short",
-        "hole_ratio": result["hole_ratio"],
-    }
-    append_jsonl(out / SKIPPED_NAME, line)
-
-
-def _check_run(out: Path, run: dict[str, Any]) -> None:
-    """Write ``accumulate.json`` into a fresh folder, or check that ``out`` holds this very run."""
-    path = out / ACCUMULATE_NAME
-    if path.is_file():
-        held = read_json_object(path, required={"config": dict})
-        if held != run:
-            raise ValueError(
-                f"{out}: holds a pool accumulated from other input or settings; use a new folder"
-            )
-        return
-    if (out / MANIFEST_NAME).exists():
-        raise ValueError(f"{out}: holds another raw mask pool; use a new folder")
-    atomic_write_text(path, json.dumps(run, indent=1, sort_keys=True) + "\n")
+    accumulate = {key: result[key] for key in ("members", "frames", "target")}
+    record = RawMaskRecord(
+        id=start.id,
+        file=raw_mask_path(start.id),
+        source=source,
+        t=start.t,
+        step=start.step,
+        method=start.method,
+        hole_ratio=result["hole_ratio"],
+        height=start.height,
+        width=start.width,
+        params={**start.params, "accumulate": accumulate},
+        version=__version__,
+    )
+    writer.add_mask(record)
 
 
 def _carry_split(split: dict[str, Any], raw: Path, out: Path, manifest: list[dict[str, Any]]) -> None:
     """The input's ``split.json`` (as read at the start) with sources rebased to ``out`` and the new mask
     counts."""
-    sources = {relative_path(raw / source, out): side for source, side in split["sources"].items()}
+    sources = {rebased(source, raw, out): side for source, side in split["sources"].items()}
     masks = {
         side: sum(1 for record in manifest if sources.get(record["source"]) == side)
         for side in ("train", "test")

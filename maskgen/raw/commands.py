@@ -28,8 +28,9 @@ from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.accumulate import AccumulateConfig, accumulate_pool
-from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, merge_pools
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool
 from pconv.maskgen.raw.flow import FLOW_METHODS
+from pconv.maskgen.raw.merge import merge_pools
 from pconv.maskgen.raw.occlusion import OcclusionConfig
 from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import SCENE_FILE, render_scenes

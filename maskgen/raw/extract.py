@@ -22,7 +22,6 @@ pool's bytes do not depend on how ``--out`` or the sources were spelled, and no 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import queue
 from collections.abc import Callable, Iterator, Sequence
@@ -34,48 +33,42 @@ from typing import Any
 import cv2
 from pconv.core import __version__
 from pconv.core.errors import first_line
-from pconv.core.files import (
-    append_jsonl,
-    atomic_write_bytes,
-    atomic_write_text,
-    inside,
-    read_json_object,
-    read_jsonl,
-    relative_path,
-    sha256_file,
-)
-from pconv.core.locks import locked_folder
+from pconv.core.files import read_json_object, relative_path, sha256_file
 from pconv.core.masks import encode_mask_png
+from pconv.core.output_folder import OutputFolder
 from pconv.core.progress import progress_bar
 from pconv.core.sharding import Shard
-from pconv.core.workers import default_workers, worker_context, worker_processes
+from pconv.core.workers import default_workers, worker_context, worker_processes, worker_state
 from pconv.maskgen.raw.flow import flow_size_problem
 from pconv.maskgen.raw.occlusion import OcclusionConfig, classify_pair, occlusion_from_frames
-from pconv.maskgen.raw.pool import MANIFEST_NAME, MASK_DIR
+from pconv.maskgen.raw.pool import (
+    MANIFEST_NAME,
+    MASK_DIR,
+    SKIPPED_NAME,
+    PoolWriter,
+    RawMaskRecord,
+    SkippedPair,
+    raw_mask_path,
+)
 from pconv.maskgen.raw.video import SourceInfo, frame_files, probe_source, read_pairs
 
 __all__ = [
     "DEFAULT_CONFIG",
     "RUN_NAME",
-    "SKIPPED_NAME",
     "ExtractConfig",
     "ExtractReport",
     "extract_pool",
-    "finished_ids",
-    "jsonl_text",
-    "merge_pools",
-    "raw_mask_path",
+    "pool_folder",
     "read_run",
-    "rewrite_lists",
+    "source_digest",
 ]
 
 RUN_NAME = "run.json"
-SKIPPED_NAME = "skipped.jsonl"
+_RUN_KEYS = {"shard": str, "jobs": int}  # what a readable run.json has
 WHOLE_RUN = Shard()
 SHARDING = "contiguous blocks"  # in run.json: shards of runs that split jobs otherwise are refused, not mixed
 FOLDER_CHUNK = 4  # pairs per task for frame folders (random access: small tasks, fine-grained resume)
 POLL_SECONDS = 1.0  # how often the writer checks for a failed task while no result comes
-_worker_results: Any = None  # in a worker: the queue each pair's result goes to as soon as it is ready
 
 
 @dataclass(frozen=True)
@@ -120,30 +113,10 @@ class ExtractReport:
     warnings: tuple[str, ...] = ()
 
 
-def raw_mask_path(job_id: int) -> str:
-    """The manifest's ``file`` of a mask id (relative to the pool folder)."""
-    return f"{MASK_DIR}/{job_id:06d}.png"
-
-
-def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
-    """JSON lines sorted by id, formatted as :func:`~pconv.core.files.append_jsonl` writes them."""
-    ordered = sorted(records, key=lambda record: record["id"])
-    return "".join(json.dumps(record, sort_keys=True) + "\n" for record in ordered)
-
-
 def read_run(raw: Path) -> dict[str, Any] | None:
     """A pool folder's ``run.json``, or None when there is none yet."""
     path = raw / RUN_NAME
-    return read_json_object(path, required={"shard": str, "jobs": int}) if path.is_file() else None
-
-
-def finished_ids(raw: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The manifest and skipped records already in ``raw`` (missing files count as empty)."""
-    lists = []
-    for name in (MANIFEST_NAME, SKIPPED_NAME):
-        path = raw / name
-        lists.append(read_jsonl(path) if path.is_file() else [])
-    return lists[0], lists[1]
+    return read_json_object(path, required=_RUN_KEYS) if path.is_file() else None
 
 
 def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
@@ -156,10 +129,9 @@ def _probe(source: str, config: ExtractConfig) -> SourceInfo | str:
     return f"{source}: {problem}" if problem else info
 
 
-def _set_worker_results(results: Any) -> None:
-    """Worker initializer: remember the queue shared with the writer."""
-    global _worker_results
-    _worker_results = results
+def _worker_queue(results: Any) -> Any:
+    """Worker initializer: the queue shared with the writer is the workers' state."""
+    return results
 
 
 def _stream_task(source: str, jobs: Sequence[tuple[int, int]], config: ExtractConfig, skip_bad: bool) -> int:
@@ -168,9 +140,9 @@ def _stream_task(source: str, jobs: Sequence[tuple[int, int]], config: ExtractCo
     A task of a video holds many pairs (decoding restarts at frame 0 for every task), so returning its
     results at the end would leave the progress bar still for minutes; streamed, it moves per pair.
     """
-    count = 0
+    results, count = worker_state(), 0
     for result in _task_results(source, jobs, config, skip_bad):
-        _worker_results.put(result)
+        results.put(result)
         count += 1
     return count
 
@@ -192,7 +164,7 @@ def _pooled_results(
 ) -> Iterator[dict[str, Any]]:
     """Results of all ``tasks`` run by ``pool``, one per pair in the order they finish; a failed task raises.
 
-    ``results``: the queue the workers were started with (see :func:`_set_worker_results`).
+    ``results``: the queue the workers were started with (see :func:`_worker_queue`).
     """
     futures = [pool.submit(_stream_task, source, jobs, config, skip_bad) for source, jobs in tasks]
     for _ in range(sum(len(jobs) for _, jobs in tasks)):
@@ -206,6 +178,19 @@ def _pooled_results(
                     raise error from None
     for future in futures:
         future.result()
+
+
+def _all_results(
+    pool: ProcessPoolExecutor | None,
+    results: Any,
+    tasks: Sequence[tuple[str, list]],
+    config: ExtractConfig,
+    skip_bad: bool,
+) -> Iterator[dict[str, Any]]:
+    """Every pair's result: from the workers as they finish, or made here task by task without them."""
+    if pool is not None:
+        return _pooled_results(pool, results, tasks, config, skip_bad)
+    return (result for source, jobs in tasks for result in _task_results(source, jobs, config, skip_bad))
 
 
 def _task_results(
@@ -266,31 +251,47 @@ def source_digest(source: Path) -> str:
         return "unreadable"
 
 
-def _check_run(raw: Path, run: dict[str, Any]) -> None:
-    found = read_run(raw)
-    if found is None:
-        if (raw / MANIFEST_NAME).is_file():
-            raise ValueError(f"{raw}: holds a mask pool without {RUN_NAME}; choose a new --out")
-        atomic_write_text(raw / RUN_NAME, json.dumps(run, indent=1, sort_keys=True) + "\n")
-    elif found != run:
-        differing = sorted(key for key in run.keys() | found.keys() if run.get(key) != found.get(key))
-        if differing == ["source_sha256"] and len(found["source_sha256"]) == len(run["sources"]):
-            changed = [
-                name
-                for name, old, new in zip(
-                    run["sources"], found["source_sha256"], run["source_sha256"], strict=True
-                )
-                if old != new
-            ]
-            raise ValueError(
-                f"{raw}: {len(changed)} source(s) changed since this pool was started (first: {changed[0]}, "
-                "relative to the pool); resuming would mix masks of old and new frames: restore them, "
-                "or choose a new --out"
+def _run_differs(raw: Path, run: dict[str, Any], found: dict[str, Any]) -> str | None:
+    """Why the pool in ``raw`` (its run.json ``found``) cannot be resumed by ``run``; None if it can."""
+    if found == run:
+        return None
+    differing = sorted(key for key in run.keys() | found.keys() if run.get(key) != found.get(key))
+    if differing == ["source_sha256"] and len(found["source_sha256"]) == len(run["sources"]):
+        changed = [
+            name
+            for name, old, new in zip(
+                run["sources"], found["source_sha256"], run["source_sha256"], strict=True
             )
-        raise ValueError(
-            f"{raw}: holds a pool made with other {', '.join(differing)}; "
-            "re-run with the same sources and settings to resume, or choose a new --out"
+            if old != new
+        ]
+        return (
+            f"{raw}: {len(changed)} source(s) changed since this pool was started (first: {changed[0]}, "
+            "relative to the pool); resuming would mix masks of old and new frames: restore them, "
+            "or choose a new --out"
         )
+    return (
+        f"{raw}: holds a pool made with other {', '.join(differing)}; "
+        "re-run with the same sources and settings to resume, or choose a new --out"
+    )
+
+
+def pool_folder(raw: Path) -> OutputFolder:
+    """The pool folder ``raw`` as ``extract`` (and a merge of its shards) writes it: run.json says what it
+    holds."""
+    return OutputFolder(
+        raw, identity_name=RUN_NAME, files=(MANIFEST_NAME, SKIPPED_NAME, MASK_DIR), required=_RUN_KEYS
+    )
+
+
+def _open_pool(folder: OutputFolder, run: dict[str, Any]) -> set[int]:
+    """Start or resume the run in the locked ``folder``; the ids an earlier run finished."""
+    state = folder.state(
+        differs=lambda found: _run_differs(folder.path, run, found),
+        foreign=f"{folder.path}: holds a mask pool without {RUN_NAME}; choose a new --out",
+    )
+    if state == "fresh":
+        folder.write_identity(run)
+    return PoolWriter(folder.path).tidy()  # drops a line an interruption cut short before appending
 
 
 def _tasks(infos: Sequence[SourceInfo], shard: Shard, done: set[int], workers: int) -> list[tuple[str, list]]:
@@ -328,85 +329,26 @@ def extract_pool(
     ``warn`` receives each warning (a truncated video) and each source skipped as bad when it is found,
     not at the end; the report lists them all again.
     """
-    names = [os.fspath(source) for source in sources]
-    if not names:
-        raise ValueError("no source given: name video files or frame folders")
-    seen: dict[str, str] = {}
-    for name in names:  # one video under two spellings would land in both train and test
-        key = os.path.realpath(name)
-        if key in seen:
-            same = "" if seen[key] == name else f" (as {seen[key]!r} and {name!r})"
-            raise ValueError(f"source given twice: {name}{same}")
-        seen[key] = name
+    names = _distinct_names(sources)
     workers = workers or default_workers()
     warn = warn or (lambda message: None)
-    out = Path(out)
-    run: dict[str, Any] = {
-        "sources": [relative_path(name, out) for name in names],
-        "config": asdict(config),
-        "shard": str(shard),
-        "sharding": SHARDING,
-        "version": __version__,
-    }
+    folder = pool_folder(Path(out))
     results = worker_context().Queue() if workers > 1 else None
     with (
-        locked_folder(out),
-        worker_processes(workers, initializer=_set_worker_results, initargs=(results,)) as pool,
+        folder.locked(),
+        worker_processes(workers, initializer=_worker_queue, initargs=(results,)) as pool,
     ):
         probed = _probe_all(names, config, pool, progress)
-        bad = tuple(item for item in probed if isinstance(item, str))
-        if bad and not skip_bad:
-            raise ValueError(bad[0])
-        infos = [item for item in probed if isinstance(item, SourceInfo)]
-        for message in bad:
-            warn(f"skipped bad source: {message}")
-        for info in infos:
-            if info.warning:
-                warn(f"warning: {info.warning}")
-        if not infos:
-            raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
-        run["bad_sources"] = [
-            relative_path(name, out)
-            for name, item in zip(names, probed, strict=True)
-            if isinstance(item, str)
-        ]
-        run["jobs"] = sum(len(info.starts) for info in infos)  # ids are positions in this job list
-        run["source_sha256"] = [source_digest(Path(name)) for name in names]
-        out.mkdir(parents=True, exist_ok=True)
-        _check_run(out, run)
-        for leftover in (out / MASK_DIR).glob(".*.pconv-tmp-*"):
-            leftover.unlink()
-        manifest, skipped = finished_ids(out)
-        rewrite_lists(out, manifest, skipped)  # drops a line an interruption cut short before appending
-        done = {record["id"] for record in manifest} | {record["id"] for record in skipped}
+        infos, bad = _usable_sources(names, probed, skip_bad, warn)
+        run = _run_record(names, probed, folder.path, config, shard)
+        done = _open_pool(folder, run)
+        stream = _all_results(pool, results, _tasks(infos, shard, done, workers), config, skip_bad)
         owned = len(shard.jobs(run["jobs"]))
-        counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
-        broken: dict[str, str] = {}
-        tasks = _tasks(infos, shard, done, workers)
         bar = progress_bar(
             total=owned, desc="extract masks", enabled=progress, unit="pair", initial=len(done)
         )
-        if pool:
-            stream = _pooled_results(pool, results, tasks, config, skip_bad)
-        else:
-            stream = (
-                result for source, jobs in tasks for result in _task_results(source, jobs, config, skip_bad)
-            )
-        try:
-            for result in stream:
-                _write_result(out, result, config)
-                counts[result["kind"]] += 1
-                if result["kind"] == "bad" and result["source"] not in broken:
-                    broken[result["source"]] = result["error"]
-                    warn(f"skipped bad source: {result['error']}")
-                bar.update(1)
-        except BaseException:
-            if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
-                pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            bar.close()
-    rewrite_lists(out, *finished_ids(out))
+        counts, broken = _record_all(folder.path, stream, config, bar, warn, pool)
+    PoolWriter(folder.path).tidy()
     return ExtractReport(
         pairs=owned,
         masks_written=counts["mask"],
@@ -417,6 +359,92 @@ def extract_pool(
         skipped_bad=counts["bad"],
         warnings=tuple(info.warning for info in infos if info.warning),
     )
+
+
+def _distinct_names(sources: Sequence[str | Path]) -> list[str]:
+    """The sources as given, refused when none or one twice (one video under two spellings would land in
+    both train and test)."""
+    names = [os.fspath(source) for source in sources]
+    if not names:
+        raise ValueError("no source given: name video files or frame folders")
+    seen: dict[str, str] = {}
+    for name in names:
+        key = os.path.realpath(name)
+        if key in seen:
+            same = "" if seen[key] == name else f" (as {seen[key]!r} and {name!r})"
+            raise ValueError(f"source given twice: {name}{same}")
+        seen[key] = name
+    return names
+
+
+def _usable_sources(
+    names: Sequence[str], probed: Sequence[SourceInfo | str], skip_bad: bool, warn: Callable[[str], None]
+) -> tuple[list[SourceInfo], tuple[str, ...]]:
+    """The good sources' pairs and the bad ones' messages (each warned about); a bad source raises unless
+    ``skip_bad``, and so does a run without any good one."""
+    bad = tuple(item for item in probed if isinstance(item, str))
+    if bad and not skip_bad:
+        raise ValueError(bad[0])
+    infos = [item for item in probed if isinstance(item, SourceInfo)]
+    for message in bad:
+        warn(f"skipped bad source: {message}")
+    for info in infos:
+        if info.warning:
+            warn(f"warning: {info.warning}")
+    if not infos:
+        raise ValueError(f"no usable source: all {len(names)} are bad (first: {bad[0]})")
+    return infos, bad
+
+
+def _run_record(
+    names: Sequence[str], probed: Sequence[SourceInfo | str], out: Path, config: ExtractConfig, shard: Shard
+) -> dict[str, Any]:
+    """The run.json of this run: what a resume must match. Job ids are positions in the list of all good
+    sources' pairs."""
+    return {
+        "sources": [relative_path(name, out) for name in names],
+        "config": asdict(config),
+        "shard": str(shard),
+        "sharding": SHARDING,
+        "version": __version__,
+        "bad_sources": [
+            relative_path(name, out)
+            for name, item in zip(names, probed, strict=True)
+            if isinstance(item, str)
+        ],
+        "jobs": sum(len(item.starts) for item in probed if isinstance(item, SourceInfo)),
+        "source_sha256": [source_digest(Path(name)) for name in names],
+    }
+
+
+def _record_all(
+    out: Path,
+    stream: Iterator[dict[str, Any]],
+    config: ExtractConfig,
+    bar: Any,
+    warn: Callable[[str], None],
+    pool: ProcessPoolExecutor | None,
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Write each result of ``stream`` into the pool as it comes; this run's counts per kind and, per
+    source that broke mid-way, its message."""
+    writer = PoolWriter(out)
+    counts = {"mask": 0, "static": 0, "cut": 0, "bad": 0}
+    broken: dict[str, str] = {}
+    try:
+        for result in stream:
+            _write_result(writer, result, config)
+            counts[result["kind"]] += 1
+            if result["kind"] == "bad" and result["source"] not in broken:
+                broken[result["source"]] = result["error"]
+                warn(f"skipped bad source: {result['error']}")
+            bar.update(1)
+    except BaseException:
+        if pool:  # a failed task or Ctrl-C: drop the queued tasks instead of running them to the end
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        bar.close()
+    return counts, broken
 
 
 def _probe_all(
@@ -433,109 +461,28 @@ def _probe_all(
     return probed
 
 
-def rewrite_lists(out: Path, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
-    """Write both job lists sorted by id, atomically."""
-    atomic_write_text(out / MANIFEST_NAME, jsonl_text(manifest))
-    atomic_write_text(out / SKIPPED_NAME, jsonl_text(skipped))
-
-
-def _write_result(out: Path, result: dict[str, Any], config: ExtractConfig) -> None:
+def _write_result(writer: PoolWriter, result: dict[str, Any], config: ExtractConfig) -> None:
     """Rename the mask into place, then append its manifest line (or the skipped line)."""
-    common = {"id": result["id"], "source": relative_path(result["source"], out), "t": result["t"]}
+    source = relative_path(result["source"], writer.root)
     if result["kind"] == "bad":
-        append_jsonl(out / SKIPPED_NAME, {**common, "reason": "bad", "error": result["error"]})
+        writer.add_skipped(SkippedPair(result["id"], source, result["t"], "bad", error=result["error"]))
         return
-    common["hole_ratio"] = result["hole_ratio"]
     if result["kind"] != "mask":
-        append_jsonl(out / SKIPPED_NAME, {**common, "reason": result["kind"]})
-        return
-    atomic_write_bytes(out / raw_mask_path(result["id"]), result["png"])
-    append_jsonl(
-        out / MANIFEST_NAME,
-        {
-            **common,
-            "file": raw_mask_path(result["id"]),
-            "step": config.step,
-            "method": config.occlusion.method,
-            "height": result["height"],
-            "width": result["width"],
-            "params": asdict(config),
-            "version": __version__,
-        },
-    )
-
-
-def _rebased(run: dict[str, Any], folder: Path, out: Path) -> dict[str, Any]:
-    """A shard's run.json with its source paths relative to ``out`` instead of to the shard ``folder``."""
-
-    def move(name: str) -> str:
-        return relative_path(Path(folder) / name, out)
-
-    return {
-        **run,
-        "sources": [move(name) for name in run["sources"]],
-        "bad_sources": [move(name) for name in run.get("bad_sources", [])],
-    }
-
-
-def merge_pools(shards: Sequence[Path], out: Path) -> int:
-    """Join the finished outputs of shards 1/N … N/N of one run into the pool a single run would write.
-
-    Every shard must come from the same sources and settings and be complete; the merged folder's
-    masks, manifest, skipped list and run.json are byte-identical to a single run's. Returns the mask
-    count. Mask files are copied (the shard folders stay as they were).
-    """
-    if not shards:
-        raise ValueError("no shard folder given to merge")
-    runs = []
-    for folder in map(Path, shards):
-        run = read_run(folder)
-        if run is None:
-            raise ValueError(f"{folder}: not a shard of `pconv masks extract` (no {RUN_NAME})")
-        runs.append(_rebased(run, folder, out))
-    first = {key: value for key, value in runs[0].items() if key != "shard"}
-    parsed = [Shard.parse(run["shard"]) for run in runs]
-    for folder, run in zip(shards, runs, strict=True):
-        if {key: value for key, value in run.items() if key != "shard"} != first:
-            raise ValueError(f"{folder}: made from other sources or settings than {shards[0]}")
-    count = parsed[0].count
-    if sorted(shard.index for shard in parsed) != list(range(1, count + 1)) or any(
-        shard.count != count for shard in parsed
-    ):
-        raise ValueError(
-            f"need each shard 1/{count} … {count}/{count} exactly once, got "
-            f"{', '.join(run['shard'] for run in runs)}"
+        writer.add_skipped(
+            SkippedPair(result["id"], source, result["t"], result["kind"], result["hole_ratio"])
         )
-    merged_run = {**first, "shard": str(WHOLE_RUN)}
-    with locked_folder(out):
-        if read_run(Path(out)) not in (None, merged_run):
-            raise ValueError(f"{out}: holds another pool; merge into a new folder")
-        return _merge(list(map(Path, shards)), parsed, first, merged_run, Path(out))
-
-
-def _merge(
-    shards: list[Path], parsed: list[Shard], first: dict[str, Any], merged_run: dict[str, Any], out: Path
-) -> int:
-    """The copying half of :func:`merge_pools`, with ``out`` locked and every check passed."""
-    manifest, skipped = [], []
-    for folder, shard in zip(shards, parsed, strict=True):
-        records, skips = finished_ids(folder)
-        for record in [*records, *skips]:
-            if not isinstance(record.get("source"), str):
-                raise ValueError(f"{folder}: a manifest or skipped row without its source: {record}")
-            record["source"] = relative_path(folder / record["source"], out)
-        owned = set(shard.jobs(first["jobs"]))
-        found = {record["id"] for record in records} | {record["id"] for record in skips}
-        if found != owned:
-            raise ValueError(
-                f"{folder}: shard {shard} is unfinished ({len(owned - found)} of {len(owned)} "
-                "pairs left); re-run it to resume"
-            )
-        for record in records:
-            source = inside(folder, str(record.get("file", "")))
-            atomic_write_bytes(inside(out, str(record["file"])), source.read_bytes())
-        manifest += records
-        skipped += skips
-    rewrite_lists(out, manifest, skipped)
-    atomic_write_text(out / RUN_NAME, json.dumps(merged_run, indent=1, sort_keys=True) + "\n")
-    return len(manifest)
+        return
+    record = RawMaskRecord(
+        id=result["id"],
+        file=raw_mask_path(result["id"]),
+        source=source,
+        t=result["t"],
+        step=config.step,
+        method=config.occlusion.method,
+        hole_ratio=result["hole_ratio"],
+        height=result["height"],
+        width=result["width"],
+        params=asdict(config),
+        version=__version__,
+    )
+    writer.add_mask(record, result["png"])

@@ -4,13 +4,18 @@ Layout of a pool folder ``RAW``::
 
     RAW/masks/NNNNNN.png    uint8, single channel, 255 = hole, at the source's resolution
     RAW/manifest.jsonl      one JSON object per mask (see RawMaskRecord)
+    RAW/skipped.jsonl       one line per pair (or start) that made no mask (see SkippedPair)
     RAW/split.json          optional, written by `pconv masks split`: which sources are train / test
 
 The manifest is the truth: a PNG without a manifest line is an unfinished leftover and is ignored.
+Writers (``extract``, ``accumulate``, a merge of shards) go through :class:`PoolWriter`: each mask PNG is
+renamed into place before its line is appended, and finished lists are rewritten sorted by id, so a
+pool's bytes do not depend on the order its masks were made in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -20,12 +25,34 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pconv.core.files import inside, read_json_object, read_jsonl_lines
+from pconv.core.files import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_text,
+    inside,
+    read_json_object,
+    read_jsonl,
+    read_jsonl_lines,
+)
 from pconv.core.masks import read_mask_png
 
-__all__ = ["MANIFEST_NAME", "MASK_DIR", "SPLIT_NAME", "RawMaskRecord", "RawPool", "Split", "pool_digest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "MASK_DIR",
+    "SKIPPED_NAME",
+    "SPLIT_NAME",
+    "PoolWriter",
+    "RawMaskRecord",
+    "RawPool",
+    "SkippedPair",
+    "Split",
+    "finished_ids",
+    "pool_digest",
+    "raw_mask_path",
+]
 
 MANIFEST_NAME = "manifest.jsonl"
+SKIPPED_NAME = "skipped.jsonl"
 SPLIT_NAME = "split.json"
 MASK_DIR = "masks"
 
@@ -77,6 +104,80 @@ class RawMaskRecord:
             params=dict(data.get("params", {})),
             version=str(data.get("version", "")),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest line (every field; the writer sorts the keys)."""
+        return dataclasses.asdict(self)
+
+
+def raw_mask_path(mask_id: int) -> str:
+    """The manifest's ``file`` of a mask id (relative to the pool folder)."""
+    return f"{MASK_DIR}/{mask_id:06d}.png"
+
+
+@dataclass(frozen=True)
+class SkippedPair:
+    """A job that made no mask, with its ``reason``: "static" (hole ratio below the minimum), "cut" (above
+    the maximum: a scene cut), "short" (a union that stopped below its target) with the ``hole_ratio``
+    reached; or "bad" (its source broke) with the ``error``."""
+
+    id: int
+    source: str
+    t: int
+    reason: str
+    hole_ratio: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The skipped line: the fields that apply to its reason."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+
+
+def finished_ids(raw: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The manifest and skipped lines already in ``raw`` (missing files count as empty)."""
+    lists = []
+    for name in (MANIFEST_NAME, SKIPPED_NAME):
+        path = Path(raw) / name
+        lists.append(read_jsonl(path) if path.is_file() else [])
+    return lists[0], lists[1]
+
+
+def _jsonl_text(lines: list[dict[str, Any]]) -> str:
+    """JSON lines sorted by id, formatted as :func:`~pconv.core.files.append_jsonl` writes them."""
+    ordered = sorted(lines, key=lambda line: line["id"])
+    return "".join(json.dumps(line, sort_keys=True) + "\n" for line in ordered)
+
+
+class PoolWriter:
+    """The one way masks enter a pool folder ``root`` (which its caller holds locked)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def tidy(self) -> set[int]:
+        """Rewrite both lists sorted (dropping a line an interruption cut short); the ids already done."""
+        manifest, skipped = finished_ids(self.root)
+        self.rewrite(manifest, skipped)
+        return {line["id"] for line in manifest} | {line["id"] for line in skipped}
+
+    def write_png(self, mask_id: int, png: bytes) -> None:
+        """Rename a mask's PNG into place (workers may do this; its line follows from the writer)."""
+        atomic_write_bytes(self.root / raw_mask_path(mask_id), png)
+
+    def add_mask(self, record: RawMaskRecord, png: bytes | None = None) -> None:
+        """Append a mask's manifest line, after renaming its PNG into place when given here."""
+        if png is not None:
+            self.write_png(record.id, png)
+        append_jsonl(self.root / MANIFEST_NAME, record.to_json())
+
+    def add_skipped(self, skipped: SkippedPair) -> None:
+        """Append a skipped line."""
+        append_jsonl(self.root / SKIPPED_NAME, skipped.to_json())
+
+    def rewrite(self, manifest: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> None:
+        """Write both lists sorted by id, atomically: a finished pool's bytes whatever the order of work."""
+        atomic_write_text(self.root / MANIFEST_NAME, _jsonl_text(manifest))
+        atomic_write_text(self.root / SKIPPED_NAME, _jsonl_text(skipped))
 
 
 class RawPool:

@@ -193,30 +193,44 @@ def read_pairs(
     """
     path = Path(source)
     wanted = sorted(set(starts))
-    needed = sorted({t for t in wanted} | {t + step for t in wanted})
-    if not needed:
+    if not wanted:
         return
     if path.is_dir():
-        files = frame_files(path)
-        if needed[-1] >= len(files):
-            raise ValueError(f"{path}: frame {needed[-1]} asked for, the folder has {len(files)}")
-        cache: dict[int, np.ndarray] = {}  # frame t + step of one pair is often frame t of the next
-        for t in wanted:
-            first, second = (
-                cache[i] if i in cache else resize_longer_side(_read_image(files[i]), max_side)
-                for i in (t, t + step)
-            )
-            if first.shape != second.shape:
-                raise ValueError(f"{files[t + step]}: frame size differs from {files[t].name}")
-            cache = {t + step: second}
-            yield t, first, second
-        return
-    keep = set(needed)
+        yield from _folder_pairs(path, wanted, step, max_side)
+    else:
+        yield from _video_pairs(path, wanted, step, max_side)
+
+
+def _folder_pairs(
+    path: Path, wanted: list[int], step: int, max_side: int | None
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """:func:`read_pairs` of a frame folder: each frame read once, even when two pairs share it."""
+    files = frame_files(path)
+    if wanted[-1] + step >= len(files):
+        raise ValueError(f"{path}: frame {wanted[-1] + step} asked for, the folder has {len(files)}")
+    cache: dict[int, np.ndarray] = {}  # frame t + step of one pair is often frame t of the next
+    for t in wanted:
+        first, second = (
+            cache[i] if i in cache else resize_longer_side(_read_image(files[i]), max_side)
+            for i in (t, t + step)
+        )
+        if first.shape != second.shape:
+            raise ValueError(f"{files[t + step]}: frame size differs from {files[t].name}")
+        cache = {t + step: second}
+        yield t, first, second
+
+
+def _video_pairs(
+    path: Path, wanted: list[int], step: int, max_side: int | None
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """:func:`read_pairs` of a video: decoded once up to the last frame needed, keeping only those used."""
+    keep = set(wanted) | {t + step for t in wanted}
+    last = max(keep)
     frames: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     t = next(pending)
     with _opened_video(path) as capture:
-        for index, frame in enumerate(_frames(capture, needed[-1] + 1, keep)):
+        for index, frame in enumerate(_frames(capture, last + 1, keep)):
             if frame is not None:
                 frames[index] = resize_longer_side(frame, max_side)
             while t is not None and t + step <= index:
@@ -225,4 +239,4 @@ def read_pairs(
                 t = next(pending, None)
             if t is None:
                 return
-    raise ValueError(f"{path}: the video ended before frame {needed[-1]} (corrupt or truncated)")
+    raise ValueError(f"{path}: the video ended before frame {last} (corrupt or truncated)")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 from pconv.core.cli import echo_summary, out_folder_option, seed_option, show_progress, workers_option
-from pconv.core.locks import locked_folder
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
 from pconv.maskgen.sets.bins import (
     DEFAULT_BORDER,
@@ -163,13 +162,12 @@ def benchmark_command(
         from pconv.maskgen.sets.default_input import default_input_benchmark, default_input_folder
 
         where = f" (raw pool {default_input_folder(out, seed=seed, count=count) / 'raw'})"
-        with locked_folder(out):  # the default input's scenes and raw pool live inside out
-            default_input_benchmark(
-                out,
-                augment=_augment(dilation, kernel, source_width, min_component),
-                keep_scenes=keep_scenes,
-                **options,
-            )
+        default_input_benchmark(
+            out,
+            augment=_augment(dilation, kernel, source_width, min_component),
+            keep_scenes=keep_scenes,
+            **options,
+        )
     else:
         from pconv.maskgen.sets.bench import build_benchmark
 

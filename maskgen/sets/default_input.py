@@ -25,11 +25,12 @@ from pathlib import Path, PurePosixPath
 
 from pconv.core import __version__
 from pconv.core.files import read_json_object, relative_path
+from pconv.core.locks import locked_folder
 from pconv.core.progress import progress_message
 from pconv.core.sharding import Shard
-from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, finished_ids, read_run
+from pconv.maskgen.raw.extract import ExtractConfig, extract_pool, read_run
 from pconv.maskgen.raw.occlusion import OcclusionConfig
-from pconv.maskgen.raw.pool import SPLIT_NAME
+from pconv.maskgen.raw.pool import SPLIT_NAME, finished_ids
 from pconv.maskgen.raw.split import split_pool
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.sets.augment import AugmentConfig
@@ -217,6 +218,16 @@ def default_input_pool(
     once without reading its sources; unless ``keep_scenes``, the rendered frames are deleted once the pool
     is split (the pool and its records are all that later stages read)."""
     scenes = DEFAULT_SCENES if scenes is None else scenes
+    with locked_folder(work):  # one run renders, extracts and deletes these scenes at a time
+        return _make_pool(
+            work, scenes, seed=seed, workers=workers, keep_scenes=keep_scenes, progress=progress
+        )
+
+
+def _make_pool(
+    work: Path, scenes: int, *, seed: int, workers: int | None, keep_scenes: bool, progress: bool
+) -> Path:
+    """:func:`default_input_pool` once ``work`` is locked."""
     raw = work / "raw"
     say = progress_message if progress else (lambda message: None)
     if _pool_finished(work, scenes, seed):

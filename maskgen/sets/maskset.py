@@ -26,7 +26,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,13 +44,13 @@ from pconv.core.files import (
     atomic_write_text,
     read_json_object,
     read_jsonl,
-    relative_path,
+    rebased,
     sha256_file,
 )
-from pconv.core.locks import locked_folder
 from pconv.core.masks import encode_mask_png, read_mask_png
+from pconv.core.output_folder import FolderState, OutputFolder
 from pconv.core.progress import progress_bar
-from pconv.core.workers import worker_processes
+from pconv.core.workers import ordered_results, worker_processes, worker_state
 from pconv.maskgen.raw.accumulate import accumulation_summary
 from pconv.maskgen.raw.pool import RawMaskRecord, RawPool, Split, pool_digest
 from pconv.maskgen.sets.augment import (
@@ -190,26 +189,21 @@ class Recipe(Protocol):
         ...
 
 
-_WORKER: dict[str, Any] = {}
-
-
 def recipe_source(raw: Path, recipe: Recipe) -> RawSource:
     """The raw masks of ``recipe``'s part, thinned for its crop size when its augmentation asks for it."""
     augment = recipe.augment
     return RawSource(raw, recipe.part, augment.kernel, thin_for=recipe.size if augment.source_width else None)
 
 
-def _init_worker(raw: Path, recipe: Recipe) -> None:
-    _WORKER["source"] = recipe_source(raw, recipe)
-    _WORKER["recipe"] = recipe
+def _worker_source(raw: Path, recipe: Recipe) -> tuple[Recipe, RawSource]:
+    """Worker initializer: the recipe and its raw masks, read once per process."""
+    return recipe, recipe_source(raw, recipe)
 
 
-def _make_chunk(
-    out: Path, indices: Sequence[int], recipe: Recipe | None = None, source: RawSource | None = None
-) -> list[tuple[int, str, bytes, dict[str, Any]]]:
-    """Make, encode and write masks (in a worker unless given a recipe and source); return (index, sha256,
+def _make_chunk(out: Path, indices: Sequence[int]) -> list[tuple[int, str, bytes, dict[str, Any]]]:
+    """Make, encode and write masks (with the process's :func:`_worker_source`); return (index, sha256,
     compressed HDF5 chunk, row) for each."""
-    recipe, source = recipe or _WORKER["recipe"], source or _WORKER["source"]
+    recipe, source = worker_state()
     return [_finish(out, recipe, recipe.make(source, index, 0), index) for index in indices]
 
 
@@ -235,42 +229,37 @@ def _identity(raw: Path, recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def _set_files(out: Path) -> list[Path]:
+def _set_folder(out: Path, overwrite: bool) -> OutputFolder:
     # webdataset/: the shards `export-train --webdataset` adds (pconv.maskgen.sets.tar_shards)
-    return [
-        out / MASK_DIR,
-        out / CSV_NAME,
-        out / HDF5_NAME,
-        out / BUILD_NAME,
-        out / PROGRESS_NAME,
-        out / "webdataset",
-    ]
+    return OutputFolder(
+        out,
+        identity_name=BUILD_NAME,
+        files=(MASK_DIR, CSV_NAME, HDF5_NAME, PROGRESS_NAME, "webdataset"),
+        complete_name=CSV_NAME,
+        overwrite=overwrite,
+    )
 
 
-def _held_state(out: Path, identity: dict[str, Any], overwrite: bool) -> str:
-    """What ``out`` holds, checked before anything is touched: "complete" (the same set, finished),
+def _held_state(folder: OutputFolder, identity: dict[str, Any]) -> FolderState:
+    """What ``folder`` holds, checked before anything is touched: "complete" (the same set, finished),
     "resume" (the same set, interrupted), "fresh" (nothing of ours) or "replace" (``overwrite`` and
     something to clear); ValueError for anything else."""
-    build = out / BUILD_NAME
-    held_files = any(path.exists() for path in _set_files(out))
-    if overwrite:
-        return "replace" if held_files else "fresh"
-    if build.is_file():
-        held = read_json_object(build)
+
+    def differs(held: dict[str, Any]) -> str | None:
         if {key: held.get(key) for key in identity} == identity:  # see check_destination for a subset
-            return "complete" if (out / CSV_NAME).is_file() else "resume"
+            return None
         params, asked = held.get("params", {}), identity["params"]
         changed = sorted(key for key in {**params, **asked} if params.get(key) != asked.get(key))
-        raise ValueError(
-            f"{out} already holds a different {held.get('kind', 'mask set')} (differs in: "
+        return (
+            f"{folder.path} already holds a different {held.get('kind', 'mask set')} (differs in: "
             f"{', '.join(changed) or 'raw pool or version'}); pass --overwrite to replace it"
         )
-    if held_files:
-        raise ValueError(
-            f"{out} holds masks or a manifest that no build made ({BUILD_NAME} missing); "
-            "pass --overwrite to replace them"
-        )
-    return "fresh"
+
+    foreign = (
+        f"{folder.path} holds masks or a manifest that no build made ({BUILD_NAME} missing); "
+        "pass --overwrite to replace them"
+    )
+    return folder.state(differs=differs, foreign=foreign)
 
 
 def _refuse_nested(out: Path) -> None:
@@ -285,9 +274,8 @@ def check_destination(out: Path, recipe: Recipe, *, overwrite: bool = False) -> 
     set, before any long work that precedes the build (the default input's scenes and extraction); the
     raw pool is not compared, since it may not exist yet."""
     _refuse_nested(Path(out))
-    _held_state(
-        Path(out), {"kind": recipe.kind, "params": recipe.describe(), "version": __version__}, overwrite
-    )
+    identity = {"kind": recipe.kind, "params": recipe.describe(), "version": __version__}
+    _held_state(_set_folder(Path(out), overwrite), identity)
 
 
 def finished_set(raw: Path, out: Path, recipe: Recipe) -> bool:
@@ -314,17 +302,6 @@ def _check_complete(out: Path, recipe: Recipe) -> None:
         )
 
 
-def _clear(out: Path, *, remove_empty: bool) -> None:
-    """Delete the mask set's files in ``out`` (and ``out`` itself when ``remove_empty`` and it is empty)."""
-    for path in _set_files(out):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    if remove_empty and out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-
-
 def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]:
     """Masks finished by an interrupted run whose PNG is still intact: index -> (sha256, row)."""
     progress = out / PROGRESS_NAME
@@ -339,16 +316,6 @@ def _resumed(out: Path, recipe: Recipe) -> dict[int, tuple[str, dict[str, Any]]]
         if index < recipe.count and path.is_file() and sha256_file(path) == digest:
             intact[index] = (digest, row)
     return intact
-
-
-def _results(
-    executor: Any, out: Path, todo: list[int], recipe: Recipe, source: RawSource
-) -> Iterator[list[tuple[int, str, bytes, dict]]]:
-    chunks = [todo[start : start + CHUNK] for start in range(0, len(todo), CHUNK)]
-    if executor is None:
-        yield from (_make_chunk(out, chunk, recipe, source) for chunk in chunks)
-    else:
-        yield from executor.map(_make_chunk, [out] * len(chunks), chunks)
 
 
 def _column_data(values: list[Any]) -> np.ndarray:
@@ -386,11 +353,9 @@ def write_mask_set(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     _refuse_nested(out)
-    existed = out.exists()
-    with locked_folder(out):
-        return _build(
-            raw, out, recipe, workers=workers, overwrite=overwrite, existed=existed, progress=progress
-        )
+    folder = _set_folder(out, overwrite)
+    with folder.locked():
+        return _build(raw, folder, recipe, workers=workers, progress=progress)
 
 
 @contextlib.contextmanager
@@ -415,13 +380,12 @@ def _new_hdf5(path: Path, final: Path) -> Iterator[h5py.File]:
         raise OSError(f"{final}: could not be written ({first_line(error)})") from None
 
 
-def _build(
-    raw: Path, out: Path, recipe: Recipe, *, workers: int, overwrite: bool, existed: bool, progress: bool
-) -> Path:
-    """:func:`write_mask_set` once ``out`` is locked; ``existed``: whether ``out`` was there before."""
+def _build(raw: Path, folder: OutputFolder, recipe: Recipe, *, workers: int, progress: bool) -> Path:
+    """:func:`write_mask_set` once its folder is locked."""
+    out = folder.path
     main_source = recipe_source(raw, recipe)  # checks the pool up front: missing, empty, foreign, no split
     identity = _identity(raw, recipe)
-    state = _held_state(out, identity, overwrite)
+    state = _held_state(folder, identity)
     if state == "complete":
         _check_complete(out, recipe)
         return out
@@ -429,39 +393,29 @@ def _build(
     if not done:  # an impossible request fails here, before anything is written or cleared
         for index in recipe.probe_indices():
             recipe.make(main_source, index, 0)
-    previous = _move_aside(out) if state == "replace" else None
-    try:
-        _write(raw, out, recipe, identity, main_source, done, workers=workers, progress=progress)
-    except BaseException as error:
-        if previous is not None:
-            _clear(out, remove_empty=False)
-            _restore(previous, out)
-        elif state == "fresh" and isinstance(error, ValueError | OSError):
-            _clear(out, remove_empty=not existed)
-        raise
-    if previous is not None:
-        shutil.rmtree(previous)
+    with folder.replacing() if state == "replace" else contextlib.nullcontext():
+        try:
+            folder.write_identity(identity)
+            table = _write_masks(
+                raw, out, recipe, identity, main_source, done, workers=workers, progress=progress
+            )
+            atomic_write_text(out / CSV_NAME, _manifest_text(table, _columns(recipe)))
+            magnified = magnification_summary([row["scale"] for row in table])
+            folder.write_identity({**identity, "magnification": magnified})
+        except (ValueError, OSError):
+            if state == "fresh":  # it would fail the same way again: leave nothing
+                folder.clear()
+            raise
+    (out / PROGRESS_NAME).unlink(missing_ok=True)
     return out
 
 
-def _move_aside(out: Path) -> Path:
-    """Move the set's files into a hidden folder inside ``out`` (same file system: renames only)."""
-    aside = out / f".replaced-{os.getpid()}"
-    shutil.rmtree(aside, ignore_errors=True)
-    aside.mkdir()
-    for path in _set_files(out):
-        if path.exists():
-            path.rename(aside / path.name)
-    return aside
+def _columns(recipe: Recipe) -> tuple[str, ...]:
+    """The manifest's columns (and the HDF5 file's datasets besides ``masks``)."""
+    return ("file", *recipe.columns, "sha256")
 
 
-def _restore(aside: Path, out: Path) -> None:
-    for path in aside.iterdir():
-        path.rename(out / path.name)
-    aside.rmdir()
-
-
-def _write(
+def _write_masks(
     raw: Path,
     out: Path,
     recipe: Recipe,
@@ -471,85 +425,93 @@ def _write(
     *,
     workers: int,
     progress: bool,
-) -> None:
-    atomic_write_text(out / BUILD_NAME, json.dumps(identity, indent=1, sort_keys=True) + "\n")
-    size = recipe.size
-    digests: dict[int, str] = {}
-    rows: dict[int, dict[str, Any]] = {}
+) -> list[dict[str, Any]]:
+    """Make every mask not ``done`` into ``out`` and write ``masks.h5``; the manifest's rows."""
     with atomic_output(out / HDF5_NAME) as temp, _new_hdf5(temp, out / HDF5_NAME) as h5:
         masks = h5.create_dataset(
             "masks",
-            shape=(recipe.count, size, size),
+            shape=(recipe.count, recipe.size, recipe.size),
             dtype=np.uint8,
-            chunks=(1, size, size),
+            chunks=(1, recipe.size, recipe.size),
             compression="gzip",
             compression_opts=GZIP_LEVEL,
         )
         bar = progress_bar(total=recipe.count, desc=f"build {recipe.kind}", enabled=progress, unit="mask")
-        for index, (digest, row) in sorted(done.items()):
-            hole = read_mask_png(out / set_mask_path(index, recipe.count))
-            masks.id.write_direct_chunk((index, 0, 0), _chunk(hole))
-            digests[index], rows[index] = digest, row
-            bar.update(1)
-        todo = [index for index in range(recipe.count) if index not in done]
-        with worker_processes(workers, initializer=_init_worker, initargs=(raw, recipe)) as executor:
-            for chunk in _results(executor, out, todo, recipe, main_source):
-                for index, digest, compressed, row in chunk:
-                    masks.id.write_direct_chunk((index, 0, 0), compressed)
-                    digests[index], rows[index] = digest, row
-                append_jsonl(
-                    out / PROGRESS_NAME,
-                    {
-                        "rows": [
-                            {"index": index, "sha256": digest, "row": row} for index, digest, _, row in chunk
-                        ]
-                    },
-                )
-                bar.update(len(chunk))
-        bar.close()
+        with bar:
+            finished = _Finished(out, recipe, masks)
+            finished.add_resumed(done, bar)
+            finished.make_rest(raw, workers, bar)
         if recipe.unique:
-            _resolve_duplicates(out, recipe, main_source, masks, digests, rows)
+            finished.resolve_duplicates(main_source)
         table = [
             {
                 "file": set_mask_path(index, recipe.count),
-                **_rebased(rows[index], raw, out),
-                "sha256": digests[index],
+                **_rebased_row(finished.rows[index], raw, out),
+                "sha256": finished.digests[index],
             }
             for index in range(recipe.count)
         ]
-        columns = ("file", *recipe.columns, "sha256")
-        for column in columns:
-            h5.create_dataset(column, data=_column_data([row[column] for row in table]))
-        for key, value in hdf5_attributes(identity).items():
-            h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
-    atomic_write_text(out / CSV_NAME, _manifest_text(table, columns))
-    built = {**identity, "magnification": magnification_summary([row["scale"] for row in table])}
-    atomic_write_text(out / BUILD_NAME, json.dumps(built, indent=1, sort_keys=True) + "\n")
-    (out / PROGRESS_NAME).unlink(missing_ok=True)
+        _record_hdf5(h5, table, recipe, identity)
+    return table
 
 
-def _rebased(row: dict[str, Any], raw: Path, out: Path) -> dict[str, Any]:
-    """``row`` with its source (relative to the pool ``raw``) made relative to the set folder ``out``."""
-    if "source" not in row:
-        return row
-    return {**row, "source": relative_path(Path(raw) / row["source"], out)}
-
-
-def _resolve_duplicates(
-    out: Path,
-    recipe: Recipe,
-    source: RawSource,
-    masks: h5py.Dataset,
-    digests: dict[int, str],
-    rows: dict[int, dict[str, Any]],
+def _record_hdf5(
+    h5: h5py.File, table: list[dict[str, Any]], recipe: Recipe, identity: dict[str, Any]
 ) -> None:
-    """Walk the masks in file order; draw any mask equal to an earlier one again (next attempt)."""
-    seen: set[str] = set()
-    for index in range(recipe.count):
-        while digests[index] in seen:
-            made = recipe.make(source, index, int(rows[index]["attempt"]) + 1)
-            _, digest, _, row = _finish(out, recipe, made, index)
-            masks.id.write_direct_chunk((index, 0, 0), _chunk(made.hole))
-            digests[index], rows[index] = digest, row
-            append_jsonl(out / PROGRESS_NAME, {"rows": [{"index": index, "sha256": digest, "row": row}]})
-        seen.add(digests[index])
+    """Every manifest column as a dataset; the recipe, tool version and raw pool as attributes."""
+    for column in _columns(recipe):
+        h5.create_dataset(column, data=_column_data([row[column] for row in table]))
+    for key, value in hdf5_attributes(identity).items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, dict) else value
+
+
+def _rebased_row(row: dict[str, Any], raw: Path, out: Path) -> dict[str, Any]:
+    """``row`` with its source (relative to the pool ``raw``) made relative to the set folder ``out``."""
+    return {**row, "source": rebased(row["source"], raw, out)} if "source" in row else row
+
+
+class _Finished:
+    """The masks made so far, by index: each one's PNG digest and row, its chunk in ``masks`` and a line
+    in the progress file (what a resume trusts)."""
+
+    def __init__(self, out: Path, recipe: Recipe, masks: h5py.Dataset) -> None:
+        self.out, self.recipe, self.masks = out, recipe, masks
+        self.digests: dict[int, str] = {}
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def _keep(self, index: int, digest: str, compressed: bytes, row: dict[str, Any]) -> None:
+        self.masks.id.write_direct_chunk((index, 0, 0), compressed)
+        self.digests[index], self.rows[index] = digest, row
+
+    def add_resumed(self, done: dict[int, tuple[str, dict[str, Any]]], bar: Any) -> None:
+        """The masks an interrupted run finished, read back from their PNGs."""
+        for index, (digest, row) in sorted(done.items()):
+            hole = read_mask_png(self.out / set_mask_path(index, self.recipe.count))
+            self._keep(index, digest, _chunk(hole), row)
+            bar.update(1)
+
+    def make_rest(self, raw: Path, workers: int, bar: Any) -> None:
+        """Every other mask, in chunks of :data:`CHUNK`, by ``workers`` processes."""
+        todo = [index for index in range(self.recipe.count) if index not in self.digests]
+        tasks = [(self.out, todo[start : start + CHUNK]) for start in range(0, len(todo), CHUNK)]
+        with worker_processes(workers, initializer=_worker_source, initargs=(raw, self.recipe)) as executor:
+            for chunk in ordered_results(executor, _make_chunk, tasks):
+                for index, digest, compressed, row in chunk:
+                    self._keep(index, digest, compressed, row)
+                self._log(chunk)
+                bar.update(len(chunk))
+
+    def _log(self, chunk: list[tuple[int, str, bytes, dict[str, Any]]]) -> None:
+        rows = [{"index": index, "sha256": digest, "row": row} for index, digest, _, row in chunk]
+        append_jsonl(self.out / PROGRESS_NAME, {"rows": rows})
+
+    def resolve_duplicates(self, source: RawSource) -> None:
+        """Walk the masks in file order; draw any mask equal to an earlier one again (next attempt)."""
+        seen: set[str] = set()
+        for index in range(self.recipe.count):
+            while self.digests[index] in seen:
+                made = self.recipe.make(source, index, int(self.rows[index]["attempt"]) + 1)
+                finished = _finish(self.out, self.recipe, made, index)
+                self._keep(*finished)
+                self._log([finished])
+            seen.add(self.digests[index])

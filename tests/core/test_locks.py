@@ -50,8 +50,9 @@ def test_a_killed_holder_releases_the_lock(tmp_path, holder):
     assert not (tmp_path / "out" / LOCK_NAME).exists()  # never left in a finished output
 
 
-def test_the_same_process_may_nest_and_a_created_empty_folder_goes(tmp_path):
-    with locked_folder(tmp_path / "new"), locked_folder(tmp_path / "new"):
+def test_a_folder_is_locked_once_and_a_created_empty_folder_goes(tmp_path):
+    refused = pytest.raises(ValueError, match=f"in use by another writer \\(pid {os.getpid()}\\)")
+    with locked_folder(tmp_path / "new"), refused, locked_folder(tmp_path / "new"):
         pass
     assert not (tmp_path / "new").exists()
     with locked_beside(tmp_path / "release") as parent:

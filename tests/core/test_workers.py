@@ -1,10 +1,33 @@
-"""Worker processes: what a stopped run leaves on the terminal."""
+"""Worker processes: their shared state, results in order, what a stopped run leaves on the terminal."""
 
 import subprocess
 import sys
 import time
 
-from pconv.core.workers import worker_context
+import pytest
+from pconv.core.workers import ordered_results, worker_context, worker_processes, worker_state
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_process_gets_its_initializers_state_and_results_keep_their_order(workers):
+    with worker_processes(workers, initializer=str.upper, initargs=("made once",)) as executor:
+        assert (executor is None) == (workers == 1)
+        assert list(ordered_results(executor, worker_state, [()] * 3)) == ["MADE ONCE"] * 3
+        assert list(ordered_results(executor, pow, [(2, n) for n in range(6)])) == [1, 2, 4, 8, 16, 32]
+
+
+def test_the_state_is_released_when_the_block_ends():
+    with worker_processes(1, initializer=list, initargs=((1, 2),)):
+        assert worker_state() == [1, 2]
+    with pytest.raises(RuntimeError, match="no worker state"):
+        worker_state()
+
+
+def test_a_failed_task_raises_when_its_turn_comes():
+    results = ordered_results(None, int, [("1",), ("x",)])
+    assert next(results) == 1
+    with pytest.raises(ValueError, match="invalid literal"):
+        next(results)
 
 
 def test_a_worker_caught_starting_by_the_runs_end_prints_nothing(tmp_path):

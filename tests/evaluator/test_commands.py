@@ -185,6 +185,8 @@ def test_overwrite_replaces_an_evaluation_of_other_pairs(photos, bench, tmp_path
     foreign = _eval(photos, bench, other, "--overwrite")
     assert foreign.exit_code == 1 and "is not an evaluation folder" in foreign.output
     assert (other / "notes.txt").read_text() == "mine"
+    fresh = _eval(photos, bench, tmp_path / "new", "--overwrite")  # its own lock file is no foreign file
+    assert fresh.exit_code == 0, fresh.output
 
 
 def test_recorded_paths_do_not_depend_on_how_out_is_spelled(photos, bench, tmp_path, monkeypatch):

@@ -9,9 +9,8 @@ import pytest
 from pconv.core.files import read_jsonl, relative_path, sha256_file
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw import extract
-from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool, merge_pools
+from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool
 from pconv.maskgen.raw.pool import RawPool
-from pconv.maskgen.raw.synth import render_scenes
 
 CONFIG = replace(DEFAULT_CONFIG, max_pairs=3)
 
@@ -23,20 +22,6 @@ def digest(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
-
-
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scenes")
-    folders = render_scenes(root, scenes=2, frames=4, size=(192, 144), seed=1, workers=1)
-    # a third source: a still, then a hard cut to an unrelated picture
-    still = root / "still"
-    still.mkdir()
-    rng = np.random.default_rng(0)
-    pictures = [cv2.resize(rng.integers(0, 256, (18, 24, 3), np.uint8), (192, 144)) for _ in range(2)]
-    for index, picture in enumerate([pictures[0], pictures[0], pictures[1]]):
-        cv2.imwrite(str(still / f"{index}.png"), picture)
-    return [str(folder) for folder in folders] + [str(still)]
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +50,6 @@ def test_worker_count_does_not_change_the_pool(full_run, sources, tmp_path):
     out, _ = full_run
     extract_pool(sources, tmp_path, config=CONFIG, workers=2)
     assert digest(tmp_path) == digest(out)
-
-
-def test_union_of_shards_equals_the_full_run(full_run, sources, tmp_path, tmp_path_factory):
-    out, _ = full_run
-    shards = [tmp_path / f"shard{k}" for k in (1, 2, 3)]
-    for index, folder in enumerate(shards, start=1):
-        report = extract_pool(sources, folder, config=CONFIG, workers=1, shard=Shard(index, 3))
-        assert report.pairs == len(range((index - 1) * 8 // 3, index * 8 // 3))
-    with pytest.raises(ValueError, match="need each shard 1/3"):
-        merge_pools(shards[:2], tmp_path / "merged")
-    merged = tmp_path_factory.mktemp("merged")  # beside the full run: the same relative source paths
-    assert merge_pools(shards, merged) == 6
-    assert digest(merged) == digest(out)
 
 
 def test_resume_after_an_interrupted_run(full_run, sources, tmp_path_factory):
@@ -117,15 +89,6 @@ def test_bad_sources(sources, tmp_path):
     assert report.pairs == 3
     with pytest.raises(ValueError, match="given twice"):
         extract_pool([sources[0], sources[0]], tmp_path / "other", workers=1)
-
-
-def test_merge_refuses_unfinished_shards(sources, tmp_path):
-    for index in (1, 2):
-        extract_pool(sources, tmp_path / f"s{index}", config=CONFIG, workers=1, shard=Shard(index, 2))
-    lines = (tmp_path / "s2" / "manifest.jsonl").read_text().splitlines(keepends=True)
-    (tmp_path / "s2" / "manifest.jsonl").write_text("".join(lines[:-1]))
-    with pytest.raises(ValueError, match="shard 2/2 is unfinished"):
-        merge_pools([tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
 
 
 def test_config_checks_and_records_every_setting():

@@ -36,7 +36,8 @@ def test_release_has_card_sums_sheets_histogram_and_archive(bench, tmp_path):
         "The masks come from the 2 videos or frame folders listed under Sources.",
         "distinct raw masks",
         "dilated with a square kernel of radius 2 to 12 px",
-        "first tries the radii that give NVIDIA's stroke width there (N masks, bin by bin: 2-2, 2-2, 2-2, 2-3, 2-3, 4-6 px)",
+        "first tries the radii that give NVIDIA's stroke width there (N masks, bin by bin: 2-2, 2-2, 2-2, "
+        "2-3, 2-3, 4-6 px)",
         "Hole components under 38 px were removed",
         "## Shapes and diversity",
         "ratio 0.1-0.6",
