@@ -9,6 +9,7 @@ instead of the seconds torch alone needs; tests check each listed line against t
 from __future__ import annotations
 
 import click
+
 from pconv.core import __version__
 from pconv.core.cli import FriendlyGroup, LazyGroup
 

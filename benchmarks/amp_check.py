@@ -32,13 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from torch import nn
+from torchvision.models.vgg import make_layers
+
 from pconv.core.files import append_jsonl
 from pconv.core.masks import write_mask_png
 from pconv.pconv_model import InpaintingLoss, PConvUNet, VGG16Pools
 from pconv.pconv_model.losses import dominant_term_warning, format_shares, term_shares
-from PIL import Image
-from torch import nn
-from torchvision.models.vgg import make_layers
 
 SHARED_VGG = Path(__file__).resolve().parents[2] / "shared" / "weights" / "vgg16_imagenet_features.pth"
 CAFFE_SCALE = 57.6  # 255 × mean(0.229, 0.224, 0.225)

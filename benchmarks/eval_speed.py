@@ -19,6 +19,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+
 from pconv.core.metrics import gaussian_window, image_metrics, l1_percent, psnr
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from pconv.core.masks import read_mask_png
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, extract_pool
 from pconv.maskgen.raw.flow import FLOW_METHODS, scaled_flow

@@ -22,10 +22,11 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from pconv.evaluator.inception import INCEPTION_NAME, InceptionExtractor
-from pconv.evaluator.scores import LPIPS
 from torch_fidelity import feature_extractor_inceptionv3 as fidelity
 from torchvision.models import alexnet, vgg16
+
+from pconv.evaluator.inception import INCEPTION_NAME, InceptionExtractor
+from pconv.evaluator.scores import LPIPS
 
 
 def random_inception_file(folder: Path) -> Path:

@@ -40,10 +40,11 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
 from pconv.pconv_model import ConvUNet, PConvUNet
 from pconv.pconv_model.profiling import count_ops
 from pconv.pconv_model.unet import PConvBlock
-from torch import Tensor, nn
 
 MODELS = ("pconv", "conv", "official", "pconv+c", "conv+c")
 KINDS = ("fwd", "fwd+bwd")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from pconv.maskgen.raw.occlusion import OcclusionConfig, occlusion_from_frames
 from pconv.maskgen.raw.video import probe_source, read_pairs
 

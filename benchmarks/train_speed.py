@@ -25,11 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torchvision.models.vgg import make_layers
+
 from pconv.pconv_model.checkpoint import build_model
 from pconv.pconv_model.losses import InpaintingLoss
 from pconv.pconv_model.train import forward_loss, train_step
 from pconv.pconv_model.vgg import VGG16Pools, load_vgg16_features
-from torchvision.models.vgg import make_layers
 
 LAYERS_FOR_SIZE = {256: 7, 512: 8}
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
 from pconv.core.errors import first_line
 from pconv.core.sharding import Shard
 

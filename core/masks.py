@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
 from pconv.core.files import atomic_write_bytes
 from pconv.core.limits import check_image_header
 

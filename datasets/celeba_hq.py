@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pconv.core.files import atomic_write_text, list_images
 from pconv.datasets.folder import require_folder, require_images, require_split
 

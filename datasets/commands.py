@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from pconv.core.cli import echo_summary, seed_option
 from pconv.datasets import celeba_hq
 

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from pconv.core.limits import IMAGE_LIMIT
 from pconv.core.masks import image_from_uint8
-from PIL import Image, UnidentifiedImageError
 
 if TYPE_CHECKING:  # the dataset names and checks load without torch (`pconv train --help` lists them)
     import torch

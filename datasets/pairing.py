@@ -26,9 +26,10 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+
 from pconv.core.files import atomic_write_text
 from pconv.datasets.images import BadImageError, load_image
-from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 __all__ = [
     "ASSIGNMENT_FORMAT",

@@ -12,11 +12,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from PIL import Image, UnidentifiedImageError
+
 from pconv.core.errors import first_line
 from pconv.core.files import inside
 from pconv.core.limits import IMAGE_LIMIT
 from pconv.datasets.images import BadImageError, check_image
-from PIL import Image, UnidentifiedImageError
 
 __all__ = ["bad_masks", "bad_photos", "describe_bad"]
 

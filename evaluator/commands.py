@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from pconv.core.cli import (
     compile_choice,
     compile_option,

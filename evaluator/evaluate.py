@@ -40,6 +40,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
 from pconv.core.compiling import resolve_compile
 from pconv.core.distributed import barrier, dist_env, pick_device
 from pconv.core.files import refuse_overlap

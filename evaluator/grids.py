@@ -18,12 +18,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+from torch import Tensor
+
 from pconv.core.files import atomic_write_bytes
 from pconv.core.masks import encode_image_png, encode_png
 from pconv.core.progress import progress_bar
 from pconv.evaluator.methods import method_slug
 from pconv.maskgen.sets.bins import SPLITS
-from torch import Tensor
 
 __all__ = [
     "GRIDS_DIR",

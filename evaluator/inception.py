@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-from pconv.core.weights import load_torch_file
-from pconv.evaluator.weights import WeightsFile
 from torch import Tensor, nn
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+
+from pconv.core.weights import load_torch_file
+from pconv.evaluator.weights import WeightsFile
 
 __all__ = ["INCEPTION", "INCEPTION_NAME", "FeatureExtractor", "InceptionExtractor", "quantize"]
 

@@ -21,10 +21,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch import Tensor
+
 from pconv.core.files import sha256_file
 from pconv.core.masks import hole_from_valid, image_from_uint8, image_to_uint8
 from pconv.datasets.images import read_rgb
-from torch import Tensor
 
 __all__ = [
     "OPENCV_RADIUS",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from pconv.evaluator.inception import INCEPTION, INCEPTION_NAME, FeatureExtractor, InceptionExtractor
 from pconv.evaluator.scores import LPIPS, LPIPS_BACKBONES
 from pconv.evaluator.weights import describe_weights, resolve_weights

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pconv.core.files import relative_path, sha256_file
 from pconv.datasets import image_files, parse_spec
 from pconv.datasets.pairing import assign_masks, load_assignment, save_assignment

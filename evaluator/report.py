@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from pconv.evaluator.groups import Group
 from pconv.evaluator.scores import Column, DistributionMetric, FeatureGroup, PairMetric
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from pconv.core import __version__
 from pconv.core.errors import first_line
 from pconv.core.files import atomic_write_text, read_json_object

@@ -21,13 +21,14 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
+from torch import Tensor
+from torchvision.models import AlexNet_Weights, VGG16_Weights
+
 from pconv.core.metrics import PSNR_CAP, SSIM_SETTINGS, l1_percent, psnr, ssim
 from pconv.core.weights import load_torch_file
 from pconv.evaluator.frechet import fid_from_features
 from pconv.evaluator.ids import SVM_SETTINGS, discriminative_scores
 from pconv.evaluator.weights import WeightsFile, describe_weights
-from torch import Tensor
-from torchvision.models import AlexNet_Weights, VGG16_Weights
 
 __all__ = [
     "DISTRIBUTION_METRICS",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
+
 from pconv.core.masks import composite, valid_from_hole, white_holes
 from pconv.core.progress import progress_bar, progress_message
 from pconv.core.sharding import Shard
@@ -23,7 +25,6 @@ from pconv.evaluator.methods import (
 from pconv.evaluator.pairs import Mask, load_hole
 from pconv.evaluator.plan import WorkPlan, plan_work
 from pconv.evaluator.scores import PairMetric
-from torch import Tensor
 
 __all__ = ["Run", "score_pairs"]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pconv.core.files import append_jsonl, read_jsonl
 from pconv.core.sharding import Shard
 

@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from pconv.core.files import atomic_output
 from pconv.core.weights import load_torch_file
-from torch import nn
 
 from .choices import ARCH_NAMES, MAX_LAYERS, MAX_WIDTH
 from .unet import ConvUNet, PConvUNet, unet_specs

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import click
+
 from pconv import datasets
 from pconv.core.cli import (
     compile_choice,

@@ -24,6 +24,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
 from pconv.core.compiling import compile_network
 from pconv.core.files import atomic_write_bytes, list_images, refuse_overlap
 from pconv.core.limits import INPAINT_LIMIT
@@ -31,8 +34,6 @@ from pconv.core.locks import locked_folder
 from pconv.core.masks import composite, encode_image_png, image_from_uint8, read_mask_png, valid_from_hole
 from pconv.core.progress import progress_bar, progress_message
 from pconv.datasets.images import check_image, read_rgb
-from PIL import Image
-from torch import Tensor
 
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .normalization import IDENTITY, Normalization

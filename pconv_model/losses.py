@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from pconv.core.masks import composite
 from torch import Tensor, nn
+
+from pconv.core.masks import composite
 
 __all__ = [
     "DOMINANT_SHARE",

@@ -44,6 +44,10 @@ from typing import Any
 
 import torch
 import torchvision
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
 from pconv import datasets
 from pconv.core import __version__, distributed
 from pconv.core.compiling import COMPILE_CHOICES, compile_network, resolve_compile
@@ -59,9 +63,6 @@ from pconv.datasets import celeba_hq
 from pconv.datasets.pairing import StepBatchSampler, TrainingPairs
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.training import TrainingMasks
-from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
 
 from .checkpoint import (
     ARCHS,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import torch
 import torchvision
-from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD, hub_checkpoint_path, load_torch_file
 from torch import Tensor, nn
+
+from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD, hub_checkpoint_path, load_torch_file
 
 __all__ = [
     "POOL_INDICES",

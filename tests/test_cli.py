@@ -1,5 +1,6 @@
 import click
 from click.testing import CliRunner
+
 from pconv import cli
 
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
+
 from pconv import cli
 from pconv.core.files import append_jsonl
 from pconv.core.masks import write_mask_png
 from pconv.maskgen.sets.bench_format import BENCH_COLUMNS
 from pconv.maskgen.sets.bins import BIN_EDGES
 from pconv.pconv_model.unet import PConvUNet
-from PIL import Image
 
 
 def run(*args):

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import click
+
 from pconv import cli
 
 ROOT = Path(__file__).resolve().parents[1]

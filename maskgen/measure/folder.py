@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pconv.core import __version__
 from pconv.core.files import (
     IMAGE_SUFFIXES,

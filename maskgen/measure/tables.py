@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from pconv.maskgen.measure.folder import MaskMeasure
 from pconv.maskgen.measure.shapes import (
     SHAPE_FIELDS,

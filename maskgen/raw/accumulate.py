@@ -41,6 +41,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from pconv.core import __version__
 from pconv.core.cache import ArrayCache
 from pconv.core.errors import first_line

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+
 from pconv.core import __version__
 from pconv.core.errors import first_line
 from pconv.core.files import read_json_object, relative_path, sha256_file

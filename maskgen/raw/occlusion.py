@@ -30,6 +30,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+
 from pconv.maskgen.raw.flow import FLOW_METHODS, scaled_flow
 
 __all__ = [

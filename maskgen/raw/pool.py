@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
 from pconv.core.files import (
     append_jsonl,
     atomic_write_bytes,

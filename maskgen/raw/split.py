@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from pconv.core import __version__
 from pconv.core.files import atomic_write_text
 from pconv.core.locks import locked_folder

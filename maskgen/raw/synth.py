@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from pconv.core import __version__
 from pconv.core.files import atomic_write_bytes, atomic_write_text
 from pconv.core.masks import encode_mask_png

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
 from pconv.core.masks import read_mask_png
 from pconv.core.progress import progress_bar
 from pconv.maskgen.raw.occlusion import OcclusionConfig, occlusion_from_frames

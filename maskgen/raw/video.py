@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from pconv.core.files import list_images
 from pconv.core.limits import IMAGE_LIMIT, check_image_header
 

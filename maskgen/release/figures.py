@@ -13,6 +13,7 @@ import math
 
 import cv2
 import numpy as np
+
 from pconv.maskgen.sets.bins import SPLITS
 
 __all__ = ["THUMB", "contact_sheet", "count_ticks", "ratio_histogram", "side_by_side"]

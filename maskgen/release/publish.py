@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pconv.core.files import (
     atomic_write_bytes,
     atomic_write_text,

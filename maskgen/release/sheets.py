@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from pconv.core.files import atomic_write_bytes, refuse_overlap, temporary_name
 from pconv.core.masks import encode_png, read_mask_png
 from pconv.maskgen.measure.folder import measure_masks

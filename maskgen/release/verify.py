@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import h5py
 import numpy as np
+
 from pconv.core.errors import first_line
 from pconv.core.files import inside, read_json_object, sha256_file
 from pconv.core.limits import IMAGE_LIMIT, check_image_header

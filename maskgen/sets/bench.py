@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from pconv.core.progress import progress_message
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import Split

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pconv.core.files import inside
 from pconv.core.masks import read_mask_png
 from pconv.maskgen.sets.bins import BIN_EDGES, bin_bounds

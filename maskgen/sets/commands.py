@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from pconv.core.cli import echo_summary, out_folder_option, seed_option, show_progress, workers_option
 from pconv.maskgen.sets.augment import KERNELS, AugmentConfig
 from pconv.maskgen.sets.bins import (

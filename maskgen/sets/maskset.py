@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import h5py
 import numpy as np
+
 from pconv.core import __version__
 from pconv.core.cache import ArrayCache
 from pconv.core.errors import first_line

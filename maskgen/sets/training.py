@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
 from pconv.core.masks import valid_from_hole
 from pconv.core.workers import default_workers
 from pconv.maskgen.raw.pool import RawMaskRecord, Split
@@ -29,7 +31,6 @@ from pconv.maskgen.sets.augment import AugmentConfig, AugmentParams, augment_hol
 from pconv.maskgen.sets.bench_format import DRAWN_COLUMNS
 from pconv.maskgen.sets.bins import DEFAULT_SET_SIZE, MIN_SET_SIZE, mask_stats
 from pconv.maskgen.sets.maskset import Made, RawSource, drawn_row, write_mask_set
-from torch.utils.data import Dataset
 
 __all__ = ["TRAIN_COLUMNS", "TrainRecipe", "TrainingMasks", "export_training_masks", "training_hole"]
 

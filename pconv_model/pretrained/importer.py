@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from pconv.core.files import atomic_output, refuse_overlap, sha256_file
 
 from ..checkpoint import CHECKPOINT_FORMAT, check_finite, load_checkpoint, model_from_checkpoint

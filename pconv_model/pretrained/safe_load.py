@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from pconv.core.weights import check_torch_archive
 
 __all__ = ["SAFE_TYPES", "load_weights_only"]

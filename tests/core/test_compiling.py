@@ -2,6 +2,7 @@ import importlib.util
 
 import pytest
 import torch
+
 from pconv.core.compiling import compile_problem, resolve_compile
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

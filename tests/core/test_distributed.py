@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.distributed as dist
+
 from pconv.core.distributed import DistEnv, all_ranks_any, barrier, dist_env, mean_over_ranks, pick_device
 
 

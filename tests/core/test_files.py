@@ -3,6 +3,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+
 from pconv.core.files import append_jsonl, atomic_output, inside, read_json_object, read_jsonl, sha256_file
 from pconv.core.masks import encode_png, read_mask_png, write_mask_png
 

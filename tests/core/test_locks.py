@@ -5,6 +5,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+
 from pconv import cli
 from pconv.core.locks import LOCK_NAME, locked_beside, locked_folder
 

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
 from pconv.core.masks import (
     composite,
     encode_image_png,

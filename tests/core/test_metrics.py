@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from pconv.core.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
 from scipy.signal import correlate2d
+
+from pconv.core.metrics import SSIMSettings, gaussian_window, image_metrics, l1_percent, psnr, ssim
 
 
 def naive_ssim(x: np.ndarray, y: np.ndarray) -> float:

@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+
 from pconv.core import locks
 from pconv.core.locks import LOCK_NAME
 from pconv.core.output_folder import OutputFolder

@@ -1,4 +1,5 @@
 import pytest
+
 from pconv.core.sharding import Shard
 
 

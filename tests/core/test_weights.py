@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from pconv.core.weights import hub_checkpoint_path, load_torch_file
 
 

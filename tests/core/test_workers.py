@@ -5,6 +5,7 @@ import sys
 import time
 
 import pytest
+
 from pconv.core.workers import ordered_results, worker_context, worker_processes, worker_state
 
 

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from pconv.datasets.celeba_hq import SPLIT_NAME, image_files, make_split, read_split, write_split
 
 
@@ -47,6 +48,7 @@ def test_missing_folder(tmp_path):
 
 def test_split_command_writes_the_file_train_and_eval_then_use(tmp_path):
     from click.testing import CliRunner
+
     from pconv import cli
 
     make_folder(tmp_path / "faces")

@@ -1,6 +1,7 @@
 import pytest
-from pconv.datasets.folder import image_files
 from PIL import Image
+
+from pconv.datasets.folder import image_files
 
 
 def test_all_and_named_splits(tmp_path):

@@ -1,4 +1,5 @@
 import pytest
+
 from pconv.datasets.imagenet import image_files
 
 

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from pconv.datasets.images import (
     BadImageError,
     check_image,
@@ -8,7 +10,6 @@ from pconv.datasets.images import (
     load_image,
     read_rgb,
 )
-from PIL import Image
 
 
 def write(path, mode, size=(12, 8), **save):

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from pconv.datasets.images import BadImageError
 from pconv.datasets.pairing import (
     StepBatchSampler,
@@ -11,7 +13,6 @@ from pconv.datasets.pairing import (
     load_assignment,
     save_assignment,
 )
-from PIL import Image
 
 
 def test_every_mask_once_images_without_replacement():

@@ -1,4 +1,5 @@
 import pytest
+
 from pconv.datasets.places2 import image_files
 
 

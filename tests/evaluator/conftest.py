@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
 from pconv.core.files import sha256_file
 from pconv.core.masks import write_mask_png
 from pconv.maskgen.sets.bins import BIN_EDGES, border_distance

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+
 from pconv import cli
 from pconv.core.masks import read_mask_png
 from pconv.datasets import load_image

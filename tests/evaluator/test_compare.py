@@ -3,6 +3,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
 from pconv.cli import main
 from pconv.evaluator.compare import compare_reports
 from pconv.evaluator.evaluate import EvalConfig, evaluate

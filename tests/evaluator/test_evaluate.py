@@ -7,13 +7,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from pconv.core.files import sha256_file
 from pconv.core.masks import read_mask_png
 from pconv.core.sharding import Shard
 from pconv.datasets import load_image
 from pconv.evaluator import store
 from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
-from torch import nn
 
 
 class UniformClassifier(nn.Module):

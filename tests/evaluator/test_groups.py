@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from pconv.evaluator.evaluate import EvalConfig, evaluate
 from pconv.evaluator.groups import groups_of
 

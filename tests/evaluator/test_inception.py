@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from pconv.evaluator.frechet import fid_from_features, frechet_distance
 from pconv.evaluator.inception import INCEPTION, InceptionExtractor
 from pconv.evaluator.weights import resolve_weights

@@ -3,6 +3,7 @@
 import builtins
 
 import pytest
+
 from pconv.evaluator import store
 from pconv.evaluator.evaluate import EvalConfig, evaluate
 from pconv.evaluator.methods import parse_method

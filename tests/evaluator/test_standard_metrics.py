@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from torch import nn
+
 from pconv.cli import main
 from pconv.core.sharding import Shard
 from pconv.evaluator import store
@@ -14,7 +16,6 @@ from pconv.evaluator.evaluate import EvalConfig, evaluate, write_report
 from pconv.evaluator.grids import SAMPLES_DIR
 from pconv.evaluator.ids import discriminative_scores
 from pconv.evaluator.scores import LPIPS
-from torch import nn
 
 
 def config_for(photos, bench, out, **extra) -> EvalConfig:

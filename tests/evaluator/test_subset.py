@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv.cli import main
 from pconv.core.sharding import Shard
 from pconv.evaluator import store

@@ -5,6 +5,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+
 from pconv.core.files import append_jsonl
 from pconv.core.masks import write_mask_png
 

@@ -3,6 +3,7 @@ import random
 import numpy as np
 import pytest
 import torch
+
 from pconv.pconv_model.checkpoint import (
     build_model,
     capture_rng,

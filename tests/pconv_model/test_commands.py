@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
+from torchvision.models.vgg import make_layers
+
 from pconv.cli import main
 from pconv.core.files import append_jsonl
 from pconv.core.masks import write_mask_png
-from PIL import Image
-from torchvision.models.vgg import make_layers
 
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 

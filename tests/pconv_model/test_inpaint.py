@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from pconv.core.masks import write_mask_png
 from pconv.pconv_model.checkpoint import build_model, save_checkpoint
 from pconv.pconv_model.inpaint import Inpainter, inpaint_files, pad_reflect, pair_by_stem
-from PIL import Image
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+
 from pconv.pconv_model import PartialConv2d, partial_conv2d, partial_conv2d_cat
 from pconv.pconv_model.layers import _window_sum
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torchvision.models.vgg import make_layers
+
 from pconv.pconv_model import (
     InpaintingLoss,
     LossWeights,
@@ -18,8 +21,6 @@ from pconv.pconv_model import (
     total_variation,
 )
 from pconv.pconv_model.losses import dominant_term_warning, format_shares, term_shares
-from torch import nn
-from torchvision.models.vgg import make_layers
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg16_imagenet_features.pth"
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+
 from pconv.pconv_model import PConvUNet
 from pconv.pconv_model.maskplan import DecoderWindow, EncoderWindow, plan_masks
 

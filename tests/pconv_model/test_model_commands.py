@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
+
 from pconv import cli
 from pconv.core.masks import write_mask_png
-from PIL import Image
 
 from ..evaluator.conftest import make_benchmark, make_photos
 from .pretrained.conftest import write_mmagic, write_naoto0804

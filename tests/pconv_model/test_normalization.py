@@ -2,6 +2,7 @@ import doctest
 
 import pytest
 import torch
+
 from pconv.pconv_model import normalization
 from pconv.pconv_model.normalization import IDENTITY, IMAGENET_RGB, SYMMETRIC_BGR, Normalization
 

@@ -4,6 +4,7 @@ import doctest
 
 import pytest
 import torch
+
 from pconv.pconv_model import ConvUNet, PConvUNet, profiling
 from pconv.pconv_model.profiling import count_ops
 

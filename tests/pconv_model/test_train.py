@@ -7,6 +7,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from torchvision.models.vgg import make_layers
+
 from pconv.core.files import append_jsonl, read_jsonl
 from pconv.core.masks import write_mask_png
 from pconv.datasets.pairing import TrainingPairs
@@ -16,8 +19,6 @@ from pconv.pconv_model.losses import InpaintingLoss, dominant_term_note
 from pconv.pconv_model.pretrained import describe_checkpoint
 from pconv.pconv_model.train import TrainConfig, overlap_warning, score_composite, train, training_augment
 from pconv.pconv_model.vgg import VGG16Pools
-from PIL import Image
-from torchvision.models.vgg import make_layers
 
 VGG_POOL3 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 

@@ -7,6 +7,7 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
+
 from pconv.core.weights import IMAGENET_MEAN
 from pconv.pconv_model import ConvUNet, PConvUNet, partial_conv2d
 from pconv.pconv_model.unet import unet_specs

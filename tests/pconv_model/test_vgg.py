@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from torchvision.models.vgg import cfgs, make_layers
+
 from pconv.core.weights import IMAGENET_MEAN, IMAGENET_STD
 from pconv.pconv_model import InpaintingLoss, load_vgg16_features
 from pconv.pconv_model.vgg import POOL_INDICES, vgg16_cache_path
-from torchvision.models.vgg import cfgs, make_layers
 
 SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights" / "vgg16_imagenet_features.pth"
 

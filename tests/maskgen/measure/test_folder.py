@@ -3,6 +3,7 @@ import csv
 import cv2
 import numpy as np
 import pytest
+
 from pconv.maskgen.measure.folder import bin_masks, measure_masks
 from pconv.maskgen.measure.tables import mask_set_stats
 

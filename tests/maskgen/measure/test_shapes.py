@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+
 from pconv.maskgen.measure.shapes import near_duplicate_flags, shape_measures, summarize, thumbnail
 
 

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv.cli import main
 from pconv.maskgen.measure.folder import MaskMeasure, measure_masks
 from pconv.maskgen.measure.shapes import SHAPE_FIELDS, ShapeMeasures, inside_targets, median_ratios

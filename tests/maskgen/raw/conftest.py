@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.synth import render_scenes
 
 

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv import cli
 from pconv.core.files import append_jsonl
 from pconv.core.masks import read_mask_png

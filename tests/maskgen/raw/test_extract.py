@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from pconv.core.files import read_jsonl, relative_path, sha256_file
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw import extract

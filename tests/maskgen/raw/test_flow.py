@@ -1,6 +1,7 @@
 import cv2
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.flow import FLOW_METHODS, scaled_flow
 
 

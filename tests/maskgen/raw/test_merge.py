@@ -2,6 +2,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from pconv.core.files import sha256_file
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, extract_pool

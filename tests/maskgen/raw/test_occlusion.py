@@ -3,6 +3,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.occlusion import (
     OcclusionConfig,
     classify_pair,

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from pconv.core.masks import encode_mask_png
 from pconv.maskgen.raw.pool import (
     PoolWriter,

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv import cli
 from pconv.core.files import relative_path, sha256_file
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool
 from pconv.maskgen.raw.pool import RawPool
 

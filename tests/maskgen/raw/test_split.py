@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from pconv.core.files import append_jsonl
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.raw.split import split_pool, split_sources

@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+
 from pconv.core.files import sha256_file
 from pconv.core.masks import read_mask_png
 from pconv.maskgen.raw.synth import Layer, ground_truth_path, occlusion_truth, render_frame, render_scenes

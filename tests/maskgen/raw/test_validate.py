@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.synth import render_scenes
 from pconv.maskgen.raw.validate import MethodScore, format_scores, score_counts, validate_methods
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from pconv.maskgen.raw.video import pair_starts, probe_source, read_pairs, resize_longer_side
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from pconv.maskgen.release.figures import CAPTION, GAP, THUMB, contact_sheet, count_ticks, ratio_histogram
 
 

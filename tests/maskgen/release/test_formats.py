@@ -15,13 +15,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark
 from pconv.maskgen.sets.bench_format import bin_label
 from pconv.maskgen.sets.bins import mask_stats
 from pconv.maskgen.sets.tar_shards import shard_names
-from PIL import Image
 
 BORDER = 12
 SMALL = {"per_bin": 5, "size": 128, "border": BORDER, "augment": AugmentConfig(dilation=(2, 12))}

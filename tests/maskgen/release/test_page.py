@@ -1,6 +1,7 @@
 """A release's index.html, opened in a headless Chromium from the file system."""
 
 import pytest
+
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.bench import build_benchmark

@@ -6,6 +6,7 @@ import zipfile
 import cv2
 import pytest
 from click.testing import CliRunner
+
 from pconv.cli import main
 from pconv.maskgen.release.publish import _provenance, publish_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig

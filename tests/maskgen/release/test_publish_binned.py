@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv import cli
 from pconv.core.masks import read_mask_png
 from pconv.maskgen.measure.folder import bin_masks

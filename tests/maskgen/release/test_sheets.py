@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from pconv.cli import main
 from pconv.maskgen.release.figures import CAPTION, GAP, THUMB
 from pconv.maskgen.release.sheets import compare_sheets, load_set, sample_cell

@@ -1,5 +1,6 @@
 import cv2
 import pytest
+
 from pconv.maskgen.release.publish import publish_benchmark
 from pconv.maskgen.release.verify import verify_benchmark
 from pconv.maskgen.sets.augment import AugmentConfig

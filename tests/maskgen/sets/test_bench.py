@@ -5,6 +5,7 @@ import cv2
 import h5py
 import numpy as np
 import pytest
+
 from pconv.core.files import read_jsonl
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import (

@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from click.testing import CliRunner
+
 from pconv import cli
 
 SMALL = ["--per-bin", "2", "--size", "128", "--border", "12", "--dilation", "2", "12", "--workers", "1"]

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from pconv.core.masks import encode_mask_png
 from pconv.maskgen.sets.bench_format import (
     BENCH_COLUMNS,

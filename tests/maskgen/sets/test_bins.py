@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from pconv.maskgen.sets.bins import (
     BIN_EDGES,
     bin_bounds,

@@ -1,9 +1,10 @@
 import json
 import re
 
-import pconv.maskgen.sets.default_input
 import pytest
 from click.testing import CliRunner
+
+import pconv.maskgen.sets.default_input
 from pconv import cli
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.raw.split import split_sources

@@ -2,11 +2,12 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
+
 from pconv.core.masks import read_mask_png
 from pconv.maskgen.raw.pool import RawPool
 from pconv.maskgen.sets.augment import AugmentConfig
 from pconv.maskgen.sets.training import TrainingMasks, export_training_masks
-from torch.utils.data import DataLoader
 
 SMALL = {"size": 64, "augment": AugmentConfig(dilation=(1, 6))}
 

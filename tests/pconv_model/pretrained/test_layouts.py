@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+
 from pconv.pconv_model.inpaint import Inpainter
 from pconv.pconv_model.pretrained import import_checkpoint
 

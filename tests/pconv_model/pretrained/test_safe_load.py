@@ -4,6 +4,7 @@ import fractions
 import numpy as np
 import pytest
 import torch
+
 from pconv.pconv_model.pretrained import load_weights_only
 
 
