@@ -151,16 +151,21 @@ def _record(
 def _record_features(
     run: Run, extractor: FeatureExtractor, plan: WorkPlan, name: str, pairs: Sequence[int], filled: Tensor
 ) -> None:
-    """Inception pool features and logits of the composites whose features are missing."""
-    with torch.no_grad():
-        features, logits = extractor(filled)
+    """Inception pool features and logits of the composites whose features are missing.
+
+    One composite at a time: BLAS and cuDNN pick their kernels by batch size, so in a batch a composite's
+    features would depend on which pairs share it (their last bits do), and a sharded or resumed run,
+    whose batches differ, would not give a single run's report byte for byte."""
     for row, pair in enumerate(pairs):
-        if (name, pair) in plan.features:
-            store.write_features(
-                run.out,
-                run.shard,
-                method=name,
-                pair=pair,
-                features=features[row].float().cpu().numpy(),
-                logits=logits[row].float().cpu().numpy(),
-            )
+        if (name, pair) not in plan.features:
+            continue
+        with torch.no_grad():
+            features, logits = extractor(filled[row : row + 1])
+        store.write_features(
+            run.out,
+            run.shard,
+            method=name,
+            pair=pair,
+            features=features[0].float().cpu().numpy(),
+            logits=logits[0].float().cpu().numpy(),
+        )
