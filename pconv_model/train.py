@@ -770,6 +770,25 @@ def _save(
     distributed.barrier()
 
 
+def _report_losses(
+    config: TrainConfig,
+    env: DistEnv,
+    device: torch.device,
+    bar: Any,
+    throughput: _Throughput,
+    step: int,
+    terms: dict[str, Tensor],
+    skipped: int,
+) -> dict[str, float]:
+    """Log the losses averaged over ranks with the speed since the last log, and show them on the bar."""
+    speed = throughput.since_last(step)
+    losses = _log(config, env, device, step, terms, skipped, speed)
+    bar.set_postfix(
+        total=f"{losses['total']:.4f}", hole=f"{losses['hole']:.4f}", img_s=f"{speed:.1f}", refresh=False
+    )
+    return losses
+
+
 def _train(
     config: TrainConfig,
     env: DistEnv,
@@ -806,14 +825,7 @@ def _train(
             if step == 1 and env.is_main:
                 _report_loss_balance(config, terms, run.loss_fn.weights, progress=progress)
             if step == 1 or _due(step, config.log_every, config):  # the first loss at once
-                speed = throughput.since_last(step)
-                losses = _log(config, env, device, step, terms, skipped, speed)
-                bar.set_postfix(
-                    total=f"{losses['total']:.4f}",
-                    hole=f"{losses['hole']:.4f}",
-                    img_s=f"{speed:.1f}",
-                    refresh=False,
-                )
+                losses = _report_losses(config, env, device, bar, throughput, step, terms, skipped)
             if run.validation is not None and (
                 _due(step, config.validate_every, config) or _due(step, config.sample_every, config)
             ):
