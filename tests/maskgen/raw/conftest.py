@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from pconv.core.files import sha256_file
 from pconv.maskgen.raw.synth import render_scenes
 
 
@@ -19,3 +20,17 @@ def sources(tmp_path_factory):
     for index, picture in enumerate([pictures[0], pictures[0], pictures[1]]):
         cv2.imwrite(str(still / f"{index}.png"), picture)
     return [str(folder) for folder in folders] + [str(still)]
+
+
+@pytest.fixture
+def folder_digest():
+    """Every file of a folder by relative name → SHA-256: what byte-identical pools are compared by."""
+
+    def digest(folder):
+        return {
+            str(path.relative_to(folder)): sha256_file(path)
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+
+    return digest

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pconv.core.files import read_jsonl, relative_path, sha256_file
+from pconv.core.files import read_jsonl, relative_path
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw import extract
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, ExtractConfig, extract_pool
@@ -15,14 +15,6 @@ from pconv.maskgen.raw.pool import RawPool
 
 CONFIG = replace(DEFAULT_CONFIG, max_pairs=3)
 
-
-def digest(folder: Path) -> dict[str, str]:
-    """Every file of a pool folder by relative name → SHA-256."""
-    return {
-        str(path.relative_to(folder)): sha256_file(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +39,13 @@ def test_pool_layout_and_counts(full_run, sources):
     assert (out / "manifest.jsonl").read_text().count("\n") == 6
 
 
-def test_worker_count_does_not_change_the_pool(full_run, sources, tmp_path):
+def test_worker_count_does_not_change_the_pool(folder_digest, full_run, sources, tmp_path):
     out, _ = full_run
     extract_pool(sources, tmp_path, config=CONFIG, workers=2)
-    assert digest(tmp_path) == digest(out)
+    assert folder_digest(tmp_path) == folder_digest(out)
 
 
-def test_resume_after_an_interrupted_run(full_run, sources, tmp_path_factory):
+def test_resume_after_an_interrupted_run(folder_digest, full_run, sources, tmp_path_factory):
     out, _ = full_run
     raw = tmp_path_factory.mktemp("raw")  # beside the full run: the same relative source paths
     shutil.copytree(out, raw, dirs_exist_ok=True)
@@ -67,9 +59,9 @@ def test_resume_after_an_interrupted_run(full_run, sources, tmp_path_factory):
     (raw / "skipped.jsonl").unlink()
     report = extract_pool(sources, raw, config=CONFIG, workers=1)
     assert (report.resumed, report.masks_written, report.skipped_static + report.skipped_cut) == (3, 3, 2)
-    assert digest(raw) == digest(out)
+    assert folder_digest(raw) == folder_digest(out)
     again = extract_pool(sources, raw, config=CONFIG, workers=1)
-    assert (again.resumed, again.masks_written) == (8, 0) and digest(raw) == digest(out)
+    assert (again.resumed, again.masks_written) == (8, 0) and folder_digest(raw) == folder_digest(out)
 
 
 def test_other_settings_are_refused(full_run, sources, tmp_path):
@@ -230,17 +222,17 @@ def test_warnings_come_before_the_first_mask(sources, tmp_path, workers):
     assert heard == [(f"skipped bad source: {report.bad_sources[0]}", False)]
 
 
-def test_a_resume_after_frames_were_replaced_is_refused(sources, tmp_path):
+def test_a_resume_after_frames_were_replaced_is_refused(folder_digest, sources, tmp_path):
     """Issue 23, item 8: frames replaced at the same paths between a kill and a resume must not mix."""
     folder = tmp_path / "clip"
     shutil.copytree(sources[0], folder)
     raw = tmp_path / "raw"
     extract_pool([folder], raw, config=CONFIG, workers=1, shard=Shard(1, 2))  # an unfinished pool
-    before = digest(raw)
+    before = folder_digest(raw)
     frame = folder / "000002.png"
     assert cv2.imwrite(str(frame), cv2.imread(str(Path(sources[1]) / "000002.png")))
     with pytest.raises(
         ValueError, match=r"1 source\(s\) changed since this pool was started \(first: \.\./clip"
     ):
         extract_pool([folder], raw, config=CONFIG, workers=1, shard=Shard(1, 2))
-    assert digest(raw) == before
+    assert folder_digest(raw) == before

@@ -1,9 +1,7 @@
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from pconv.core.files import sha256_file
 from pconv.core.sharding import Shard
 from pconv.maskgen.raw.extract import DEFAULT_CONFIG, extract_pool
 from pconv.maskgen.raw.merge import merge_pools
@@ -11,16 +9,8 @@ from pconv.maskgen.raw.merge import merge_pools
 CONFIG = replace(DEFAULT_CONFIG, max_pairs=3)
 
 
-def digest(folder: Path) -> dict[str, str]:
-    """Every file of a pool folder by relative name → SHA-256."""
-    return {
-        str(path.relative_to(folder)): sha256_file(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
-
-def test_union_of_shards_equals_the_full_run(sources, tmp_path, tmp_path_factory):
+def test_union_of_shards_equals_the_full_run(folder_digest, sources, tmp_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("full")
     extract_pool(sources, out, config=CONFIG, workers=1)
     shards = [tmp_path / f"shard{k}" for k in (1, 2, 3)]
@@ -31,7 +21,7 @@ def test_union_of_shards_equals_the_full_run(sources, tmp_path, tmp_path_factory
         merge_pools(shards[:2], tmp_path / "merged")
     merged = tmp_path_factory.mktemp("merged")  # beside the full run: the same relative source paths
     assert merge_pools(shards, merged) == 6
-    assert digest(merged) == digest(out)
+    assert folder_digest(merged) == folder_digest(out)
 
 
 def test_merge_refuses_unfinished_shards(sources, tmp_path):
