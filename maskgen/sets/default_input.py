@@ -70,14 +70,14 @@ TEST_MASKS_PER_SCENE = 13.5
 """Test raw masks a scene is counted on when scaling: 18 pairs x 0.75, below the 0.8 test share, since
 the split rounds to whole scenes (a scaled input keeps at least 12 test raw masks to spare; the default
 input yields 18.0 per test scene, no pair skipped as static)."""
-SECONDS_PER_SCENE = 1.45
+SECONDS_PER_SCENE = 1.51
 """Render and extract time of one default scene on two idle cores (README, Speed)."""
-SECONDS_PER_MASK = 0.0026
+SECONDS_PER_MASK = 0.0039
 """Benchmark build time per mask on two idle cores (README, Speed)."""
-KEPT_BYTES_PER_SCENE = 0.17e6
-"""Disk a scene leaves once its frames are deleted: its raw masks and their records (20 MB for 120)."""
-BYTES_PER_MASK = 14.2e3
-"""Disk per benchmark mask: its PNG, its chunk of masks.h5, its manifest row (170 MB for 12,000)."""
+KEPT_BYTES_PER_SCENE = 0.135e6
+"""Disk a scene leaves once its frames are deleted: its raw masks and their records (16 MB for 120)."""
+BYTES_PER_MASK = 10.7e3
+"""Disk per benchmark mask: its PNG, its chunk of masks.h5, its manifest row (128 MB for 12,000)."""
 
 
 def scenes_for(count: int) -> int:
