@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pconv.maskgen.sets.bins import border_split
+
 __all__ = [
     "KERNELS",
     "SCREEN_FACTOR",
@@ -420,12 +422,6 @@ def sample_in_range(
 
 def _still_fits(hole: np.ndarray, low: float, high: float, clip: int, border: int) -> bool:
     """Whether a mask whose small components were dropped still lies in (low, high] and, for a B mask
-    (``clip`` 0), still has a hole pixel in the ``border``-px band."""
+    (``clip`` 0), still has a hole pixel in the ``border``-px band (the binning rule of :mod:`bins`)."""
     ratio = np.count_nonzero(hole) / hole.size
-    if not low < ratio <= high:
-        return False
-    if clip:
-        return True
-    return bool(
-        hole[:border].any() or hole[-border:].any() or hole[:, :border].any() or hole[:, -border:].any()
-    )
+    return low < ratio <= high and (clip > 0 or border_split(hole, border) == "B")
